@@ -1,0 +1,243 @@
+"""One runtime's MessageBus (PROTOCOL §1.4, §2.3–2.5).
+
+Exact-address listeners called in registration order, request/response correlation by `from|id`,
+1xx restarting the long timer, 408 on timeout, the ingress rule (a message that came in from a
+link reaches local listeners only), 404 for missing local components, and interceptors (policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from core.monitor import Monitor
+from core.protocol.message import Message, code_of, correlation, envelope_error, response
+from core.timers import Timers
+
+Handler = Callable[[Message], None]
+Callback = Callable[[Message], None]
+#: An interceptor sees every message before dispatch; returning (code, description) refuses it.
+Interceptor = Callable[[Message, bool], "tuple[int, str] | None"]
+
+#: Listener kinds of PROTOCOL §0: plain, forward into a sandbox, publish to the MN, sandbox.
+KINDS = ("L", "FWD", "PUB", "SB")
+
+
+class Listener:
+    """Handle of one listener; `remove()` is idempotent."""
+
+    __slots__ = ("active", "address", "bus", "handler", "kind", "owner")
+
+    def __init__(self, bus: MessageBus, address: str, handler: Handler, kind: str, owner: str) -> None:
+        self.bus, self.address, self.handler, self.kind, self.owner = bus, address, handler, kind, owner
+        self.active = True
+
+    def remove(self) -> None:
+        if self.active:
+            self.active = False
+            self.bus._remove(self)
+
+
+class _Pending:
+    __slots__ = ("callback", "request", "timer")
+
+    def __init__(self, callback: Callback, request: Message, timer: asyncio.TimerHandle) -> None:
+        self.callback, self.request, self.timer = callback, request, timer
+
+
+class MessageBus:
+    """The core bus of runtime `url`; `egress` hands a message to the stub of its domain (step 5)."""
+
+    def __init__(self, url: str, monitor: Monitor, timers: Timers,
+                 egress: Callable[[Message], None] | None = None) -> None:
+        self.url = url
+        self.monitor = monitor
+        self.timers = timers
+        self.egress = egress
+        self._ids = itertools.count(1)
+        self._listeners: dict[str, list[Listener]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self.interceptors: list[Interceptor] = []
+        self._prefix = url + "/"
+
+    # listeners -----------------------------------------------------------------------------------
+
+    def add_listener(self, address: str, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
+        listener = Listener(self, address, handler, kind, owner or self.url)
+        self._listeners.setdefault(address, []).append(listener)
+        if self.monitor.active:
+            self.monitor.emit("listener", self.url, action="added", address=address, listener=kind,
+                              owner=listener.owner)
+        return listener
+
+    def _remove(self, listener: Listener) -> None:
+        entries = self._listeners.get(listener.address)
+        if entries and listener in entries:
+            entries.remove(listener)
+            if not entries:
+                del self._listeners[listener.address]
+        if self.monitor.active:
+            self.monitor.emit("listener", self.url, action="removed", address=listener.address,
+                              listener=listener.kind, owner=listener.owner)
+
+    def listeners(self, address: str | None = None) -> list[tuple[str, str, str]]:
+        """(address, kind, owner) of every listener, or of those on `address`."""
+        if address is not None:
+            return [(address, x.kind, x.owner) for x in self._listeners.get(address, ())]
+        return [(a, x.kind, x.owner) for a, xs in self._listeners.items() for x in xs]
+
+    def has_listeners(self, address: str) -> bool:
+        return address in self._listeners
+
+    # sending -------------------------------------------------------------------------------------
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def post(self, msg: Message, callback: Callback | None = None, timeout: float | None = None) -> Message:
+        """Post a locally originated message (step 1: an id is assigned when missing)."""
+        if "id" not in msg:
+            msg["id"] = next(self._ids)
+        if callback is not None:
+            self._expect(msg, callback, self.timers.request if timeout is None else timeout)
+        self._dispatch(msg, ingress=False)
+        return msg
+
+    async def request(self, msg: Message, timeout: float | None = None,
+                      on_provisional: Callback | None = None) -> Message:
+        """Post `msg` and wait for its final answer (a 408 made here on timeout, never raised)."""
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        def answered(reply: Message) -> None:
+            if code_of(reply) < 200:
+                if on_provisional is not None:
+                    on_provisional(reply)
+            elif not future.done():
+                future.set_result(reply)
+
+        self.post(msg, answered, timeout)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.forget(msg)
+            raise
+
+    def forget(self, msg: Message) -> None:
+        """Stop waiting for the answer to `msg` (its callback is dropped, its timer cancelled)."""
+        pending = self._pending.pop(correlation(msg.get("from"), msg.get("id")), None)
+        if pending is not None:
+            pending.timer.cancel()
+
+    def reply(self, request: Message, code: int, description: str | None = None, **fields: Any) -> None:
+        """Answer `request` (only requests are answered; responses never are)."""
+        if request.get("type") != "response":
+            self.post(response(request, code, description, **fields))
+
+    def ingress(self, msg: Any) -> None:
+        """A message that came in from a link: local listeners only (PROTOCOL §1.4 ingress rule)."""
+        problem = envelope_error(msg)
+        if problem is not None:
+            self.malformed(msg, problem, ingress=True)
+            return
+        self._dispatch(msg, ingress=True)
+
+    def malformed(self, msg: Any, problem: str, ingress: bool) -> None:
+        """Answer a malformed request 400 when it can be answered, else drop it (PROTOCOL §6)."""
+        answerable = (isinstance(msg, dict) and isinstance(msg.get("from"), str) and msg.get("from")
+                      and isinstance(msg.get("id"), (int, str)) and not isinstance(msg.get("id"), bool)
+                      and msg.get("type") != "response" and isinstance(msg.get("to"), str))
+        if self.monitor.active:
+            self.monitor.emit("drop", self.url, reason=problem, message=msg if isinstance(msg, dict) else None)
+        if answerable and not (ingress and not msg["from"]):
+            reply = {"id": msg["id"], "type": "response", "from": msg["to"] or self.url, "to": msg["from"],
+                     "body": {"code": 400, "description": problem}}
+            self._dispatch(reply, ingress=False)
+
+    # correlation ---------------------------------------------------------------------------------
+
+    def _expect(self, msg: Message, callback: Callback, timeout: float) -> None:
+        key = correlation(msg["from"], msg["id"])
+        loop = asyncio.get_running_loop()
+        self._pending[key] = _Pending(callback, msg, loop.call_later(timeout, self._timeout, key))
+
+    def _timeout(self, key: str) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return
+        timeout = response(pending.request, 408, "Response timeout!", value=pending.request)
+        if self.monitor.active:
+            self.monitor.emit("message", self.url, direction="local", message=timeout, route="timeout")
+        pending.callback(timeout)
+
+    def _answer(self, msg: Message, key: str) -> None:
+        pending = self._pending[key]
+        if code_of(msg) >= 200:
+            del self._pending[key]
+            pending.timer.cancel()
+        else:  # PROTOCOL §2.5: each 1xx restarts the long timer
+            pending.timer.cancel()
+            pending.timer = asyncio.get_running_loop().call_later(self.timers.long, self._timeout, key)
+        pending.callback(msg)
+
+    # dispatch (PROTOCOL §1.4 steps 2–5) ----------------------------------------------------------
+
+    def _dispatch(self, msg: Message, ingress: bool) -> None:
+        for interceptor in self.interceptors:
+            refusal = interceptor(msg, ingress)
+            if refusal is not None:
+                self._refuse(msg, ingress, *refusal)
+                return
+        to = msg["to"]
+        key = correlation(to, msg["id"]) if msg["type"] == "response" else None
+        if key is not None and key in self._pending:
+            self._trace(msg, ingress, "callback")
+            self._answer(msg, key)
+            return
+        listeners = self._listeners.get(to)
+        if listeners:
+            listeners = list(listeners)
+            if self.monitor.active:
+                self._trace(msg, ingress, "listeners", [f"{x.kind}:{x.owner}" for x in listeners
+                                                        if not (ingress and x.kind == "PUB")])
+            for listener in listeners:
+                if listener.active and not (ingress and listener.kind == "PUB"):
+                    listener.handler(msg)
+            return
+        if to == self.url or to.startswith(self._prefix):
+            self._trace(msg, ingress, "not found")
+            if msg["type"] != "response":
+                self.post(response(msg, 404, "not found"))
+            return
+        if ingress or self.egress is None:
+            self._trace(msg, ingress, "dropped: no local listener")
+            return
+        self._trace(msg, ingress, "egress")
+        self.egress(msg)
+
+    def _refuse(self, msg: Message, ingress: bool, code: int, description: str) -> None:
+        self._trace(msg, ingress, f"refused {code}")
+        if msg.get("type") != "response":
+            self.post(response(msg, code, description))
+
+    def _trace(self, msg: Message, ingress: bool, route: str, hits: list[str] | None = None) -> None:
+        if self.monitor.active:
+            if hits is None:
+                self.monitor.emit("message", self.url, direction="in" if ingress else "out", message=msg,
+                                  route=route)
+            else:
+                self.monitor.emit("message", self.url, direction="in" if ingress else "out", message=msg,
+                                  route=route, hits=hits)
+
+    def publish_listener(self, address: str, owner: str = "") -> Listener:
+        """`PUB(address)`: a locally originated message for `address` also goes to the MN."""
+        def publish(msg: Message) -> None:
+            if self.egress is not None:
+                self.egress(msg)
+        return self.add_listener(address, publish, "PUB", owner)
+
+    def close(self) -> None:
+        for pending in self._pending.values():
+            pending.timer.cancel()
+        self._pending.clear()

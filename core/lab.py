@@ -1,0 +1,165 @@
+"""The embedded lab: domains, Message Nodes, runtimes and hyperties in one process on one loop.
+
+Every message between a runtime and a node crosses an in-memory link as JSON bytes. `settle()`
+waits until no message is in flight and the engine has gone quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from core.monitor import Monitor
+from core.net.faults import FaultSet, Probability
+from core.net.link import CloseHandler, FrameHandler, LinkEnd
+from core.net.memory import InFlight, MemoryLink
+from core.node.node import MessageNode
+from core.protocol import address as addr
+from core.runtime.catalogue import Catalogue
+from core.runtime.policy import Policy
+from core.runtime.runtime import Runtime
+from core.timers import Timers
+
+
+class FaultHandle:
+    """Faults added to some links; closing it (or leaving its `with`) removes them."""
+
+    def __init__(self, links: list[MemoryLink], faults: FaultSet) -> None:
+        self.links, self.faults = links, faults
+        for link in links:
+            link.faults.append(faults)
+
+    def close(self) -> None:
+        self.faults.closed = True
+        for link in self.links:
+            if self.faults in link.faults:
+                link.faults.remove(self.faults)
+
+    def __enter__(self) -> FaultHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Lab:
+    def __init__(self, storage_dir: str | Path | None = None, timers: Timers | None = None,
+                 monitor: Monitor | None = None) -> None:
+        self.storage_dir = Path(storage_dir) if storage_dir is not None else None
+        self.timers = timers or Timers()
+        self.monitor = monitor or Monitor()
+        self.catalogue = Catalogue()
+        self.nodes: dict[str, MessageNode] = {}
+        self.runtimes: list[Runtime] = []
+        self.links: list[MemoryLink] = []
+        self.inflight = InFlight()
+        self._ids = itertools.count(1)
+        self._lab_faults: list[FaultSet] = []
+        self.closed = False
+
+    async def __aenter__(self) -> Lab:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # building ----------------------------------------------------------------------------------------
+
+    def node(self, domain: str) -> MessageNode:
+        """The Message Node of `domain`, created on first use."""
+        node = self.nodes.get(domain)
+        if node is None:
+            node = self.nodes[domain] = MessageNode(domain, self.monitor)
+            self.monitor.emit("session", node.url, action="node", domain=domain)
+        return node
+
+    async def runtime(self, domain: str, policy: Policy | None = None) -> Runtime:
+        """A new runtime in `domain` (the domain's node is created on first use)."""
+        self.node(domain)
+        url = addr.runtime_url(domain, f"rt{next(self._ids)}")
+        runtime = Runtime(url, connector=self._connect, monitor=self.monitor, timers=self.timers,
+                          catalogue=self.catalogue, policy=policy)
+        self.runtimes.append(runtime)
+        await runtime.start()
+        return runtime
+
+    async def _connect(self, runtime_url: str, domain: str, on_frame: FrameHandler,
+                       on_close: CloseHandler) -> LinkEnd | None:
+        node = self.nodes.get(domain)
+        if node is None:
+            return None
+        link = MemoryLink(node, runtime_url, on_frame, on_close, self.inflight, self.monitor)
+        link.faults.extend(self._lab_faults)
+        self.links.append(link)
+        return link
+
+    def links_of(self, runtime: Runtime) -> list[MemoryLink]:
+        return [link for link in self.links if link.runtime_url == runtime.url and link.state != "down"]
+
+    # faults --------------------------------------------------------------------------------------------
+
+    def faults(self, drop: Probability = 0.0, duplicate: Probability = 0.0,
+               delay: float | tuple[float, float] = 0.0, reorder: bool = False, seed: int | None = None) -> FaultHandle:
+        """Faults on every link, present and future (until the handle is closed)."""
+        faults = FaultSet(drop, duplicate, delay, reorder, seed)
+        self._lab_faults.append(faults)
+        handle = FaultHandle([link for link in self.links if link.state != "down"], faults)
+        original = handle.close
+
+        def close() -> None:
+            original()
+            if faults in self._lab_faults:
+                self._lab_faults.remove(faults)
+            for link in self.links:
+                if faults in link.faults:
+                    link.faults.remove(faults)
+
+        handle.close = close  # type: ignore[method-assign]
+        return handle
+
+    def link_faults(self, link: MemoryLink, **kwargs: Any) -> FaultHandle:
+        return FaultHandle([link], FaultSet(**kwargs))
+
+    def partition(self, runtime: Runtime) -> None:
+        """Cut every link of `runtime`: messages both ways are dropped until `heal`."""
+        for link in self.links_of(runtime):
+            link.state = "partitioned"
+        self.monitor.emit("session", runtime.url, action="partitioned")
+
+    def heal(self, runtime: Runtime) -> None:
+        for link in self.links_of(runtime):
+            if link.state == "partitioned":
+                link.state = "up"
+        self.monitor.emit("session", runtime.url, action="healed")
+
+    # waiting -------------------------------------------------------------------------------------------
+
+    async def settle(self, timeout: float = 10.0, quiet_turns: int = 3) -> None:
+        """Wait until no message is in flight for `quiet_turns` loop turns in a row."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet = 0
+        while quiet < quiet_turns:
+            await asyncio.sleep(0)
+            if self.inflight.count == 0:
+                quiet += 1
+            else:
+                quiet = 0
+                if self.inflight.count and loop.time() > deadline:
+                    raise TimeoutError(f"lab did not settle within {timeout}s ({self.inflight.count} in flight)")
+                if self._only_delayed():
+                    await asyncio.sleep(0.001)
+
+    def _only_delayed(self) -> bool:
+        return any(f.delay for link in self.links for f in link.faults)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for runtime in self.runtimes:
+            await runtime.close()

@@ -1,0 +1,77 @@
+"""The trace: typed events every component emits (ARCHITECTURE `monitor.py`).
+
+Emitting never blocks: subscribers are called synchronously and must only record the event (the
+console queues it and flushes on a timer). A subscriber that raises is removed and reported once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Event kinds of ARCHITECTURE (`error` is ours: an exception caught at a component boundary).
+KINDS = ("message", "listener", "subscription", "object", "session", "ownership", "drop", "error")
+
+
+@dataclass(slots=True)
+class TraceEvent:
+    kind: str
+    where: str
+    ts: float
+    direction: str | None = None
+    message: dict[str, Any] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "ts": self.ts, "where": self.where}
+        if self.direction is not None:
+            d["direction"] = self.direction
+        if self.message is not None:
+            d["message"] = self.message
+        d.update(self.detail)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TraceEvent:
+        rest = {k: v for k, v in d.items() if k not in ("kind", "ts", "where", "direction", "message")}
+        return cls(str(d.get("kind", "")), str(d.get("where", "")), float(d.get("ts", 0.0)),
+                   d.get("direction"), d.get("message"), rest)
+
+
+Subscriber = Callable[[TraceEvent], None]
+
+
+class Monitor:
+    """Fan-out of trace events to subscribers; `active` is False while nobody listens."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self.active = False
+        self.clock: Callable[[], float] = time.time
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Deliver every later event to `callback`; returns the function that stops it."""
+        self._subscribers.append(callback)
+        self.active = True
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+            self.active = bool(self._subscribers)
+
+        return unsubscribe
+
+    def emit(self, kind: str, where: str, *, direction: str | None = None,
+             message: dict[str, Any] | None = None, **detail: Any) -> None:
+        if not self.active:
+            return
+        event = TraceEvent(kind, where, self.clock(), direction, message, detail)
+        for callback in tuple(self._subscribers):
+            try:
+                callback(event)
+            except Exception as exc:  # a broken observer of the trace must not break the engine
+                self._subscribers.remove(callback)
+                self.active = bool(self._subscribers)
+                self.emit("error", where, error=f"monitor subscriber removed: {exc!r}")

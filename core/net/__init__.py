@@ -1,0 +1,1 @@
+"""Links between runtimes and Message Nodes (TRANSPORT.md)."""

@@ -1,0 +1,22 @@
+"""What a runtime needs of a link to a Message Node (the in-memory link and WebSocket both)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from core.protocol.message import Message
+
+
+class LinkEnd(Protocol):
+    """The runtime's end of a link: send an envelope (serialised on the way), close it."""
+
+    def send(self, msg: Message) -> None: ...
+
+    def close(self) -> None: ...
+
+
+FrameHandler = Callable[[bytes], None]
+CloseHandler = Callable[[int, str], None]
+#: Opens a link to the node of a domain, or returns None when that domain has no reachable node.
+Connector = Callable[[str, str, FrameHandler, CloseHandler], Awaitable["LinkEnd | None"]]

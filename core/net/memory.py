@@ -1,0 +1,118 @@
+"""The in-memory link of the embedded lab: every message crosses as `orjson` bytes, delivered on
+the loop in order (unless faults say otherwise), so no two runtimes ever share a Python object."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from core.monitor import Monitor
+from core.net.faults import FaultSet
+from core.net.link import CloseHandler, FrameHandler
+from core.node.node import MessageNode
+from core.protocol.message import Message
+
+
+class InFlight:
+    """Messages scheduled on in-memory links and not yet delivered (what `lab.settle()` waits for)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class _NodeSide:
+    """The node's view of the link (a `core.node.session.Transport`)."""
+
+    def __init__(self, link: MemoryLink) -> None:
+        self.link = link
+
+    def send(self, data: bytes) -> None:
+        self.link._schedule(self.link._to_runtime, data, toward_node=False)
+
+    def close(self, code: int, reason: str) -> None:
+        self.link._closed_by_node(code, reason)
+
+
+class MemoryLink:
+    """One runtime ↔ node link. `state` is `up`, `partitioned` (everything dropped) or `down`."""
+
+    def __init__(self, node: MessageNode, runtime_url: str, on_frame: FrameHandler, on_close: CloseHandler,
+                 inflight: InFlight, monitor: Monitor) -> None:
+        self.node = node
+        self.runtime_url = runtime_url
+        self.on_frame = on_frame
+        self.on_close = on_close
+        self.inflight = inflight
+        self.monitor = monitor
+        self.state = "up"
+        self.faults: list[FaultSet] = []
+        self.sent = 0
+        self.session = node.connect(_NodeSide(self))
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def name(self) -> str:
+        return f"{self.runtime_url} ↔ {self.node.url}"
+
+    # runtime → node
+    def send(self, msg: Message) -> None:
+        if self.state == "down":
+            raise ConnectionError(f"link {self.name} is down")
+        self._schedule(self._to_node, orjson.dumps(msg), toward_node=True)
+
+    def close(self) -> None:
+        if self.state != "down":
+            self.state = "down"
+            self.node.disconnect(self.session, "link closed by runtime")
+
+    def _to_node(self, data: bytes) -> None:
+        if self.state == "up":
+            self.node.receive(self.session, data)
+
+    def _to_runtime(self, data: bytes) -> None:
+        if self.state == "up":
+            self.on_frame(data)
+
+    def _closed_by_node(self, code: int, reason: str) -> None:
+        if self.state == "down":
+            return
+        self.state = "down"
+        self.inflight.count += 1
+        self._loop.call_soon(self._deliver_close, code, reason)
+
+    def _deliver_close(self, code: int, reason: str) -> None:
+        self.inflight.count -= 1
+        self.on_close(code, reason)
+
+    def _schedule(self, deliver: Callable[[bytes], None], data: bytes, toward_node: bool) -> None:
+        self.sent += 1
+        where = self.runtime_url if toward_node else self.node.url
+        if self.state == "partitioned":
+            self._drop(where, data, "partition")
+            return
+        delays: list[float] = [0.0]
+        for faults in self.faults:
+            delays = faults.apply(data, delays)
+            if not delays:
+                self._drop(where, data, faults.label)
+                return
+        for delay in delays:
+            self.inflight.count += 1
+            if delay > 0:
+                self._loop.call_later(delay, self._deliver, deliver, data)
+            else:
+                self._loop.call_soon(self._deliver, deliver, data)
+
+    def _deliver(self, deliver: Callable[[bytes], None], data: bytes) -> None:
+        self.inflight.count -= 1
+        deliver(data)
+
+    def _drop(self, where: str, data: bytes, reason: str) -> None:
+        if self.monitor.active:
+            message: Any = orjson.loads(data)
+            self.monitor.emit("drop", where, reason=f"link fault: {reason}", message=message, link=self.name)

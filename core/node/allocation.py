@@ -1,0 +1,66 @@
+"""Hyperty and object address allocation with ownership (PROTOCOL §1.2, TRANSPORT §3).
+
+Ownership is bound to the runtime URL, not to a link: it survives reconnection and ends only by
+deallocation or transfer.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+#: TRANSPORT §5 limits.
+MAX_PER_REQUEST = 1_000
+MAX_OWNED = 100_000
+
+
+class AllocationError(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+class Allocator:
+    """address → owning runtime URL, for the hyperty and object addresses of one domain."""
+
+    def __init__(self, domain: str, max_per_request: int = MAX_PER_REQUEST, max_owned: int = MAX_OWNED) -> None:
+        self.domain = domain
+        self.max_per_request = max_per_request
+        self.max_owned = max_owned
+        self.owner: dict[str, str] = {}
+        self._count: dict[str, int] = {}
+        self.fenced: set[str] = set()  # delegation tokens fenced by an owner query (§1.2 step 6)
+
+    def allocate(self, runtime: str, scheme: str, number: int) -> list[str]:
+        if number < 1 or number > self.max_per_request:
+            raise AllocationError(429, f"between 1 and {self.max_per_request} addresses per request")
+        if self._count.get(runtime, 0) + number > self.max_owned:
+            raise AllocationError(429, f"a runtime may own at most {self.max_owned} addresses")
+        urls = [f"{scheme}://{self.domain}/{uuid.uuid4().hex}" for _ in range(number)]
+        for url in urls:
+            self.owner[url] = runtime
+        self._count[runtime] = self._count.get(runtime, 0) + number
+        return urls
+
+    def deallocate(self, runtime: str, url: str) -> None:
+        owner = self.owner.get(url)
+        if owner is None:
+            raise AllocationError(404, "unknown object")
+        if owner != runtime:
+            raise AllocationError(403, "not the owner")
+        del self.owner[url]
+        self._count[runtime] -= 1
+
+    def transfer(self, runtime: str, url: str, to_runtime: str, token: str) -> None:
+        owner = self.owner.get(url)
+        if owner is None:
+            raise AllocationError(404, "unknown object")
+        if owner != runtime:
+            raise AllocationError(403, "not the owner")
+        if token in self.fenced:
+            raise AllocationError(403, "delegation token fenced by an owner query")
+        self.owner[url] = to_runtime
+        self._count[runtime] -= 1
+        self._count[to_runtime] = self._count.get(to_runtime, 0) + 1
+
+    def owned_by(self, runtime: str) -> list[str]:
+        return [a for a, r in self.owner.items() if r == runtime]

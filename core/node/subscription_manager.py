@@ -1,0 +1,57 @@
+"""The Message Node's Subscription Manager: per-session address subscriptions (PROTOCOL §1.5)."""
+
+from __future__ import annotations
+
+from core.node.session import Session
+
+#: TRANSPORT §5: node subscriptions one session may hold.
+MAX_SUBSCRIPTIONS = 10_000
+
+
+class SubscriptionManager:
+    """address → sessions subscribed to exactly that address, kept in step with each session's set."""
+
+    def __init__(self, max_per_session: int = MAX_SUBSCRIPTIONS) -> None:
+        self.max_per_session = max_per_session
+        self._by_address: dict[str, dict[str, Session]] = {}
+
+    def subscribers(self, address: str) -> list[Session]:
+        entry = self._by_address.get(address)
+        return list(entry.values()) if entry else []
+
+    def add(self, session: Session, addresses: list[str]) -> list[str]:
+        """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
+        added = []
+        for address in addresses:
+            if address not in session.subscriptions:
+                session.subscriptions.add(address)
+                self._by_address.setdefault(address, {})[session.id] = session
+                added.append(address)
+        return added
+
+    def remove(self, session: Session, addresses: list[str]) -> list[str]:
+        removed = []
+        for address in addresses:
+            if address in session.subscriptions:
+                session.subscriptions.discard(address)
+                entry = self._by_address.get(address)
+                if entry is not None:
+                    entry.pop(session.id, None)
+                    if not entry:
+                        del self._by_address[address]
+                removed.append(address)
+        return removed
+
+    def drop_session(self, session: Session) -> list[str]:
+        return self.remove(session, sorted(session.subscriptions))
+
+    def move(self, address: str, old: Session | None, new: Session | None) -> None:
+        """Move one address's subscription from `old` to `new` (delegation commit, PROTOCOL §4 #8)."""
+        if old is not None and address in old.subscriptions:
+            self.remove(old, [address])
+            if new is not None:
+                self.add(new, [address])
+
+    def table(self) -> dict[str, list[str]]:
+        """address → runtime URLs of the subscribed sessions (for the routing view)."""
+        return {a: sorted(s.runtime for s in entry.values()) for a, entry in self._by_address.items()}

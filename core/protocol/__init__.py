@@ -1,0 +1,1 @@
+"""The sans-I/O core: envelopes, addresses, update forms, versions and schema descriptors."""

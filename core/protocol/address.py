@@ -1,0 +1,123 @@
+"""URL shapes and routing helpers (PROTOCOL §1.1, §1.4 step 5, §1.5)."""
+
+from __future__ import annotations
+
+HYPERTY = "hyperty"
+RUNTIME = "hyperty-runtime"
+MN_PREFIX = "domain://msg-node."
+REGISTRY_PREFIX = "domain://registry."
+SESSION = "mn:/session"
+MONITOR = "mn:/monitor"
+
+#: Suffixes an ObjectURL carries for its channels (PROTOCOL §1.1).
+SUBSCRIPTION = "/subscription"
+CHANGES = "/changes"
+CHILDREN = "/children/"
+
+
+def scheme_of(url: str) -> str:
+    return url.split("://", 1)[0] if "://" in url else ""
+
+
+def authority(url: str) -> str:
+    """The URL authority (domain) of `scheme://authority/...`; '' when there is none."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return ""
+    return rest.split("/", 1)[0]
+
+
+def route_domain(to: str) -> str:
+    """Domain whose Message Node a message for `to` leaves through (PROTOCOL §1.4 step 5)."""
+    if to.startswith(MN_PREFIX):
+        return to[len(MN_PREFIX):].split("/", 1)[0]
+    if to.startswith(REGISTRY_PREFIX):
+        return to[len(REGISTRY_PREFIX):].split("/", 1)[0]
+    return authority(to)
+
+
+def mn_sm(domain: str) -> str:
+    return f"{MN_PREFIX}{domain}/sm"
+
+
+def object_allocation(domain: str) -> str:
+    return f"{MN_PREFIX}{domain}/object-address-allocation"
+
+
+def hyperty_allocation(domain: str) -> str:
+    return f"{MN_PREFIX}{domain}/hyperty-address-allocation"
+
+
+def registry(domain: str) -> str:
+    return f"{REGISTRY_PREFIX}{domain}"
+
+
+def runtime_url(domain: str, ident: str) -> str:
+    return f"{RUNTIME}://{domain}/{ident}"
+
+
+def sm_of(runtime: str) -> str:
+    return runtime + "/sm"
+
+
+def allocation_of(runtime: str) -> str:
+    return runtime + "/address-allocation"
+
+
+def is_hyperty(url: str) -> bool:
+    return url.startswith("hyperty://") and url.count("/") == 3 and not url.endswith("/")
+
+
+def is_runtime_address(url: str) -> bool:
+    return url.startswith(RUNTIME + "://")
+
+
+def runtime_of(url: str) -> str:
+    """`hyperty-runtime://d/id` of any address under a runtime URL ('' if not one)."""
+    if not is_runtime_address(url):
+        return ""
+    parts = url.split("/")
+    return "/".join(parts[:4]) if len(parts) >= 4 else ""
+
+
+def is_object_url(url: str) -> bool:
+    """An ObjectURL `<scheme>://<d>/<guid>` (one path segment, not a hyperty/runtime/domain URL)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme in (HYPERTY, RUNTIME, "domain", "user", "hyperty-catalogue", "mn", "monitor"):
+        return False
+    parts = rest.split("/")
+    return len(parts) == 2 and all(parts)
+
+
+def object_of(address: str) -> str:
+    """The ObjectURL an address belongs to (`O`, `O/subscription`, `O/changes`, `O/children/n`)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        return ""
+    parts = rest.split("/")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return ""
+    return f"{scheme}://{parts[0]}/{parts[1]}"
+
+
+def subscription(obj: str) -> str:
+    return obj + SUBSCRIPTION
+
+
+def changes(obj: str) -> str:
+    return obj + CHANGES
+
+
+def children(obj: str, name: str) -> str:
+    return obj + CHILDREN + name
+
+
+def child_name(address: str) -> str:
+    """`n` of `O/children/n`, '' for any other address."""
+    obj = object_of(address)
+    rest = address[len(obj):]
+    return rest[len(CHILDREN):] if obj and rest.startswith(CHILDREN) else ""
+
+
+def schema_url(domain: str, name: str) -> str:
+    return f"hyperty-catalogue://catalogue.{domain}/.well-known/dataschema/{name}"

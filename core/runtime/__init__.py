@@ -1,0 +1,1 @@
+"""Runtime: core bus, Sync Manager, routing, stubs, policy, storage."""

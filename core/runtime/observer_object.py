@@ -1,0 +1,67 @@
+"""SM state of one observed object and its per-(object, hyperty) Subscriptions (PROTOCOL §3.0.2–3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from core.bus import Listener
+from core.protocol import address as addr
+from core.protocol.versions import VersionTracker
+
+
+class SubscriptionState(Enum):
+    """pending: FWDs in place, waiting for the reporter's decision; live: accepted (PROTOCOL §3.2)."""
+
+    PENDING = "pending"
+    LIVE = "live"
+
+
+@dataclass(eq=False)
+class Subscription:
+    hyperty: str
+    state: SubscriptionState = SubscriptionState.PENDING
+    forwards: list[Listener] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class ObserverObject:
+    url: str
+    schema: str
+    childrens: tuple[str, ...]
+    reporter: str = ""
+    store: bool = False
+    tracker: VersionTracker = field(default_factory=VersionTracker)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+    pubs: list[str] = field(default_factory=list)
+    mns: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    children_objects: dict[str, Any] = field(default_factory=dict)
+    #: updates seen before the first 200 (PROTOCOL §5 rule 7), by version
+    early: dict[int, dict[str, Any]] = field(default_factory=dict)
+    confirmed: bool = False
+    stale: bool = False
+
+    @property
+    def version(self) -> int:
+        return self.tracker.version
+
+    def node_addresses(self) -> list[str]:
+        """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
+        return [addr.changes(self.url), *(addr.children(self.url, n) for n in self.childrens)]
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {**self.metadata, "url": self.url, "isReporter": False, "reporter": self.reporter,
+                               "schema": self.schema, "childrens": list(self.childrens),
+                               "subscriptions": sorted(h for h, s in self.subscriptions.items()
+                                                       if s.state is SubscriptionState.LIVE),
+                               "store": self.store, "version": self.version}
+        if self.store and self.data is not None:
+            rec["data"] = self.data
+            rec["childrenObjects"] = self.children_objects
+        if self.stale:
+            rec["stale"] = True
+        return rec

@@ -1,0 +1,64 @@
+"""SM state of one locally reported object (PROTOCOL §3.0.1)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from core.bus import Listener
+from core.protocol import address as addr
+
+
+class ObjectState(Enum):
+    """live: normal; delegating: a delegation is pending at the old reporter; standby: the candidate
+    holds the object until the commit (PROTOCOL §4). Only `live` objects accept requests."""
+
+    LIVE = "live"
+    DELEGATING = "delegating"
+    STANDBY = "standby"
+
+
+@dataclass(eq=False)
+class ReporterObject:
+    url: str
+    owner: str
+    schema: str
+    childrens: tuple[str, ...]
+    metadata: dict[str, Any]
+    store: bool = False
+    version: int = 0
+    last_modified: str = ""
+    state: ObjectState = ObjectState.LIVE
+    preauthorised: set[str] = field(default_factory=set)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriber_users: list[str] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+    children_objects: dict[str, Any] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+    pubs: list[str] = field(default_factory=list)
+    mns: list[str] = field(default_factory=list)
+    routed: bool = True
+    registered: bool = True
+    created: float = field(default_factory=time.time)
+
+    @property
+    def domain(self) -> str:
+        return addr.authority(self.url)
+
+    def node_addresses(self) -> list[str]:
+        """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
+        return [self.url, addr.subscription(self.url), *(addr.children(self.url, n) for n in self.childrens)]
+
+    def record(self) -> dict[str, Any]:
+        """The stored reporter record of PROTOCOL §3.0.6."""
+        rec: dict[str, Any] = {**self.metadata, "url": self.url, "isReporter": True, "reporter": self.owner,
+                               "schema": self.schema, "childrens": list(self.childrens),
+                               "subscriptions": sorted(self.subscriptions), "subscriberUsers": self.subscriber_users,
+                               "preAuthorised": sorted(self.preauthorised), "store": self.store,
+                               "version": self.version, "lastModified": self.last_modified}
+        if self.store:
+            rec["data"] = self.data if self.data is not None else {}
+            rec["childrenObjects"] = self.children_objects
+        return rec

@@ -1,0 +1,122 @@
+"""Reference-counted `PUB` listeners and `MNS` node subscriptions of one runtime (PROTOCOL §0, §7 #19).
+
+One PUB listener and one node subscription per address; the node `subscribe` is sent on 0→1 and
+`unsubscribe` on 1→0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from core.bus import Listener
+from core.protocol import address as addr
+from core.protocol.message import Message, code_of, response
+
+if TYPE_CHECKING:
+    from core.runtime.runtime import Runtime
+
+
+class Routing:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._pubs: dict[str, tuple[int, Listener]] = {}
+        self.mns: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Future[int]] = {}
+
+    # PUB -----------------------------------------------------------------------------------------
+
+    def acquire_pub(self, address: str) -> None:
+        count, listener = self._pubs.get(address, (0, None))  # type: ignore[arg-type]
+        if listener is None:
+            listener = self.runtime.bus.publish_listener(address, self.runtime.url)
+        self._pubs[address] = (count + 1, listener)
+
+    def release_pub(self, address: str) -> None:
+        entry = self._pubs.get(address)
+        if entry is None:
+            return
+        count, listener = entry
+        if count <= 1:
+            del self._pubs[address]
+            listener.remove()
+        else:
+            self._pubs[address] = (count - 1, listener)
+
+    def pub_count(self, address: str) -> int:
+        return self._pubs.get(address, (0, None))[0]
+
+    # MNS -----------------------------------------------------------------------------------------
+
+    async def subscribe(self, addresses: list[str], retries: int = 0) -> Message:
+        """MNS(addresses): count +1 each; the node is asked for those going 0→1 (all or nothing)."""
+        fresh = [a for a in addresses if self.mns.get(a, 0) == 0 and a not in self._inflight]
+        waiting = [self._inflight[a] for a in addresses if a in self._inflight]
+        for a in addresses:
+            self.mns[a] = self.mns.get(a, 0) + 1
+        reply = self._ok(addresses)
+        if fresh:
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            for a in fresh:
+                self._inflight[a] = future
+            try:
+                reply = await self._node_request("subscribe", fresh, retries)
+            finally:
+                for a in fresh:
+                    self._inflight.pop(a, None)
+                future.set_result(code_of(reply))
+        for other in waiting:
+            code = await other
+            if code != 200 and code_of(reply) == 200:
+                reply = response({"id": 0, "type": "subscribe", "from": self.runtime.sm_url, "to": ""}, code)
+        if code_of(reply) != 200:
+            self._drop_counts(addresses)
+        return reply
+
+    async def unsubscribe(self, addresses: list[str]) -> Message | None:
+        """Release MNS(addresses); the node is told of those going 1→0."""
+        gone = self._drop_counts(addresses)
+        if not gone:
+            return None
+        return await self._node_request("unsubscribe", gone, 0)
+
+    def forget(self, addresses: list[str]) -> None:
+        """Drop the counts without telling the node (subscriptions moved at a delegation commit)."""
+        self._drop_counts(addresses)
+
+    def _drop_counts(self, addresses: list[str]) -> list[str]:
+        gone = []
+        for a in addresses:
+            n = self.mns.get(a, 0) - 1
+            if n <= 0:
+                if a in self.mns:
+                    del self.mns[a]
+                    gone.append(a)
+            else:
+                self.mns[a] = n
+        return gone
+
+    def node_subscriptions(self, domain: str) -> list[str]:
+        """Addresses this runtime holds at `domain`'s node (re-sent after every session open)."""
+        return [a for a in self.mns if addr.authority(addr.object_of(a) or a) == domain]
+
+    def _ok(self, addresses: list[str]) -> Message:
+        return {"id": 0, "type": "response", "from": "", "to": self.runtime.sm_url, "body": {"code": 200}}
+
+    async def _node_request(self, mtype: str, addresses: list[str], retries: int) -> Message:
+        by_domain: dict[str, list[str]] = {}
+        for a in addresses:
+            by_domain.setdefault(addr.authority(addr.object_of(a) or a), []).append(a)
+        reply = self._ok(addresses)
+        for domain, group in by_domain.items():
+            for attempt in range(retries + 1):
+                body: dict[str, object] = {"resources": group}
+                if mtype == "subscribe":
+                    body["source"] = self.runtime.url
+                reply = await self.runtime.bus.request(
+                    {"type": mtype, "from": self.runtime.sm_url, "to": addr.mn_sm(domain), "body": body})
+                if code_of(reply) not in (408, 500) or attempt == retries:
+                    break
+            if code_of(reply) != 200:
+                return reply
+        return reply

@@ -1,0 +1,631 @@
+"""The runtime Sync Manager `<RuntimeURL>/sm` (PROTOCOL §3): create and invite, subscribe, the
+reporter-side subscription handler `L(O/subscription)`, update tracking, read, unsubscribe, delete.
+
+Every request runs as an owned task; every refusal is answered with the PROTOCOL §6 code and
+description, and processing stops there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from core.protocol import address as addr
+from core.protocol.changes import ChangeError, apply_update, copy_json
+from core.protocol.message import Message, code_of, description_of
+from core.protocol.schema import Descriptor, DescriptorError
+from core.protocol.versions import Verdict
+from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
+from core.runtime.reporter_object import ObjectState, ReporterObject
+
+if TYPE_CHECKING:
+    from core.runtime.runtime import Runtime
+
+
+class Refusal(Exception):
+    """A request refused with a protocol code; the SM answers it and stops processing."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class SyncManager:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.url = runtime.sm_url
+        self.bus = runtime.bus
+        self.monitor = runtime.monitor
+        self.timers = runtime.timers
+        self.reporters: dict[str, ReporterObject] = {}
+        self.observers: dict[str, ObserverObject] = {}
+        self.listener = self.bus.add_listener(self.url, self._on_request, "L", self.url)
+
+    # dispatch ------------------------------------------------------------------------------------
+
+    def _on_request(self, msg: Message) -> None:
+        mtype = msg["type"]
+        if mtype == "response":
+            return
+        handler = {"create": self._create, "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+                   "delete": self._delete, "read": self._local_read, "update": self._snapshot_update,
+                   "execute": self._execute}.get(mtype)
+        if handler is None:
+            self.bus.reply(msg, 400, f"{mtype} is not handled by the Sync Manager")
+            return
+        self.runtime.tasks.spawn(self._guarded(handler, msg), f"sm {mtype}")
+
+    async def _guarded(self, handler: Any, msg: Message) -> None:
+        try:
+            await handler(msg)
+        except Refusal as refusal:
+            self.bus.reply(msg, refusal.code, refusal.description)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # answer, then let the task trace it
+            self.bus.reply(msg, 500, f"internal error: {type(exc).__name__}: {exc}")
+            raise
+
+    def _local_hyperty(self, msg: Message) -> str:
+        sender = msg["from"]
+        if sender not in self.runtime.hyperty_urls:
+            raise Refusal(403, "not a local hyperty")
+        return str(sender)
+
+    def _allowed(self, action: str, msg: Message) -> None:
+        if not self.runtime.policy.allows(action, msg):
+            raise Refusal(403, "Blocked by policy")
+
+    def _descriptor(self, schema: str) -> Descriptor:
+        try:
+            return self.runtime.catalogue.resolve(schema)
+        except DescriptorError as exc:
+            raise Refusal(500, str(exc)) from exc
+
+    @staticmethod
+    def _field(b: dict[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
+        value = b.get(name)
+        if value is None or value == "" or not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise Refusal(400, f"missing {name}")
+        return value
+
+    # create (PROTOCOL §3.1) ------------------------------------------------------------------------
+
+    async def _create(self, msg: Message) -> None:
+        b = msg.get("body", {})
+        if b.get("resume") is True:
+            raise Refusal(404, "No data objects reporters to be resumed")
+        resource = b.get("resource")
+        if isinstance(resource, str) and resource in self.reporters:
+            await self._invite_or_repeat(msg, self.reporters[resource])
+            return
+        reporter = self._local_hyperty(msg)
+        schema = self._field(b, "schema")
+        value = self._field(b, "value", dict)
+        self._allowed("create", msg)
+        descriptor = self._descriptor(schema)
+        if resource is not None:
+            raise Refusal(403, "resource not reusable")
+        allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
+                                            "to": addr.object_allocation(self.runtime.domain),
+                                            "body": {"scheme": descriptor.scheme,
+                                                     "value": {"number": 1, "allocationKey": self.runtime.url}}})
+        urls = allocated.get("body", {}).get("value", {}).get("allocated") if code_of(allocated) == 200 else None
+        if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
+            raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
+        url = urls[0]
+        metadata = {k: v for k, v in value.items() if k != "data"}
+        metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
+                         "childrens": list(descriptor.children)})
+        user = _user_of(b.get("identity")) or self.runtime.user_of(reporter)
+        ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
+                            preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
+                            last_modified=_now_iso(),
+                            data=copy_json(value.get("data", {})) if b.get("store") else None)
+        ro.routed = value.get("domain_routing") is not False
+        ro.registered = value.get("domain_registration") is not False
+        self._attach_reporter(ro)
+        if ro.routed:
+            reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.timers.mn_retries)
+            if code_of(reply) != 200:
+                await self._undo_create(ro, routed=False)
+                raise Refusal(500, f"node subscription failed: {code_of(reply)} {description_of(reply)}")
+            ro.mns = ro.node_addresses()
+        if ro.registered:
+            reply = await self._registry("create", {"url": url, "name": metadata.get("name", ""), "schema": schema,
+                                                     "reporter": reporter, "runtime": self.runtime.url,
+                                                     "resources": metadata.get("resources", []),
+                                                     "childrens": list(descriptor.children),
+                                                     "authorise": sorted(ro.preauthorised), "status": "live"})
+            if code_of(reply) != 200:
+                await self._undo_create(ro, routed=ro.routed)
+                raise Refusal(500, f"registration failed: {code_of(reply)} {description_of(reply)}")
+        self.runtime.persist_reporter(ro)
+        self.monitor.emit("object", self.runtime.url, action="created", role="reporter", object=url,
+                          schema=schema, reporter=reporter, version=0)
+        self.bus.reply(msg, 200, resource=url, childrenResources=list(descriptor.children))
+
+    def _attach_reporter(self, ro: ReporterObject) -> None:
+        """Listeners of PROTOCOL §3.1 step 4."""
+        bus, o, sm = self.bus, ro.url, self.url
+        self.reporters[o] = ro
+        ro.listeners = [bus.add_listener(addr.subscription(o), lambda m: self._on_subscription_msg(ro, m), "L", sm),
+                        bus.add_listener(addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm),
+                        self.runtime.forward(o, ro.owner)]
+        ro.pubs = [addr.changes(o)]
+        for name in ro.childrens:
+            channel = addr.children(o, name)
+            ro.listeners.append(bus.add_listener(channel, lambda m: self._store_child(ro.data, ro.children_objects, m),
+                                                 "L", sm))
+            ro.listeners.append(self.runtime.forward(channel, ro.owner))
+            ro.pubs.append(channel)
+        for address in ro.pubs:
+            self.runtime.routing.acquire_pub(address)
+
+    def _detach_reporter(self, ro: ReporterObject) -> None:
+        for listener in ro.listeners:
+            listener.remove()
+        ro.listeners = []
+        for address in ro.pubs:
+            self.runtime.routing.release_pub(address)
+        ro.pubs = []
+        self.reporters.pop(ro.url, None)
+
+    async def _undo_create(self, ro: ReporterObject, routed: bool) -> None:
+        self._detach_reporter(ro)
+        if routed:
+            await self.runtime.routing.unsubscribe(ro.node_addresses())
+        await self._deallocate(ro.url)
+
+    async def _deallocate(self, url: str) -> Message:
+        return await self.bus.request({"type": "delete", "from": self.runtime.allocation_url,
+                                       "to": addr.object_allocation(addr.authority(url)), "body": {"resource": url}})
+
+    async def _registry(self, mtype: str, value: dict[str, Any] | None = None, resource: str = "") -> Message:
+        body: dict[str, Any] = {"value": value} if value is not None else {"resource": resource}
+        domain = addr.authority(value["url"] if value else resource)
+        return await self.bus.request({"type": mtype, "from": self.runtime.url + "/registry",
+                                       "to": addr.registry(domain), "body": body})
+
+    # invite (PROTOCOL §3.1.1) ----------------------------------------------------------------------
+
+    async def _invite_or_repeat(self, msg: Message, ro: ReporterObject) -> None:
+        b = msg.get("body", {})
+        if msg["from"] != ro.owner:
+            raise Refusal(403, "not the reporter")
+        if "authorise" not in b:
+            self.bus.reply(msg, 200, resource=ro.url, childrenResources=list(ro.childrens))
+            return
+        if ro.state is not ObjectState.LIVE:
+            raise Refusal(503, "object in delegation")
+        invitees = _urls(b.get("authorise"))
+        if len(invitees) != 1 or not isinstance(b.get("authorise"), list) or len(b["authorise"]) != 1:
+            raise Refusal(400, "authorise must name exactly one hyperty")
+        self._allowed("invite", msg)
+        invitee = invitees[0]
+        ro.preauthorised.add(invitee)
+        self.runtime.persist_reporter(ro)
+        invitation: dict[str, Any] = {"source": ro.owner, "resource": ro.url, "schema": ro.schema,
+                                      "value": {k: v for k, v in ro.metadata.items() if k != "data"}}
+        if "identity" in b:
+            invitation["identity"] = b["identity"]
+
+        def relay(answer: Message) -> None:  # #10: each #9 relayed with the id of #7
+            ab = answer.get("body", {})
+            self.bus.reply(msg, code_of(answer), ab.get("description") if code_of(answer) >= 300 else None,
+                           source=invitee)
+
+        self.bus.post({"type": "create", "from": addr.subscription(ro.url), "to": invitee, "body": invitation},
+                      relay, self.timers.request)
+
+    # reporter side of a subscription: L(O/subscription) (PROTOCOL §3.2 #5–#9, §3.5 #2–#4) -----------
+
+    def _on_subscription_msg(self, ro: ReporterObject, msg: Message) -> None:
+        mtype = msg["type"]
+        if mtype == "response":
+            return  # late responses are ignored
+        if mtype not in ("subscribe", "unsubscribe"):
+            self.bus.reply(msg, 400, f"{mtype} is not handled by {addr.subscription(ro.url)}")
+            return
+        b = msg.get("body", {})
+        source = b.get("source", b.get("subscriber"))
+        if not isinstance(source, str) or not source:
+            self.bus.reply(msg, 400, "missing source")
+            return
+        if ro.state is not ObjectState.LIVE:
+            self.bus.reply(msg, 503, "object in delegation")
+            return
+        if mtype == "unsubscribe":
+            self._observer_left(ro, msg, source)
+            return
+        self.runtime.tasks.spawn(self._guarded(lambda m: self._decide_subscription(ro, m, source), msg),
+                                 "reporter subscription")
+
+    async def _decide_subscription(self, ro: ReporterObject, msg: Message, hyperty: str) -> None:
+        b = msg.get("body", {})
+        self.bus.reply(msg, 100)
+        forward: dict[str, Any] = {"type": "subscribe", "from": hyperty, "to": ro.url,
+                                   "preauthorised": hyperty in ro.preauthorised or hyperty in ro.subscriptions}
+        if "identity" in b:
+            forward["identity"] = b["identity"]
+        answer = await self.bus.request({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward},
+                                        timeout=self.timers.subscription)
+        if self.reporters.get(ro.url) is not ro:
+            raise Refusal(404, "unknown object")
+        code = code_of(answer)
+        if code != 200:
+            self.bus.reply(msg, code, description_of(answer) or "subscription rejected")
+            return
+        user = _user_of(b.get("identity"))
+        ro.subscriptions[hyperty] = {"status": "live", "userURL": user, "since": time.time()}
+        if user and user not in ro.subscriber_users:
+            ro.subscriber_users.append(user)
+        self.runtime.persist_reporter(ro)
+        self.monitor.emit("subscription", self.runtime.url, object=ro.url, hyperty=hyperty, state="live",
+                          side="reporter")
+        ab = answer.get("body", {})
+        self.bus.reply(msg, 200, schema=ro.schema, value=ab.get("value"), reporter=ro.owner)
+
+    def _observer_left(self, ro: ReporterObject, msg: Message, hyperty: str) -> None:
+        if hyperty not in ro.subscriptions:
+            self.bus.reply(msg, 404, "not subscribed")
+            return
+        del ro.subscriptions[hyperty]
+        self.runtime.persist_reporter(ro)
+        self.monitor.emit("subscription", self.runtime.url, object=ro.url, hyperty=hyperty, state="removed",
+                          side="reporter")
+        forward: dict[str, Any] = {"type": "unsubscribe", "from": hyperty, "to": ro.url}
+        if "identity" in msg.get("body", {}):
+            forward["identity"] = msg["body"]["identity"]
+        self.bus.post({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward})
+        self.bus.reply(msg, 200)
+
+    # update tracking (PROTOCOL §3.3) -----------------------------------------------------------------
+
+    def _track_reporter(self, ro: ReporterObject, msg: Message) -> None:
+        if msg["type"] != "update" or msg["from"] != ro.url:
+            return
+        b = msg.get("body", {})
+        version = b.get("version")
+        if not isinstance(version, int) or version <= ro.version:
+            return
+        ro.version = version
+        ro.last_modified = str(b.get("lastModified", ro.last_modified))
+        if ro.store and ro.data is not None and ("attribute" in b or "patch" in b):
+            try:
+                apply_update(ro.data, b)
+            except ChangeError:
+                pass  # the reporter's own edit: its replica is the truth; the record is rewritten on resume
+        if "reporter" in b:
+            ro.metadata["reporter"] = b["reporter"]
+        self.runtime.persist_reporter(ro, version_only=not ro.store)
+
+    def _track_observer(self, oo: ObserverObject, msg: Message) -> None:
+        mtype = msg["type"]
+        if mtype == "delete":
+            if msg["from"] == addr.subscription(oo.url):
+                self._observer_deleted(oo, msg)
+            return
+        if mtype != "update" or msg["from"] != oo.url:
+            return
+        b = msg.get("body", {})
+        version = b.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            return
+        if not oo.confirmed:  # PROTOCOL §5 rule 7: between the 100 and the 200
+            if len(oo.early) < oo.tracker.max_buffer:
+                oo.early[version] = msg
+            return
+        self._offer(oo, version, msg)
+
+    def _offer(self, oo: ObserverObject, version: int, msg: Message) -> None:
+        verdict = oo.tracker.offer(version, msg)
+        if verdict is Verdict.APPLY:
+            self._apply_observed(oo, msg)
+            while (nxt := oo.tracker.next_buffered()) is not None:
+                self._apply_observed(oo, nxt)
+            self.runtime.persist_observer(oo, version_only=not (oo.store and oo.data is not None))
+        elif verdict in (Verdict.GAP, Verdict.OVERFLOW) and oo.store and not oo.stale:
+            oo.stale = True  # PROTOCOL §5 rule 5: until the Syncher's snapshot update
+            self.runtime.persist_observer(oo)
+
+    def _apply_observed(self, oo: ObserverObject, msg: Message) -> None:
+        b = msg.get("body", {})
+        oo.tracker.applied(b["version"])
+        if "reporter" in b and "attribute" not in b:
+            oo.reporter = str(b["reporter"])
+        if oo.store and oo.data is not None and ("attribute" in b or "patch" in b):
+            try:
+                apply_update(oo.data, b)
+            except ChangeError:
+                oo.stale = True
+
+    def _store_child(self, data: dict[str, Any] | None, children: dict[str, Any], msg: Message) -> None:
+        """Children store listener (PROTOCOL §3.7): kept only when the record stores data."""
+        if data is None:
+            return
+        b = msg.get("body", {})
+        cid = b.get("resource")
+        if not isinstance(cid, str):
+            return
+        if msg["type"] == "create" and isinstance(b.get("value"), dict) and cid not in children:
+            children[cid] = {"value": copy_json(b["value"]), **({"identity": b["identity"]} if "identity" in b else {})}
+        elif msg["type"] == "update" and cid in children:
+            value = children[cid]["value"]
+            try:
+                if "attribute" in b:
+                    apply_update(value.setdefault("data", {}), b)
+                elif "value" in b:
+                    value["data"] = copy_json(b["value"])
+                if isinstance(b.get("version"), int):
+                    value["version"] = b["version"]
+            except ChangeError:
+                pass
+        elif msg["type"] == "delete":
+            children.pop(cid, None)
+
+    # subscribe (PROTOCOL §3.2, observer side) --------------------------------------------------------
+
+    async def _subscribe(self, msg: Message) -> None:
+        b = msg.get("body", {})
+        if b.get("resume") is True:
+            raise Refusal(404, "No data objects observers to be resumed")
+        hyperty = self._local_hyperty(msg)
+        url = self._field(b, "resource")
+        schema = self._field(b, "schema")
+        if not addr.is_object_url(url):
+            raise Refusal(400, "resource is not an ObjectURL")
+        self._allowed("subscribe", msg)
+        oo = self.observers.get(url)
+        sub = oo.subscriptions.get(hyperty) if oo else None
+        if sub is not None and sub.state is SubscriptionState.PENDING:
+            raise Refusal(409, "subscription pending")
+        if oo is None or sub is None:
+            descriptor = self._descriptor(schema)
+            if oo is None:
+                oo = await self._observe(url, schema, descriptor, b)
+            sub = Subscription(hyperty)
+            oo.subscriptions[hyperty] = sub
+            sub.forwards = [self.runtime.forward(address, hyperty) for address in oo.node_addresses()]
+            self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="pending",
+                              side="observer")
+        self.bus.reply(msg, 100, resource=url, schema=schema, childrenResources=list(oo.childrens))
+        request: dict[str, Any] = {"source": hyperty}
+        if "identity" in b:
+            request["identity"] = b["identity"]
+        answer = await self._ask_reporter(url, request, msg)
+        if code_of(answer) != 200:
+            self._drop_subscription(oo, hyperty)
+            if not oo.subscriptions:
+                await self._forget_observed(oo)
+            self.bus.reply(msg, code_of(answer), description_of(answer) or "subscription refused")
+            return
+        ab = answer.get("body", {})
+        value = ab.get("value") if isinstance(ab.get("value"), dict) else {}
+        self._confirm(oo, value, str(ab.get("reporter", value.get("reporter", ""))))
+        sub.state = SubscriptionState.LIVE
+        self.runtime.persist_observer(oo)
+        self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
+                          side="observer", version=oo.version)
+        self.bus.reply(msg, 200, resource=url, schema=schema, value=value)
+
+    async def _observe(self, url: str, schema: str, descriptor: Descriptor, b: dict[str, Any]) -> ObserverObject:
+        """A new ObserverObject with its listeners and MNS (PROTOCOL §3.2 step 4)."""
+        oo = ObserverObject(url, schema, descriptor.children, store=bool(b.get("store")))
+        self.observers[url] = oo
+        oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self._track_observer(oo, m), "L", self.url)]
+        for name in descriptor.children:
+            channel = addr.children(url, name)
+            oo.listeners.append(self.bus.add_listener(
+                channel, lambda m: self._store_child(oo.data, oo.children_objects, m), "L", self.url))
+            oo.pubs.append(channel)
+            self.runtime.routing.acquire_pub(channel)
+        if b.get("domain_subscription") is not False:
+            reply = await self.runtime.routing.subscribe(oo.node_addresses())
+            if code_of(reply) != 200:
+                self._release_observed(oo)
+                raise Refusal(code_of(reply) or 500, description_of(reply) or "node subscription failed")
+            oo.mns = oo.node_addresses()
+        return oo
+
+    async def _ask_reporter(self, url: str, request: dict[str, Any], msg: Message) -> Message:
+        """#5, re-sent every second while answered 503 (delegation), for up to T_standby."""
+        deadline = asyncio.get_running_loop().time() + self.timers.standby
+        while True:
+            answer = await self.bus.request(
+                {"type": "subscribe", "from": self.url, "to": addr.subscription(url), "body": dict(request)},
+                on_provisional=lambda r: self.bus.reply(msg, code_of(r)) if code_of(r) != 100 else None)
+            if code_of(answer) != 503 or asyncio.get_running_loop().time() >= deadline:
+                return answer
+            await asyncio.sleep(self.timers.retry_503_every)
+
+    def _confirm(self, oo: ObserverObject, value: dict[str, Any], reporter: str) -> None:
+        version = value.get("version", 0)
+        version = version if isinstance(version, int) and not isinstance(version, bool) else 0
+        if reporter:
+            oo.reporter = reporter
+        oo.metadata = {k: v for k, v in value.items() if k not in ("data", "version", "childrenObjects")}
+        if not oo.confirmed or version > oo.version:
+            oo.tracker.reset(max(version, oo.version))
+            if oo.store and self.runtime.observer_storage_allowed(value):
+                oo.data = copy_json(value.get("data", {}))
+                oo.children_objects = copy_json(value.get("childrenObjects", {}))
+        oo.confirmed = True
+        early, oo.early = oo.early, {}
+        for v in sorted(early):
+            if v > oo.version:
+                self._offer(oo, v, early[v])
+
+    def _drop_subscription(self, oo: ObserverObject, hyperty: str) -> None:
+        sub = oo.subscriptions.pop(hyperty, None)
+        if sub is not None:
+            for listener in sub.forwards:
+                listener.remove()
+            self.monitor.emit("subscription", self.runtime.url, object=oo.url, hyperty=hyperty, state="removed",
+                              side="observer")
+
+    def _release_observed(self, oo: ObserverObject) -> None:
+        for listener in oo.listeners:
+            listener.remove()
+        oo.listeners = []
+        for address in oo.pubs:
+            self.runtime.routing.release_pub(address)
+        oo.pubs = []
+        if self.observers.get(oo.url) is oo:
+            del self.observers[oo.url]
+
+    async def _forget_observed(self, oo: ObserverObject) -> None:
+        self._release_observed(oo)
+        mns, oo.mns = oo.mns, []
+        if mns:
+            await self.runtime.routing.unsubscribe(mns)
+        self.runtime.forget_observer(oo.url)
+
+    # unsubscribe (PROTOCOL §3.5) ---------------------------------------------------------------------
+
+    async def _unsubscribe(self, msg: Message) -> None:
+        b = msg.get("body", {})
+        hyperty = self._local_hyperty(msg)
+        url = self._field(b, "resource")
+        subscriber = b.get("subscriber", b.get("source"))
+        if isinstance(subscriber, str) and subscriber and subscriber != hyperty:
+            await self._revoke(msg, url, subscriber)
+            return
+        oo = self.observers.get(url)
+        if oo is None or hyperty not in oo.subscriptions:
+            raise Refusal(404, "not subscribed")
+        request: dict[str, Any] = {"source": hyperty}
+        if "identity" in b:
+            request["identity"] = b["identity"]
+        await self.bus.request({"type": "unsubscribe", "from": self.url, "to": addr.subscription(url),
+                                "body": request})
+        self._drop_subscription(oo, hyperty)
+        if oo.subscriptions:
+            self.runtime.persist_observer(oo)
+        else:
+            await self._forget_observed(oo)
+        self.bus.reply(msg, 200)
+
+    async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
+        """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
+        ro = self.reporters.get(url)
+        if ro is None:
+            raise Refusal(404, "unknown object")
+        if msg["from"] != ro.owner:
+            raise Refusal(403, "not the reporter")
+        if ro.state is not ObjectState.LIVE:
+            raise Refusal(503, "object in delegation")
+        ro.subscriptions.pop(hyperty, None)
+        ro.preauthorised.discard(hyperty)
+        self.runtime.persist_reporter(ro)
+        self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="revoked",
+                          side="reporter")
+        self.bus.reply(msg, 200)
+
+    # delete (PROTOCOL §3.6) --------------------------------------------------------------------------
+
+    async def _delete(self, msg: Message) -> None:
+        b = msg.get("body", {})
+        url = self._field(b, "resource")
+        ro = self.reporters.get(url)
+        if ro is None:
+            raise Refusal(404, "unknown object")
+        if msg["from"] != ro.owner:
+            raise Refusal(403, "not the reporter")
+        if ro.state is not ObjectState.LIVE:
+            raise Refusal(503, "object in delegation")
+        self._allowed("delete", msg)
+        self.bus.post({"type": "delete", "from": addr.subscription(url), "to": addr.changes(url),
+                       "body": {"resource": url, "version": ro.version}})
+        self._detach_reporter(ro)
+        if ro.mns:
+            await self.runtime.routing.unsubscribe(ro.mns)
+        await self._deallocate(url)
+        if ro.registered:
+            await self._registry("delete", resource=url)
+        self.runtime.forget_reporter(url)
+        self.monitor.emit("object", self.runtime.url, action="deleted", role="reporter", object=url,
+                          version=ro.version)
+        self.bus.reply(msg, 200)
+
+    def _observer_deleted(self, oo: ObserverObject, msg: Message) -> None:
+        """SM_B on the reporter's delete (#3 to each local subscriber, then everything of O goes)."""
+        for hyperty in list(oo.subscriptions):
+            self.bus.post({"type": "delete", "from": addr.subscription(oo.url), "to": hyperty,
+                           "body": {"resource": oo.url}}, lambda _answer: None)
+            self._drop_subscription(oo, hyperty)
+        self._release_observed(oo)
+        mns, oo.mns = oo.mns, []
+        if mns:
+            self.runtime.tasks.spawn(self.runtime.routing.unsubscribe(mns), "release MNS")
+        self.runtime.forget_observer(oo.url)
+        self.monitor.emit("object", self.runtime.url, action="deleted", role="observer", object=oo.url,
+                          version=msg.get("body", {}).get("version"))
+
+    # local read, snapshot update, execute (PROTOCOL §3.4, §5 rule 5, §3.9) ---------------------------
+
+    async def _local_read(self, msg: Message) -> None:
+        self._local_hyperty(msg)
+        url = self._field(msg.get("body", {}), "resource")
+        ro = self.reporters.get(url)
+        if ro is not None:
+            self.bus.reply(msg, 200, value=ro.record())
+            return
+        oo = self.observers.get(url)
+        if oo is None:
+            raise Refusal(404, "unknown object")
+        self.bus.reply(msg, 200, value=oo.record())
+
+    async def _snapshot_update(self, msg: Message) -> None:
+        hyperty = self._local_hyperty(msg)
+        b = msg.get("body", {})
+        url = self._field(b, "resource")
+        value = self._field(b, "value", dict)
+        oo = self.observers.get(url)
+        if oo is None or hyperty not in oo.subscriptions:
+            raise Refusal(404, "not subscribed")
+        version = value.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version >= oo.version:
+            oo.tracker.reset(version)
+            if oo.store and self.runtime.observer_storage_allowed(value):
+                oo.data = copy_json(value.get("data", {}))
+                oo.children_objects = copy_json(value.get("childrenObjects", {}))
+            oo.stale = False
+            self.runtime.persist_observer(oo)
+        self.bus.reply(msg, 200)
+
+    async def _execute(self, msg: Message) -> None:
+        self._local_hyperty(msg)
+        b = msg.get("body", {})
+        method = self._field(b, "method")
+        if method not in ("sync", "stopSync"):
+            raise Refusal(400, f"unknown method {method}")
+        self.bus.reply(msg, 200)
+
+    # views ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.listener.remove()
+
+
+def _urls(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str) and v]
+    return []
+
+
+def _user_of(identity: Any) -> str:
+    if isinstance(identity, str):
+        return identity
+    if isinstance(identity, dict):
+        profile = identity.get("userProfile")
+        if isinstance(profile, dict) and isinstance(profile.get("userURL"), str):
+            return str(profile["userURL"])
+    return ""

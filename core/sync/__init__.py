@@ -1,0 +1,1 @@
+"""The hyperty side: Syncher, DataObjectReporter/Observer/Child, edit tracking."""

@@ -1,0 +1,83 @@
+"""What reporters, observers and children share: identity, metadata, version, change events."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from core.protocol.changes import ChangeEvent
+
+if TYPE_CHECKING:
+    from core.sync.child import DataObjectChild
+    from core.sync.syncher import Syncher
+
+ChangeHandler = Callable[[ChangeEvent], Any]
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def matches(path_filter: str, field: str) -> bool:
+    """`onChange` filter: `*`, `prefix*` or an exact path (PROTOCOL §3.3.2)."""
+    if path_filter == "*":
+        return True
+    if path_filter.endswith("*"):
+        return field.startswith(path_filter[:-1])
+    return field == path_filter
+
+
+class DataObject:
+    def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any], version: int,
+                 childrens: list[str]) -> None:
+        self.syncher = syncher
+        self.url = url
+        self.schema = schema
+        self.metadata = metadata
+        self.version = version
+        self.childrens = list(childrens)
+        self.children: dict[str, DataObjectChild] = {}
+        self.data: dict[str, Any] = {}
+        self.closed = False
+        self._change_handlers: list[tuple[str, ChangeHandler]] = []
+        self._child_handlers: list[Callable[[Any], Any]] = []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url}, v{self.version})"
+
+    def on_change(self, handler: ChangeHandler, path: str = "*") -> None:
+        self._change_handlers.append((path, handler))
+
+    def on_child(self, handler: Callable[[Any], Any]) -> None:
+        self._child_handlers.append(handler)
+
+    def _changed(self, events: list[ChangeEvent]) -> None:
+        if not self._change_handlers:
+            return
+        for event in events:
+            for path, handler in self._change_handlers:
+                if matches(path, event.field):
+                    self._call(handler, event)
+
+    def _call(self, handler: Callable[[Any], Any], event: Any) -> None:
+        """Run an application callback; a coroutine it returns becomes an owned task."""
+        try:
+            result = handler(event)
+        except Exception as exc:
+            self.syncher.runtime.monitor.emit("error", self.syncher.runtime.url, object=self.url,
+                                              error=f"callback raised {type(exc).__name__}: {exc}")
+            return
+        if inspect.isawaitable(result):
+            async def await_it() -> None:
+                await result
+            self.syncher.runtime.tasks.spawn(await_it(), "callback")
+
+    def _close(self) -> None:
+        self.closed = True
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()

@@ -1,0 +1,218 @@
+"""DataObjectObserver: a read-only replica that owns its versioning (PROTOCOL §3.2, §3.3, §5).
+
+Duplicates and stale updates are discarded, gaps are buffered and healed by a resync read after
+`GAP_GRACE`; the resync retries with backoff on 408/5xx and treats 401/403 as a revocation and 404
+as a deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from core.protocol import address as addr
+from core.protocol import changes as ch
+from core.protocol.message import Message, SyncError, code_of
+from core.protocol.versions import Verdict, VersionTracker
+from core.sync.data_object import DataObject
+from core.sync.sandbox import SandboxListener
+
+if TYPE_CHECKING:
+    from core.sync.syncher import Syncher
+
+
+def split_value(value: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
+    """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5)."""
+    metadata = {k: v for k, v in value.items() if k not in ("data", "version", "childrenObjects")}
+    data = value.get("data", {})
+    version = value.get("version", 0)
+    children = value.get("childrenObjects", {})
+    return (metadata, ch.copy_json(data) if isinstance(data, dict) else {},
+            version if isinstance(version, int) and not isinstance(version, bool) else 0,
+            children if isinstance(children, dict) else {})
+
+
+class DataObjectObserver(DataObject):
+    """`status`: `live`, `stale` (a gap is open), `resyncing` (a read is under way), `revoked`, `deleted`."""
+
+    def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
+                 listeners: list[SandboxListener]) -> None:
+        metadata, data, version, children = split_value(value)
+        super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
+        self.data = data
+        self.tracker = VersionTracker(version)
+        self.status = "live"
+        self._listeners = listeners
+        self._gap_timer: asyncio.TimerHandle | None = None
+        self._resync_task: asyncio.Task[Any] | None = None
+        self.resyncs = 0
+        self.syncher._load_children(self, children)
+
+    @property
+    def reporter(self) -> str:
+        return str(self.metadata.get("reporter", ""))
+
+    # updates (PROTOCOL §3.3, §5 rule 3) ----------------------------------------------------------------
+
+    def _on_changes(self, msg: Message) -> None:
+        if msg["type"] != "update" or msg["from"] != self.url or self.closed:
+            return
+        version = msg.get("body", {}).get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            return
+        verdict = self.tracker.offer(version, msg)
+        if verdict is Verdict.APPLY:
+            self._apply(msg)
+            while not self.closed and (nxt := self.tracker.next_buffered()) is not None:
+                self._apply(nxt)
+            if not self.tracker.has_gap and self.status == "stale":
+                self._gap_closed()
+        elif verdict is Verdict.GAP:
+            self._gap_opened()
+        elif verdict is Verdict.OVERFLOW:
+            self.resync_soon(0.0)
+
+    def _apply(self, msg: Message) -> None:
+        b = msg["body"]
+        version = b["version"]
+        reporter_change = "attribute" not in b and "patch" not in b and "reporter" in b
+        if not reporter_change and b.get("source", b.get("subscriber")) != self.reporter:
+            # PROTOCOL §6: only the current reporter's updates apply; the version stays a gap.
+            self.tracker.buffer.pop(version, None)
+            self._monitor("ignored update", version=version, source=b.get("source"))
+            self._gap_opened()
+            return
+        if reporter_change:
+            self.metadata["reporter"] = b["reporter"]
+            if "runtime" in b:
+                self.metadata["runtime"] = b["runtime"]
+            events: list[ch.ChangeEvent] = []
+        else:
+            try:
+                ops = ch.apply_update(self.data, b)
+            except ch.ChangeError as exc:
+                self._monitor("update does not apply", version=version, error=str(exc))
+                self.resync_soon(0.0)
+                return
+            events = ch.events_of(ops)
+        self.tracker.applied(version)
+        self.version = version
+        if "lastModified" in b:
+            self.metadata["lastModified"] = b["lastModified"]
+        self._changed(events)
+
+    def _gap_opened(self) -> None:
+        if self.status == "live":
+            self.status = "stale"
+        if self._gap_timer is None and self._resync_task is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(
+                self.syncher.runtime.timers.gap_grace, self.resync_soon, 0.0)
+
+    def _gap_closed(self) -> None:
+        self.status = "live"
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    # resync (PROTOCOL §5 rule 4) ------------------------------------------------------------------------
+
+    def resync_soon(self, delay: float = 0.0) -> None:
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+        if self._resync_task is None and not self.closed:
+            self._resync_task = self.syncher.runtime.tasks.spawn(self._resync_loop(), f"resync {self.url}")
+
+    async def resync(self) -> None:
+        """Force a resync read now and wait for it."""
+        if self._resync_task is None:
+            self.resync_soon()
+        if self._resync_task is not None:
+            await asyncio.shield(self._resync_task)
+
+    async def _resync_loop(self) -> None:
+        backoff = 1.0
+        try:
+            while not self.closed:
+                self.status = "resyncing"
+                self.resyncs += 1
+                self._monitor("resync", version=self.version)
+                answer = await self.syncher.sandbox.request(
+                    {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}})
+                code = code_of(answer)
+                if code == 200:
+                    value = answer.get("body", {}).get("value")
+                    if isinstance(value, dict) and self._replace(value):
+                        return
+                elif code in (401, 403):
+                    await self.syncher._revoked(self)
+                    return
+                elif code == 404:
+                    self.syncher._deleted(self)
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.syncher.runtime.timers.resync_max_backoff)
+        finally:
+            self._resync_task = None
+
+    def _replace(self, value: dict[str, Any]) -> bool:
+        metadata, data, version, children = split_value(value)
+        if version < self.version:
+            return False
+        self.metadata = metadata
+        self.data = data
+        self.version = version
+        self.tracker.reset(version)
+        self.syncher._load_children(self, children)
+        while (nxt := self.tracker.next_buffered()) is not None:
+            self._apply(nxt)
+        self.status = "stale" if self.tracker.has_gap else "live"
+        self._changed([ch.ChangeEvent("update", "object", "", self.data)])
+        self._monitor("resynced", version=self.version)
+        if self.tracker.has_gap:
+            self._gap_opened()
+        if value.get("store") or self.syncher._stores(self.url):
+            self.syncher.runtime.tasks.spawn(self.syncher._snapshot_update(self, value), "snapshot update")
+        return True
+
+    # operations ---------------------------------------------------------------------------------------
+
+    async def unsubscribe(self) -> None:
+        """Observer-initiated unsubscribe (PROTOCOL §3.5)."""
+        if self.closed:
+            raise SyncError(404, "not subscribed")
+        await self.syncher.sandbox.call({"type": "unsubscribe", "from": self.syncher.url, "to": self.syncher.sm_url,
+                                         "body": {"resource": self.url}})
+        self._release()
+
+    async def execute(self, method: str, *params: Any) -> Any:
+        """Ask the reporter to perform `method` (PROTOCOL §3.4); returns its value."""
+        body = await self.syncher.sandbox.call({"type": "execute", "from": self.syncher.url, "to": self.url,
+                                                "body": {"method": method, "params": list(params)}})
+        return body.get("value")
+
+    async def add_child(self, name: str, data: dict[str, Any]) -> Any:
+        return await self.syncher._add_child(self, name, data)
+
+    def _release(self) -> None:
+        for listener in self._listeners:
+            listener.remove()
+        self._listeners = []
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+        if self._resync_task is not None and self._resync_task is not asyncio.current_task():
+            self._resync_task.cancel()
+        self._close()
+        if self.syncher.observers.get(self.url) is self:
+            del self.syncher.observers[self.url]
+
+    def _monitor(self, action: str, **detail: Any) -> None:
+        runtime = self.syncher.runtime
+        if runtime.monitor.active:
+            runtime.monitor.emit("object", runtime.url, action=action, role="observer", object=self.url,
+                                 hyperty=self.syncher.url, status=self.status, **detail)
+
+    def _children_listener_addresses(self) -> list[str]:
+        return [addr.children(self.url, n) for n in self.childrens]
+

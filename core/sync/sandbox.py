@@ -1,0 +1,92 @@
+"""The hyperty sandbox bus (MiniBus, PROTOCOL §1.4): dispatches delivered messages by exact `to`
+to the Syncher's `SB` listeners; everything a hyperty sends goes to the core bus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.bus import MessageBus
+from core.monitor import Monitor
+from core.protocol.message import Message, SyncError, code_of, description_of, envelope_error
+
+Handler = Callable[[Message], None]
+
+
+class SandboxListener:
+    __slots__ = ("active", "address", "handler", "sandbox")
+
+    def __init__(self, sandbox: Sandbox, address: str, handler: Handler) -> None:
+        self.sandbox, self.address, self.handler, self.active = sandbox, address, handler, True
+
+    def remove(self) -> None:
+        if self.active:
+            self.active = False
+            self.sandbox._remove(self)
+
+
+class Sandbox:
+    def __init__(self, hyperty_url: str, bus: MessageBus, monitor: Monitor) -> None:
+        self.url = hyperty_url
+        self.bus = bus
+        self.monitor = monitor
+        self._listeners: dict[str, list[SandboxListener]] = {}
+
+    def add(self, address: str, handler: Handler) -> SandboxListener:
+        listener = SandboxListener(self, address, handler)
+        self._listeners.setdefault(address, []).append(listener)
+        if self.monitor.active:
+            self.monitor.emit("listener", self.bus.url, action="added", address=address, listener="SB", owner=self.url)
+        return listener
+
+    def _remove(self, listener: SandboxListener) -> None:
+        entries = self._listeners.get(listener.address)
+        if entries and listener in entries:
+            entries.remove(listener)
+            if not entries:
+                del self._listeners[listener.address]
+        if self.monitor.active:
+            self.monitor.emit("listener", self.bus.url, action="removed", address=listener.address, listener="SB",
+                              owner=self.url)
+
+    def listeners(self) -> list[tuple[str, str, str]]:
+        return [(a, "SB", self.url) for a, xs in self._listeners.items() for _ in xs]
+
+    def deliver(self, msg: Message) -> None:
+        entries = self._listeners.get(msg["to"])
+        if not entries:
+            return
+        for listener in tuple(entries):
+            if listener.active:
+                try:
+                    listener.handler(msg)
+                except Exception as exc:  # an application callback must not break the runtime
+                    self.monitor.emit("error", self.bus.url, error=f"{type(exc).__name__}: {exc}",
+                                      hyperty=self.url, address=msg["to"])
+
+    def post(self, msg: Message, callback: Handler | None = None, timeout: float | None = None) -> Message:
+        if "id" not in msg:
+            msg["id"] = self.bus.next_id()
+        problem = envelope_error(msg)
+        if problem is not None:
+            raise ValueError(f"malformed message: {problem}")
+        return self.bus.post(msg, callback, timeout)
+
+    async def request(self, msg: Message, timeout: float | None = None,
+                      on_provisional: Handler | None = None) -> Message:
+        if "id" not in msg:
+            msg["id"] = self.bus.next_id()
+        problem = envelope_error(msg)
+        if problem is not None:
+            raise ValueError(f"malformed message: {problem}")
+        return await self.bus.request(msg, timeout, on_provisional)
+
+    async def call(self, msg: Message, timeout: float | None = None,
+                   on_provisional: Handler | None = None) -> dict[str, Any]:
+        """`request`, raising SyncError on a non-2xx answer; returns the answer's body."""
+        answer = await self.request(msg, timeout, on_provisional)
+        code = code_of(answer)
+        if not 200 <= code < 300:
+            raise SyncError(code, description_of(answer), answer)
+        body: dict[str, Any] = answer.get("body", {})
+        return body

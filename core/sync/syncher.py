@@ -1,0 +1,352 @@
+"""The Syncher of one hyperty: creates, subscribes, reads, and handles what reaches `SB(H)`
+(invitations, subscription forwards, deletes, revocations) and the children channels (§3.7)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from core.protocol import address as addr
+from core.protocol import changes as ch
+from core.protocol.message import Message, SyncError, code_of, response
+from core.schemas import expand
+from core.sync.child import DataObjectChild
+from core.sync.data_object import DataObject, iso_now
+from core.sync.events import NotificationEvent
+from core.sync.observer import DataObjectObserver
+from core.sync.reporter import DataObjectReporter
+from core.sync.sandbox import SandboxListener
+
+if TYPE_CHECKING:
+    from core.runtime.hyperty import Hyperty
+
+
+class Syncher:
+    def __init__(self, hyperty: Hyperty) -> None:
+        self.hyperty = hyperty
+        self.runtime = hyperty.runtime
+        self.url = hyperty.url
+        self.sandbox = hyperty.sandbox
+        self.sm_url = self.runtime.sm_url
+        self.reporters: dict[str, DataObjectReporter] = {}
+        self.observers: dict[str, DataObjectObserver] = {}
+        self._on_notification: Callable[[NotificationEvent], Any] | None = None
+        self._stored: set[str] = set()
+        self._child_counters: dict[str, int] = {}
+        self._listener = self.sandbox.add(self.url, self._on_message)
+
+    def __repr__(self) -> str:
+        return f"Syncher({self.url})"
+
+    def on_notification(self, handler: Callable[[NotificationEvent], Any]) -> None:
+        self._on_notification = handler
+
+    # create (PROTOCOL §3.1) ----------------------------------------------------------------------------
+
+    async def create(self, schema: str, data: dict[str, Any] | None = None, observers: list[str] | tuple[str, ...] = (),
+                     store: bool = False, name: str = "", *, public_observation: bool | None = None,
+                     observer_storage: bool | None = None, description: str | None = None,
+                     tags: list[str] | None = None, resources: list[str] | None = None,
+                     domain_registration: bool = True, domain_routing: bool = True) -> DataObjectReporter:
+        schema = expand(schema)
+        value: dict[str, Any] = {"name": name, "reporter": self.url, "runtime": self.runtime.url, "schema": schema,
+                                 "created": iso_now(), "data": ch.copy_json(data or {})}
+        for key, option in (("publicObservation", public_observation), ("observerStorage", observer_storage),
+                            ("description", description), ("tags", tags), ("resources", resources)):
+            if option is not None:
+                value[key] = option
+        if not domain_registration:
+            value["domain_registration"] = False
+        if not domain_routing:
+            value["domain_routing"] = False
+        body: dict[str, Any] = {"schema": schema, "value": value, "store": store, "identity": self.hyperty.identity}
+        if observers:
+            body["authorise"] = list(observers)
+        answer = await self.sandbox.call({"type": "create", "from": self.url, "to": self.sm_url, "body": body})
+        url = answer["resource"]
+        metadata = {k: v for k, v in value.items() if k not in ("data", "domain_registration", "domain_routing")}
+        metadata.update(url=url, childrens=list(answer.get("childrenResources", [])), lastModified=value["created"])
+        reporter = DataObjectReporter(self, url, schema, metadata, value["data"], int(answer.get("version", 0)),
+                                      metadata["childrens"])
+        self.reporters[url] = reporter
+        if store:
+            self._stored.add(url)
+        reporter._attach()
+        if observers:
+            self.runtime.tasks.spawn(reporter.invite(*observers), f"invite {url}")
+        return reporter
+
+    # subscribe (PROTOCOL §3.2) -------------------------------------------------------------------------
+
+    async def subscribe(self, url: str, schema: str | None = None, store: bool = False, *,
+                        domain_subscription: bool = True) -> DataObjectObserver:
+        schema = expand(schema) if schema else self._schema_for(url)
+        queued: list[Message] = []
+        target: list[DataObjectObserver] = []
+        listeners: list[SandboxListener] = []
+        existing = self.observers.get(url)
+
+        def inbox(msg: Message) -> None:
+            if target:
+                self._dispatch_observed(target[0], msg)
+            else:
+                queued.append(msg)
+
+        def provisional(answer: Message) -> None:
+            if code_of(answer) == 100 and not listeners and existing is None:
+                names = answer.get("body", {}).get("childrenResources", [])
+                listeners.append(self.sandbox.add(addr.changes(url), inbox))
+                for n in names if isinstance(names, list) else []:
+                    listeners.append(self.sandbox.add(addr.children(url, str(n)), inbox))
+
+        body: dict[str, Any] = {"resource": url, "schema": schema, "store": store, "identity": self.hyperty.identity}
+        if not domain_subscription:
+            body["domain_subscription"] = False
+        try:
+            answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
+                                             on_provisional=provisional)
+        except BaseException:
+            for listener in listeners:
+                listener.remove()
+            raise
+        value = answer.get("value") if isinstance(answer.get("value"), dict) else {}
+        if store:
+            self._stored.add(url)
+        if existing is not None and not existing.closed:
+            existing._replace(value)
+            return existing
+        observer = DataObjectObserver(self, url, schema, value, listeners)
+        self.observers[url] = observer
+        target.append(observer)
+        for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
+            self._dispatch_observed(observer, msg)
+        return observer
+
+    def _dispatch_observed(self, observer: DataObjectObserver, msg: Message) -> None:
+        if msg["to"] == addr.changes(observer.url):
+            observer._on_changes(msg)
+        else:
+            self._on_children_msg(observer, msg)
+
+    def _schema_for(self, url: str) -> str:
+        scheme = addr.scheme_of(url)
+        for name in self.runtime.catalogue.names():
+            if self.runtime.catalogue.resolve(name).scheme == scheme:
+                return expand(name)
+        raise SyncError(400, f"missing schema: no bundled schema has scheme {scheme!r}")
+
+    def _stores(self, url: str) -> bool:
+        return url in self._stored
+
+    # read (PROTOCOL §3.4) ------------------------------------------------------------------------------
+
+    async def read(self, url: str) -> dict[str, Any]:
+        """A one-off object value read from the reporter."""
+        answer = await self.sandbox.call({"type": "read", "from": self.url, "to": url, "body": {}})
+        value = answer.get("value")
+        if not isinstance(value, dict):
+            raise SyncError(500, "read answered without a value")
+        return value
+
+    # SB(H): what reaches the hyperty itself -----------------------------------------------------------
+
+    def _on_message(self, msg: Message) -> None:
+        mtype, sender = msg["type"], msg["from"]
+        b = msg.get("body", {})
+        if mtype == "response":
+            return
+        if mtype == "forward":
+            reporter = self.reporters.get(str(b.get("to", "")))
+            if reporter is None or sender != reporter.url:
+                self._answer(msg, 404, "unknown object")
+            else:
+                reporter._on_forward(msg)
+        elif mtype == "create" and sender.endswith(addr.SUBSCRIPTION) and "delegate" not in b:
+            self._invited(msg)
+        elif mtype == "delete" and sender.endswith(addr.SUBSCRIPTION):
+            self._delete_notified(msg)
+        elif mtype == "unsubscribe":
+            self._revocation(msg)
+        else:
+            self._answer(msg, 400, f"{mtype} is not handled by the Syncher of {self.url}")
+
+    def _answer(self, msg: Message, code: int, description: str | None = None, **fields: Any) -> None:
+        if msg.get("type") != "response":
+            self.sandbox.post(response(msg, code, description, **fields))
+
+    def _notify(self, event: NotificationEvent, default_code: int) -> None:
+        if self._on_notification is None:
+            event.ack(default_code)
+            return
+        try:
+            result = self._on_notification(event)
+        except Exception as exc:
+            self.runtime.monitor.emit("error", self.runtime.url, hyperty=self.url,
+                                      error=f"notification handler raised {type(exc).__name__}: {exc}")
+            event.ack(500)
+            return
+        if inspect.isawaitable(result):
+            async def await_it() -> None:
+                await result
+            self.runtime.tasks.spawn(await_it(), "notification")
+
+    def _invited(self, msg: Message) -> None:
+        """Invitation (PROTOCOL §3.1.1 #8): raise `create`, answer #9 with `ack`."""
+        b = msg.get("body", {})
+        url = msg["from"][: -len(addr.SUBSCRIPTION)]
+
+        def answer(code: int, reason: str | None, _value: Any) -> None:
+            self._answer(msg, code, reason, source=self.url)
+
+        value = b.get("value") if isinstance(b.get("value"), dict) else {}
+        self._notify(NotificationEvent(answer, type="create", url=url, from_=str(b.get("source", "")),
+                                       schema=str(b.get("schema", "")), value=value, identity=b.get("identity")), 200)
+
+    def _delete_notified(self, msg: Message) -> None:
+        """Delete of an observed object (PROTOCOL §3.6 #3)."""
+        url = msg["from"][: -len(addr.SUBSCRIPTION)]
+        observer = self.observers.get(url)
+        if observer is None:
+            self._answer(msg, 404, "unknown object")
+            return
+        self._deleted(observer)
+
+        def answer(code: int, _reason: str | None, _value: Any) -> None:
+            self._answer(msg, code, source=self.url)
+
+        self._notify(NotificationEvent(answer, type="delete", url=url, from_=msg["from"]), 200)
+
+    def _deleted(self, observer: DataObjectObserver) -> None:
+        observer.status = "deleted"
+        observer._release()
+
+    def _revocation(self, msg: Message) -> None:
+        """Reporter-initiated unsubscribe (PROTOCOL §3.5 #3–#4), then our own unsubscribe."""
+        url = msg.get("body", {}).get("resource")
+        observer = self.observers.get(url) if isinstance(url, str) else None
+        if observer is None:
+            self._answer(msg, 404, "unknown object")
+            return
+        if msg["from"] != observer.reporter:
+            self._answer(msg, 403, "not the reporter")
+            return
+        self._answer(msg, 200)
+        self.runtime.tasks.spawn(self._revoked(observer), f"revoked {url}")
+
+    async def _revoked(self, observer: DataObjectObserver) -> None:
+        observer.status = "revoked"
+        self._notify(NotificationEvent(lambda *_: None, type="unsubscribe", url=observer.url,
+                                       from_=observer.reporter), 200)
+        await self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
+                                    "body": {"resource": observer.url}})
+        observer._release()
+
+    async def _snapshot_update(self, observer: DataObjectObserver, value: dict[str, Any]) -> None:
+        """PROTOCOL §5 rule 5: a stored observer's record is replaced after a resync."""
+        await self.sandbox.request({"type": "update", "from": self.url, "to": self.sm_url,
+                                    "body": {"resource": observer.url, "value": value}})
+
+    # children (PROTOCOL §3.7) --------------------------------------------------------------------------
+
+    def _load_children(self, parent: DataObject, children: dict[str, Any]) -> None:
+        kept = {}
+        for cid, entry in children.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("value"), dict):
+                continue
+            value = entry["value"]
+            name = str(value.get("children", ""))
+            kept[cid] = DataObjectChild(parent, name, {**value, "url": cid}, entry.get("identity"))
+            self._count_child(parent.url, cid)
+        parent.children = kept
+
+    def _count_child(self, parent_url: str, cid: str) -> None:
+        prefix = self.url + "#"
+        if cid.startswith(prefix) and cid[len(prefix):].isdigit():
+            n = int(cid[len(prefix):])
+            if n > self._child_counters.get(parent_url, 0):
+                self._child_counters[parent_url] = n
+
+    async def _add_child(self, parent: DataObject, name: str, data: dict[str, Any]) -> DataObjectChild:
+        if parent.closed:
+            raise SyncError(404, "object deleted or released")
+        if name not in parent.childrens:
+            raise SyncError(400, f"{name!r} is not a children collection of {parent.url}")
+        n = self._child_counters.get(parent.url, 0) + 1
+        self._child_counters[parent.url] = n
+        cid = f"{self.url}#{n}"
+        now = iso_now()
+        value = {"url": cid, "parent": parent.url, "children": name, "reporter": self.url,
+                 "runtime": self.runtime.url, "schema": parent.schema, "created": now, "lastModified": now,
+                 "version": 0, "data": ch.copy_json(data)}
+        child = DataObjectChild(parent, name, value, self.hyperty.identity)
+        parent.children[cid] = child
+        msg = {"type": "create", "from": self.url, "to": addr.children(parent.url, name),
+               "body": {"resource": cid, "value": value, "identity": self.hyperty.identity}}
+        if isinstance(parent, DataObjectReporter):
+            self.sandbox.post(msg)
+            return child
+        answer = await self.sandbox.request(msg, timeout=self.runtime.timers.child)
+        code = code_of(answer)
+        if code == 408:
+            return child  # unconfirmed: the child stays local and is shared anyway (PROTOCOL §3.7)
+        if code >= 300:
+            parent.children.pop(cid, None)
+            child.closed = True
+            raise SyncError(code, answer.get("body", {}).get("description", "child refused"), answer)
+        return child
+
+    def _on_children_msg(self, parent: DataObject, msg: Message) -> None:
+        if msg["from"] == self.url or msg["type"] == "response" or parent.closed:
+            return
+        b = msg.get("body", {})
+        cid = b.get("resource")
+        if not isinstance(cid, str) or not cid:
+            return
+        name = addr.child_name(msg["to"])
+        mtype = msg["type"]
+        is_parent_reporter = isinstance(parent, DataObjectReporter)
+        if mtype == "create":
+            self._child_created(parent, msg, cid, name, is_parent_reporter)
+            return
+        child = parent.children.get(cid)
+        if child is None:
+            if isinstance(parent, DataObjectObserver):
+                parent.resync_soon()
+            return
+        if mtype == "update":
+            if msg["from"] != child.reporter:
+                return
+            if not child._apply(b) and isinstance(parent, DataObjectObserver):
+                parent.resync_soon()
+        elif mtype == "delete":
+            if msg["from"] not in (child.reporter, parent.metadata.get("reporter")):
+                return
+            child.closed = True
+            del parent.children[cid]
+            for handler in parent._child_handlers:
+                parent._call(handler, {"type": "delete", "url": parent.url, "childId": cid, "child": child})
+
+    def _child_created(self, parent: DataObject, msg: Message, cid: str, name: str, answer: bool) -> None:
+        b = msg.get("body", {})
+        value = b.get("value")
+        creator = msg["from"]
+        if not isinstance(value, dict):
+            if answer:
+                self._answer(msg, 400, "missing value")
+            return
+        if answer and isinstance(parent, DataObjectReporter) and creator not in parent.subscriptions:
+            self._answer(msg, 403, "not an accepted observer", source=self.url)
+            self.sandbox.post({"type": "delete", "from": self.url, "to": msg["to"], "body": {"resource": cid}})
+            return
+        if cid in parent.children:
+            if answer:
+                self._answer(msg, 200, source=self.url)
+            return
+        child = DataObjectChild(parent, name, {**value, "url": cid, "reporter": creator}, b.get("identity"))
+        parent.children[cid] = child
+        if answer:
+            self._answer(msg, 200, source=self.url)
+        for handler in parent._child_handlers:
+            parent._call(handler, {"type": "create", "from": creator, "url": parent.url, "childId": cid,
+                                   "value": value, "identity": b.get("identity"), "child": child})

@@ -1,0 +1,238 @@
+"""The reporter's observed JSON tree (ProxyObject, PROTOCOL §3.3.2): every primitive mutation of a
+dict or list is turned, at mutation time, into one update body plus its RFC 6902 operations.
+
+Assigned containers are copied and wrapped, so an application never shares a container with the
+replica. Paths are computed when an edit happens (list positions move).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, SupportsIndex
+
+from core.protocol import changes as ch
+from core.protocol.changes import Op, Path
+
+
+class Recorder(Protocol):
+    def guard(self) -> None:
+        """Raise if the object may not be edited now (deleted, delegating, observer)."""
+
+    def record(self, body: dict[str, Any], ops: list[Op]) -> None: ...
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return ch.copy_json(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def wrap(value: Any, parent: Tracked | None, key: Any, recorder: Recorder) -> Any:
+    if isinstance(value, dict):
+        d = TrackedDict.__new__(TrackedDict)
+        d._init(parent, key, recorder)
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError("JSON object keys must be strings")
+            dict.__setitem__(d, k, wrap(v, d, k, recorder))
+        return d
+    if isinstance(value, list):
+        lst = TrackedList.__new__(TrackedList)
+        lst._init(parent, key, recorder)
+        list.extend(lst, (wrap(v, lst, None, recorder) for v in value))
+        return lst
+    return value
+
+
+class Tracked:
+    _parent: Tracked | None
+    _key: Any
+    _recorder: Recorder
+
+    def _init(self, parent: Tracked | None, key: Any, recorder: Recorder) -> None:
+        self._parent, self._key, self._recorder = parent, key, recorder
+
+    def _path(self) -> Path:
+        parent = self._parent
+        if parent is None:
+            return []
+        if isinstance(parent, TrackedList):
+            for i, item in enumerate(parent):
+                if item is self:
+                    return [*parent._path(), str(i)]
+            raise RuntimeError("detached container: it was removed from the object")
+        return [*parent._path(), str(self._key)]
+
+    def _emit(self, body: dict[str, Any], ops: list[Op]) -> None:
+        self._recorder.record(body, ops)
+
+
+class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
+    __slots__ = ("_key", "_parent", "_recorder")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("TrackedDict is made by wrap()")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError("JSON object keys must be strings")
+        self._recorder.guard()
+        plain = _plain(value)
+        dict.__setitem__(self, key, wrap(ch.copy_json(plain), self, key, self._recorder))
+        path = [*self._path(), key]
+        self._emit(ch.set_body(path, plain), [{"op": "add", "path": ch.pointer(path), "value": plain}])
+
+    def __delitem__(self, key: str) -> None:
+        self._recorder.guard()
+        dict.__delitem__(self, key)
+        path = [*self._path(), key]
+        self._emit(ch.remove_body(path), [{"op": "remove", "path": ch.pointer(path)}])
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = _unwrap(dict.__getitem__(self, key))
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def __reduce__(self) -> Any:
+        return (dict, (_unwrap(self),))
+
+
+def _index(lst: list[Any], i: SupportsIndex, insert: bool = False) -> int:
+    n = len(lst)
+    k = i.__index__()
+    if insert:
+        return max(0, min(n, k + n if k < 0 else k))
+    if k < 0:
+        k += n
+    if not 0 <= k < n:
+        raise IndexError("list index out of range")
+    return k
+
+
+class TrackedList(Tracked, list):  # type: ignore[type-arg]
+    __slots__ = ("_key", "_parent", "_recorder")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("TrackedList is made by wrap()")
+
+    def _insert_items(self, index: int, items: list[Any]) -> None:
+        self._recorder.guard()
+        plains = [_plain(v) for v in items]
+        if not plains:
+            return
+        for k, plain in enumerate(plains):
+            list.insert(self, index + k, wrap(ch.copy_json(plain), self, None, self._recorder))
+        path = self._path()
+        self._emit(ch.insert_body([*path, str(index)], plains),
+                   [{"op": "add", "path": ch.pointer([*path, str(index + k)]), "value": p}
+                    for k, p in enumerate(plains)])
+
+    def _remove_items(self, index: int, count: int) -> None:
+        self._recorder.guard()
+        if count <= 0:
+            return
+        path = self._path()  # before removal: an element's own path must still resolve
+        list.__delitem__(self, slice(index, index + count))
+        self._emit(ch.remove_items_body([*path, str(index)], count),
+                   [{"op": "remove", "path": ch.pointer([*path, str(index)])}] * count)
+
+    def __setitem__(self, i: Any, value: Any) -> None:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                raise ValueError("extended slice assignment is not supported on a data object")
+            items = list(value)
+            self._remove_items(start, max(0, stop - start))
+            self._insert_items(start, items)
+            return
+        self._recorder.guard()
+        k = _index(self, i)
+        plain = _plain(value)
+        list.__setitem__(self, k, wrap(ch.copy_json(plain), self, None, self._recorder))
+        path = [*self._path(), str(k)]
+        self._emit(ch.element_set_body(path, plain), [{"op": "replace", "path": ch.pointer(path), "value": plain}])
+
+    def __delitem__(self, i: Any) -> None:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                raise ValueError("extended slice deletion is not supported on a data object")
+            self._remove_items(start, max(0, stop - start))
+            return
+        self._remove_items(_index(self, i), 1)
+
+    def append(self, value: Any) -> None:
+        self._insert_items(len(self), [value])
+
+    def extend(self, values: Iterable[Any]) -> None:
+        self._insert_items(len(self), list(values))
+
+    def insert(self, i: SupportsIndex, value: Any) -> None:
+        self._insert_items(_index(self, i, insert=True), [value])
+
+    def pop(self, i: SupportsIndex = -1) -> Any:
+        k = _index(self, i)
+        value = _unwrap(list.__getitem__(self, k))
+        self._remove_items(k, 1)
+        return value
+
+    def remove(self, value: Any) -> None:
+        self._remove_items(list.index(self, value), 1)
+
+    def clear(self) -> None:
+        self._remove_items(0, len(self))
+
+    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[override,misc]
+        self.extend(values)
+        return self
+
+    def _replace_all(self, items: list[Any]) -> None:
+        self._remove_items(0, len(self))
+        self._insert_items(0, items)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        items = _unwrap(self)
+        items.sort(*args, **kwargs)
+        self._replace_all(items)
+
+    def reverse(self) -> None:
+        self._replace_all(_unwrap(self)[::-1])
+
+    def __reduce__(self) -> Any:
+        return (list, (_unwrap(self),))
+
+
+def _unwrap(value: Any) -> Any:
+    """A plain-JSON copy of a (possibly tracked) value."""
+    if isinstance(value, (dict, list)):
+        return ch.copy_json(value)
+    return value
