@@ -1,0 +1,1 @@
+"""Entry points: the `syncscope` command and app wiring."""
