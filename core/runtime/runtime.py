@@ -40,6 +40,7 @@ class Runtime:
         self.bus = MessageBus(url, self.monitor, self.timers, egress=self._egress)
         self.bus.interceptors.append(self._policy_interceptor)
         self.stubs: dict[str, Stub] = {}
+        self._opened_domains: set[str] = set()
         self.routing = Routing(self)
         self.hyperties: dict[str, Hyperty] = {}
         self.hyperty_urls: dict[str, Hyperty] = {}
@@ -111,7 +112,10 @@ class Runtime:
         self._stub(addr.route_domain(msg["to"])).send(msg)
 
     def _reopened(self, stub: Stub) -> None:
-        """After each open the runtime re-sends its node subscriptions (TRANSPORT §2)."""
+        """After each reopen the runtime re-sends its node subscriptions (TRANSPORT §2)."""
+        if stub.domain not in self._opened_domains:
+            self._opened_domains.add(stub.domain)  # first open: the subscriptions are on their way
+            return
         held = self.routing.node_subscriptions(stub.domain)
         if held and stub.link is not None:
             stub.link.send({"id": self.bus.next_id(), "type": "subscribe", "from": self.sm_url,

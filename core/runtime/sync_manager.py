@@ -439,7 +439,7 @@ class SyncManager:
         while True:
             answer = await self.bus.request(
                 {"type": "subscribe", "from": self.url, "to": addr.subscription(url), "body": dict(request)},
-                on_provisional=lambda r: self.bus.reply(msg, code_of(r)) if code_of(r) != 100 else None)
+                on_provisional=lambda r: self.bus.reply(msg, code_of(r)))  # every 1xx relayed (§3.2)
             if code_of(answer) != 503 or asyncio.get_running_loop().time() >= deadline:
                 return answer
             await asyncio.sleep(self.timers.retry_503_every)
@@ -545,9 +545,9 @@ class SyncManager:
         self._detach_reporter(ro)
         if ro.mns:
             await self.runtime.routing.unsubscribe(ro.mns)
-        await self._deallocate(url)
-        if ro.registered:
+        if ro.registered:  # before #6: the registry checks ownership, which ends with the deallocation
             await self._registry("delete", resource=url)
+        await self._deallocate(url)
         self.runtime.forget_reporter(url)
         self.monitor.emit("object", self.runtime.url, action="deleted", role="reporter", object=url,
                           version=ro.version)

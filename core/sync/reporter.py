@@ -113,14 +113,23 @@ class DataObjectReporter(DataObject):
         for seg in segments:
             if isinstance(node, list):
                 node = node[int(seg)]
-            elif isinstance(node, dict):
-                node = node[seg] if seg in node else node.setdefault(seg, {})
+            elif isinstance(node, dict) and seg in node:
+                node = node[seg]
             else:
                 raise KeyError(f"path segment {seg!r} does not resolve")
         return node
 
     def set(self, path: str | list[str], value: Any) -> None:
+        """Set `path` to `value`; missing intermediate objects are created in the same update."""
         segments = ch.parse_attribute(path)
+        node: Any = self.data
+        for depth, seg in enumerate(segments[:-1]):
+            if isinstance(node, dict) and not isinstance(node.get(seg), (dict, list)):
+                for key in reversed(segments[depth + 1:]):
+                    value = {key: value}
+                segments = segments[: depth + 1]
+                break
+            node = node[int(seg)] if isinstance(node, list) else node[seg]
         parent = self._container(segments[:-1])
         key: Any = int(segments[-1]) if isinstance(parent, list) else segments[-1]
         if isinstance(parent, list) and key == len(parent):
