@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from core.monitor import Monitor
-from core.net.faults import FaultSet, Probability
+from core.monitor import Monitor, TraceEvent
+from core.net.faults import Delay, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
 from core.net.memory import InFlight, MemoryLink
 from core.node.node import MessageNode
@@ -102,8 +103,8 @@ class Lab:
 
     # faults --------------------------------------------------------------------------------------------
 
-    def faults(self, drop: Probability = 0.0, duplicate: Probability = 0.0,
-               delay: float | tuple[float, float] = 0.0, reorder: bool = False, seed: int | None = None) -> FaultHandle:
+    def faults(self, drop: Probability = 0.0, duplicate: Probability = 0.0, delay: Delay = 0.0,
+               reorder: bool = False, seed: int | None = None) -> FaultHandle:
         """Faults on every link, present and future (until the handle is closed)."""
         faults = FaultSet(drop, duplicate, delay, reorder, seed)
         self._lab_faults.append(faults)
@@ -139,23 +140,45 @@ class Lab:
     # waiting -------------------------------------------------------------------------------------------
 
     async def settle(self, timeout: float = 10.0, quiet_turns: int = 3) -> None:
-        """Wait until no message is in flight for `quiet_turns` loop turns in a row."""
+        """Wait until no message is in flight for `quiet_turns` loop turns in a row and no observer
+        is healing a gap (its grace timer or resync read); TimeoutError after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         quiet = 0
         while quiet < quiet_turns:
             await asyncio.sleep(0)
-            if self.inflight.count == 0:
+            if self.inflight.count == 0 and not self._healing():
                 quiet += 1
-            else:
-                quiet = 0
-                if self.inflight.count and loop.time() > deadline:
-                    raise TimeoutError(f"lab did not settle within {timeout}s ({self.inflight.count} in flight)")
-                if self._only_delayed():
-                    await asyncio.sleep(0.001)
+                continue
+            quiet = 0
+            if loop.time() > deadline:
+                raise TimeoutError(f"lab did not settle within {timeout}s "
+                                   f"({self.inflight.count} messages in flight, healing: {self._healing()})")
+            if self.inflight.count == 0 or self._only_delayed():
+                await asyncio.sleep(0.001)  # only timers are pending: let the clock move
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until `predicate()` holds, re-checking it after every monitor event."""
+        if predicate():
+            return
+        reached = asyncio.Event()
+
+        def check(_event: TraceEvent) -> None:
+            if predicate():
+                reached.set()
+
+        stop = self.monitor.subscribe(check)
+        try:
+            await asyncio.wait_for(reached.wait(), timeout)
+        finally:
+            stop()
+
+    def _healing(self) -> bool:
+        return any(obs.healing for rt in self.runtimes for h in rt.hyperties.values()
+                   for obs in h.syncher.observers.values())
 
     def _only_delayed(self) -> bool:
-        return any(f.delay for link in self.links for f in link.faults)
+        return any(f.delay for link in self.links for f in link.faults if not f.closed)
 
     async def close(self) -> None:
         if self.closed:

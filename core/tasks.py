@@ -31,8 +31,7 @@ class TaskSet:
         exc = task.exception()
         if exc is not None:
             self.errors.append(exc)
-            self.monitor.active and self.monitor.emit(
-                "error", self.where, error=f"{type(exc).__name__}: {exc}", task=task.get_name())
+            self.monitor.emit("error", self.where, error=f"{type(exc).__name__}: {exc}", task=task.get_name())
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -20,6 +20,11 @@ FAST = Timers(request=2.0, long=3.0, subscription=2.0, child=1.0, gap_grace=0.05
               resync_max_backoff=0.2, retry_503_every=0.05)
 
 
+#: Even shorter request timers for tests that lose requests on purpose.
+SHORT = Timers(request=0.25, long=0.5, subscription=0.25, child=0.25, gap_grace=0.02, standby=0.5,
+               resync_max_backoff=0.05, retry_503_every=0.02)
+
+
 class Trace:
     """Every monitor event of a lab, in order."""
 
@@ -43,6 +48,12 @@ class Trace:
 @pytest.fixture
 async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
     async with Lab(storage_dir=tmp_path, timers=FAST) as lab:
+        yield lab
+
+
+@pytest.fixture
+async def short_lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    async with Lab(storage_dir=tmp_path, timers=SHORT) as lab:
         yield lab
 
 

@@ -9,13 +9,15 @@ from typing import Any
 import orjson
 
 Probability = float | Callable[[dict[str, Any]], bool]
+#: seconds, a (min, max) range, or a function of the envelope giving seconds
+Delay = float | tuple[float, float] | Callable[[dict[str, Any]], float]
 
 
 class FaultSet:
     """One set of faults on a link; `apply` turns one send into zero or more delivery delays."""
 
-    def __init__(self, drop: Probability = 0.0, duplicate: Probability = 0.0,
-                 delay: float | tuple[float, float] = 0.0, reorder: bool = False, seed: int | None = None) -> None:
+    def __init__(self, drop: Probability = 0.0, duplicate: Probability = 0.0, delay: Delay = 0.0,
+                 reorder: bool = False, seed: int | None = None) -> None:
         self.drop, self.duplicate, self.delay, self.reorder = drop, duplicate, delay, reorder
         self.random = random.Random(seed)
         self.label = "drop"
@@ -26,7 +28,9 @@ class FaultSet:
             return bool(p(orjson.loads(data)))
         return p > 0 and self.random.random() < p
 
-    def _delay(self) -> float:
+    def _delay(self, data: bytes) -> float:
+        if callable(self.delay):
+            return float(self.delay(orjson.loads(data)))
         if isinstance(self.delay, tuple):
             low, high = self.delay
             return self.random.uniform(low, high)
@@ -37,7 +41,7 @@ class FaultSet:
             return delays
         if self._hit(self.drop, data):
             return []
-        out = [d + self._delay() for d in delays]
+        out = [d + self._delay(data) for d in delays]
         if self.reorder:
             # A random extra delay reorders this message against its neighbours on the link.
             out = [d + self.random.uniform(0.0, 0.005) for d in out]

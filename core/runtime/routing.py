@@ -27,10 +27,11 @@ class Routing:
     # PUB -----------------------------------------------------------------------------------------
 
     def acquire_pub(self, address: str) -> None:
-        count, listener = self._pubs.get(address, (0, None))  # type: ignore[arg-type]
-        if listener is None:
-            listener = self.runtime.bus.publish_listener(address, self.runtime.url)
-        self._pubs[address] = (count + 1, listener)
+        entry = self._pubs.get(address)
+        if entry is None:
+            self._pubs[address] = (1, self.runtime.bus.publish_listener(address, self.runtime.url))
+        else:
+            self._pubs[address] = (entry[0] + 1, entry[1])
 
     def release_pub(self, address: str) -> None:
         entry = self._pubs.get(address)

@@ -49,6 +49,11 @@ class DataObjectObserver(DataObject):
         self.syncher._load_children(self, children)
 
     @property
+    def healing(self) -> bool:
+        """A gap is waiting for its grace period or a resync is under way."""
+        return self._gap_timer is not None or self._resync_task is not None
+
+    @property
     def reporter(self) -> str:
         return str(self.metadata.get("reporter", ""))
 

@@ -125,17 +125,20 @@ class DataObjectReporter(DataObject):
         node: Any = self.data
         for depth, seg in enumerate(segments[:-1]):
             if isinstance(node, dict) and not isinstance(node.get(seg), (dict, list)):
-                for key in reversed(segments[depth + 1:]):
-                    value = {key: value}
+                for name in reversed(segments[depth + 1:]):
+                    value = {name: value}
                 segments = segments[: depth + 1]
                 break
             node = node[int(seg)] if isinstance(node, list) else node[seg]
         parent = self._container(segments[:-1])
-        key: Any = int(segments[-1]) if isinstance(parent, list) else segments[-1]
-        if isinstance(parent, list) and key == len(parent):
-            parent.append(value)
+        if isinstance(parent, list):
+            index = int(segments[-1])
+            if index == len(parent):
+                parent.append(value)
+            else:
+                parent[index] = value
         else:
-            parent[key] = value
+            parent[segments[-1]] = value
 
     def remove(self, path: str | list[str]) -> None:
         segments = ch.parse_attribute(path)

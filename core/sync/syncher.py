@@ -110,7 +110,7 @@ class Syncher:
             for listener in listeners:
                 listener.remove()
             raise
-        value = answer.get("value") if isinstance(answer.get("value"), dict) else {}
+        value: dict[str, Any] = answer["value"] if isinstance(answer.get("value"), dict) else {}
         if store:
             self._stored.add(url)
         if existing is not None and not existing.closed:

@@ -36,7 +36,8 @@ def flow(trace: Trace, where: str, since: int = 0) -> list[tuple[Any, ...]]:
     return out
 
 
-def expected_reporter_listeners(rt: Runtime, obj: str, reporter: str, children: list[str]) -> set[tuple[str, str, str]]:
+def expected_reporter_listeners(rt: Runtime, obj: str, reporter: str,
+                                children: list[str]) -> set[tuple[str, str, str]]:
     """Appendix A, reporter runtime."""
     sm = rt.sm_url
     rows = {(obj, "FWD", reporter), (addr.subscription(obj), "L", sm), (addr.changes(obj), "L", sm),
@@ -47,7 +48,8 @@ def expected_reporter_listeners(rt: Runtime, obj: str, reporter: str, children: 
     return rows
 
 
-def expected_observer_listeners(rt: Runtime, obj: str, observers: list[str], children: list[str]) -> set[tuple[str, str, str]]:
+def expected_observer_listeners(rt: Runtime, obj: str, observers: list[str],
+                                children: list[str]) -> set[tuple[str, str, str]]:
     """Appendix A, observer runtime: one L and one PUB per address, one FWD per local observer."""
     sm = rt.sm_url
     rows = {(addr.changes(obj), "L", sm)}

@@ -38,9 +38,11 @@ async def test_listener_sets_through_create_subscribe_unsubscribe_delete(lab: La
     obs1 = await bob.syncher.subscribe(o, COMM_SCHEMA)
     await lab.settle()
     assert bus_listeners(rt_b, o) == expected_observer_listeners(rt_b, o, [bob.url], CHILDREN)
-    observer_mns = {addr.changes(o): [rt_b.url], **{addr.children(o, n): sorted([rt_a.url, rt_b.url]) for n in CHILDREN}}
+    both = sorted([rt_a.url, rt_b.url])
+    observer_mns = {addr.changes(o): [rt_b.url], **{addr.children(o, n): both for n in CHILDREN}}
     assert node_subscriptions(lab, o) == {**reporter_mns, **observer_mns}
-    assert sandbox_listeners(rt_b, o) == {(addr.changes(o), bob.url), *((addr.children(o, n), bob.url) for n in CHILDREN)}
+    assert sandbox_listeners(rt_b, o) == {(addr.changes(o), bob.url),
+                                          *((addr.children(o, n), bob.url) for n in CHILDREN)}
 
     # A second observer in the same runtime: one more FWD per address, no new PUB, no new node subscription.
     obs2 = await bob2.syncher.subscribe(o, COMM_SCHEMA)

@@ -199,7 +199,7 @@ async def test_invite_sequence_and_results(lab: Lab, trace: Trace) -> None:
 
 
 async def test_read_by_subscriber_and_stranger(lab: Lab, trace: Trace) -> None:
-    rt_a, rt_b, alice, bob = await setup(lab)
+    _rt_a, rt_b, alice, bob = await setup(lab)
     eve = await rt_b.hyperty("eve")
     chat = await alice.syncher.create(COMM_SCHEMA, data={"x": [1, 2]}, observers=[bob.url])
     await bob.syncher.subscribe(chat.url, COMM_SCHEMA)

@@ -1,0 +1,64 @@
+"""Fault soak (PROTOCOL §5): 5,000 updates through links that drop 10%, duplicate 5% and reorder;
+at the end every replica equals the reporter and the monitor shows the resyncs that healed it."""
+
+from __future__ import annotations
+
+from core.lab import Lab
+from core.schemas import COMM_SCHEMA
+from tests.conftest import Trace
+
+
+async def test_soak_drop_duplicate_reorder(lab: Lab, trace: Trace) -> None:
+    rt_a = await lab.runtime("a.example")
+    rt_a2 = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    hs = [await rt_a.hyperty("dave"), await rt_a2.hyperty("carol"), await rt_b.hyperty("bob")]
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"items": [], "counters": {}}, observers=[h.url for h in hs])
+    observers = [await h.syncher.subscribe(chat.url, COMM_SCHEMA) for h in hs]
+    await lab.settle()
+    is_update = lambda m: m.get("type") == "update"  # noqa: E731 - faults only on the change stream
+    with lab.faults(drop=lambda m: is_update(m) and faults.random.random() < 0.10,
+                    duplicate=lambda m: is_update(m) and faults.random.random() < 0.05,
+                    reorder=True, seed=42) as handle:
+        faults = handle.faults
+        for i in range(5000):
+            d = chat.data
+            if i % 7 == 0:
+                d["items"].append(i)
+            elif i % 11 == 0 and d["items"]:
+                del d["items"][0]
+            else:
+                d["counters"][f"k{i % 13}"] = i
+            if i % 500 == 0:
+                await lab.settle()
+        await lab.settle()
+    await lab.settle()
+    for obs in observers:
+        await_healthy = obs.status
+        assert (obs.data, obs.version, await_healthy) == (chat.data, 5000, "live"), obs
+    resyncs = [e for e in trace.of_kind("object") if e.detail.get("action") == "resynced"]
+    drops = [e for e in trace.of_kind("drop") if "link fault" in e.detail.get("reason", "")]
+    assert len(drops) > 0 and len(resyncs) > 0
+    assert sum(o.resyncs for o in observers) >= len({(e.detail["hyperty"]) for e in resyncs})
+
+
+async def test_soak_with_every_message_kind_faulted(short_lab: Lab) -> None:
+    """Reads and their answers are lost too: resyncs retry (408, backoff) until they get through."""
+    lab = short_lab
+    trace = Trace()
+    lab.monitor.subscribe(trace)
+    rt_a = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob = await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0}, observers=[bob.url])
+    obs = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    await lab.settle()
+    with lab.faults(drop=0.2, duplicate=0.05, reorder=True, seed=7):
+        for i in range(1, 301):
+            chat.data["n"] = i
+        await lab.settle()
+    assert (obs.data, obs.version, obs.status) == ({"n": 300}, 300, "live")
+    timeouts = [e for e in trace.events if e.kind == "message" and e.detail.get("route") == "timeout"]
+    assert timeouts, "with 20% of reads and answers dropped some resync must have timed out and retried"
