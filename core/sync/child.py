@@ -93,6 +93,16 @@ class DataObjectChild:
         self._changed(ch.events_of(ops))
         return True
 
+    def _replace(self, value: dict[str, Any]) -> None:
+        """A fresh value read from the child's reporter (newer or equal versions only)."""
+        version = value.get("version")
+        data = value.get("data")
+        if isinstance(version, int) and not isinstance(version, bool) and version >= self.version \
+                and isinstance(data, dict):
+            self.data = ch.copy_json(data)
+            self.version = version
+            self._changed([ch.ChangeEvent("update", "object", "", self.data)])
+
     async def delete(self) -> None:
         """Delete the child (its reporter or the parent's reporter, PROTOCOL §3.7 #4)."""
         syncher = self.parent.syncher

@@ -168,6 +168,8 @@ class Syncher:
             self._delete_notified(msg)
         elif mtype == "unsubscribe":
             self._revocation(msg)
+        elif mtype == "read" and "resource" in b:
+            self._child_read(msg)
         else:
             self._answer(msg, 400, f"{mtype} is not handled by the Syncher of {self.url}")
 
@@ -317,8 +319,8 @@ class Syncher:
         if mtype == "update":
             if msg["from"] != child.reporter:
                 return
-            if not child._apply(b) and isinstance(parent, DataObjectObserver):
-                parent.resync_soon()
+            if not child._apply(b):
+                self.runtime.tasks.spawn(self._read_child(child), f"read child {cid}")
         elif mtype == "delete":
             if msg["from"] not in (child.reporter, parent.metadata.get("reporter")):
                 return
@@ -326,6 +328,26 @@ class Syncher:
             del parent.children[cid]
             for handler in parent._child_handlers:
                 parent._call(handler, {"type": "delete", "url": parent.url, "childId": cid, "child": child})
+
+    async def _read_child(self, child: DataObjectChild) -> None:
+        """A child gap heals by reading the child from its own reporter, the one source of truth for
+        it (the parent's reporter may have missed the same update) [OUR DESIGN, DECISIONS.md]."""
+        answer = await self.sandbox.request({"type": "read", "from": self.url, "to": child.reporter,
+                                             "body": {"resource": child.child_id}})
+        value = answer.get("body", {}).get("value")
+        if code_of(answer) == 200 and isinstance(value, dict):
+            child._replace(value)
+
+    def _child_read(self, msg: Message) -> None:
+        """A child's reporter answers a read of its child (the parent reporter healing a gap)."""
+        cid = msg.get("body", {}).get("resource")
+        for obj in (*self.reporters.values(), *self.observers.values()):
+            child = obj.children.get(cid) if isinstance(cid, str) else None
+            if child is not None and child.own:
+                # Children channels are open to any session (PROTOCOL §6), so their reads are too.
+                self._answer(msg, 200, value=child.value_entry()["value"])
+                return
+        self._answer(msg, 404, "unknown child")
 
     def _child_created(self, parent: DataObject, msg: Message, cid: str, name: str, answer: bool) -> None:
         b = msg.get("body", {})
