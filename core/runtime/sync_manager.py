@@ -8,6 +8,7 @@ description, and processing stops there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,8 @@ class SyncManager:
     @staticmethod
     def _field(b: dict[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
         value = b.get(name)
-        if value is None or value == "" or not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        wrong_type = not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+        if value is None or value == "" or wrong_type:
             raise Refusal(400, f"missing {name}")
         return value
 
@@ -297,10 +299,9 @@ class SyncManager:
         ro.version = version
         ro.last_modified = str(b.get("lastModified", ro.last_modified))
         if ro.store and ro.data is not None and ("attribute" in b or "patch" in b):
-            try:
+            # The reporter's own edit: its replica is the truth; the record is rewritten on resume.
+            with contextlib.suppress(ChangeError):
                 apply_update(ro.data, b)
-            except ChangeError:
-                pass  # the reporter's own edit: its replica is the truth; the record is rewritten on resume
         if "reporter" in b:
             ro.metadata["reporter"] = b["reporter"]
         self.runtime.persist_reporter(ro, version_only=not ro.store)
