@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from core.monitor import Monitor
-from core.protocol.message import Message, code_of, correlation, envelope_error, response
+from core.protocol.address import is_hyperty
+from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
 Handler = Callable[[Message], None]
@@ -141,18 +142,25 @@ class MessageBus:
         if problem is not None:
             self.malformed(msg, problem, ingress=True)
             return
+        if msg["type"] in ("forward", "delete") and is_hyperty(msg["to"]):
+            # PROTOCOL §1.4: a forward or delete to a HypertyURL is only ever local.
+            if self.monitor.active:
+                self.monitor.emit("drop", self.url, reason="forward/delete to a hyperty from a link", message=msg)
+            return
         self._dispatch(msg, ingress=True)
 
     def malformed(self, msg: Any, problem: str, ingress: bool) -> None:
-        """Answer a malformed request 400 when it can be answered, else drop it (PROTOCOL §6)."""
-        answerable = (isinstance(msg, dict) and isinstance(msg.get("from"), str) and msg.get("from")
-                      and isinstance(msg.get("id"), (int, str)) and not isinstance(msg.get("id"), bool)
-                      and msg.get("type") != "response" and isinstance(msg.get("to"), str))
+        """Answer a malformed request 400 when its `from` and `id` can be read, else drop it (PROTOCOL §6)."""
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=problem, message=msg if isinstance(msg, dict) else None)
-        if answerable and not (ingress and not msg["from"]):
-            reply = {"id": msg["id"], "type": "response", "from": msg["to"] or self.url, "to": msg["from"],
-                     "body": {"code": 400, "description": problem}}
+        if not isinstance(msg, dict) or msg.get("type") == "response":
+            return
+        sender, ident = msg.get("from"), msg.get("id")
+        if isinstance(sender, str) and sender and isinstance(ident, int) and not isinstance(ident, bool) \
+                and 0 < ident <= MAX_ID:
+            to = msg.get("to")
+            reply = {"id": ident, "type": "response", "from": to if isinstance(to, str) and to else self.url,
+                     "to": sender, "body": {"code": 400, "description": problem}}
             self._dispatch(reply, ingress=False)
 
     # correlation ---------------------------------------------------------------------------------
@@ -211,7 +219,11 @@ class MessageBus:
                 self.post(response(msg, 404, "not found"))
             return
         if ingress or self.egress is None:
+            # PROTOCOL §1.4 ingress rule: never sent out again. A request is answered 404 rather than
+            # left to time out; publications (update/delete) have no answer (DECISIONS.md).
             self._trace(msg, ingress, "dropped: no local listener")
+            if msg["type"] not in ("response", "update", "delete"):
+                self.post(response(msg, 404, "not found"))
             return
         self._trace(msg, ingress, "egress")
         self.egress(msg)
