@@ -162,10 +162,14 @@ class Lab:
         if predicate():
             return
         reached = asyncio.Event()
+        loop = asyncio.get_running_loop()
 
-        def check(_event: TraceEvent) -> None:
+        def recheck() -> None:
             if predicate():
                 reached.set()
+
+        def check(_event: TraceEvent) -> None:
+            loop.call_soon(recheck)  # events are emitted before their effect: look once it happened
 
         stop = self.monitor.subscribe(check)
         try:

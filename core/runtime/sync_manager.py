@@ -17,6 +17,7 @@ from core.protocol.changes import ChangeError, apply_update, copy_json
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
 from core.protocol.versions import Verdict
+from core.runtime.delegation import Delegations
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.reporter_object import ObjectState, ReporterObject
 
@@ -45,6 +46,7 @@ class SyncManager:
         self.timers = runtime.timers
         self.reporters: dict[str, ReporterObject] = {}
         self.observers: dict[str, ObserverObject] = {}
+        self.delegations = Delegations(self)
         self.listener = self.bus.add_listener(self.url, self._on_request, "L", self.url)
 
     # dispatch ------------------------------------------------------------------------------------
@@ -102,6 +104,9 @@ class SyncManager:
         b = msg.get("body", {})
         if b.get("resume") is True:
             raise Refusal(404, "No data objects reporters to be resumed")
+        if "delegate" in b:
+            await (self.delegations.accept(msg) if "delegationToken" in b else self.delegations.request(msg))
+            return
         resource = b.get("resource")
         if isinstance(resource, str) and resource in self.reporters:
             await self._invite_or_repeat(msg, self.reporters[resource])
@@ -231,13 +236,18 @@ class SyncManager:
         mtype = msg["type"]
         if mtype == "response":
             return  # late responses are ignored
+        b = msg.get("body", {})
+        if mtype == "create" and "delegate" in b:
+            self.delegations.candidate_check(ro, msg)       # PROTOCOL §4 #4
+            return
         if mtype not in ("subscribe", "unsubscribe"):
             self.bus.reply(msg, 400, f"{mtype} is not handled by {addr.subscription(ro.url)}")
             return
-        b = msg.get("body", {})
         source = b.get("source", b.get("subscriber"))
         if not isinstance(source, str) or not source:
             self.bus.reply(msg, 400, "missing source")
+            return
+        if ro.state is ObjectState.STANDBY and self.delegations.queue(ro, msg):
             return
         if ro.state is not ObjectState.LIVE:
             self.bus.reply(msg, 503, "object in delegation")
@@ -434,12 +444,14 @@ class SyncManager:
             oo.mns = oo.node_addresses()
         return oo
 
-    async def _ask_reporter(self, url: str, request: dict[str, Any], msg: Message) -> Message:
-        """#5, re-sent every second while answered 503 (delegation), for up to T_standby."""
+    async def _ask_reporter(self, url: str, request: dict[str, Any], msg: Message,
+                            mtype: str = "subscribe") -> Message:
+        """#5 (or the unsubscribe #2), re-sent every second while answered 503 (a delegation is
+        pending), for up to T_standby: a delegation delays requests instead of failing them."""
         deadline = asyncio.get_running_loop().time() + self.timers.standby
         while True:
             answer = await self.bus.request(
-                {"type": "subscribe", "from": self.url, "to": addr.subscription(url), "body": dict(request)},
+                {"type": mtype, "from": self.url, "to": addr.subscription(url), "body": dict(request)},
                 on_provisional=lambda r: self.bus.reply(msg, code_of(r)))  # every 1xx relayed (§3.2)
             if code_of(answer) != 503 or asyncio.get_running_loop().time() >= deadline:
                 return answer
@@ -503,8 +515,7 @@ class SyncManager:
         request: dict[str, Any] = {"source": hyperty}
         if "identity" in b:
             request["identity"] = b["identity"]
-        await self.bus.request({"type": "unsubscribe", "from": self.url, "to": addr.subscription(url),
-                                "body": request})
+        await self._ask_reporter(url, request, msg, "unsubscribe")
         self._drop_subscription(oo, hyperty)
         if oo.subscriptions:
             self.runtime.persist_observer(oo)
@@ -583,8 +594,11 @@ class SyncManager:
         self.bus.reply(msg, 200, value=oo.record())
 
     async def _snapshot_update(self, msg: Message) -> None:
-        hyperty = self._local_hyperty(msg)
         b = msg.get("body", {})
+        if "delegate" in b and "status" in b:
+            await self.delegations.peer_update(msg)          # PROTOCOL §4 #9 / aborted
+            return
+        hyperty = self._local_hyperty(msg)
         url = self._field(b, "resource")
         value = self._field(b, "value", dict)
         oo = self.observers.get(url)

@@ -301,6 +301,22 @@ class DataObjectReporter(DataObject):
     async def add_child(self, name: str, data: dict[str, Any]) -> Any:
         return await self.syncher._add_child(self, name, data)
 
+    async def delegate(self, url: str) -> None:
+        """Hand the reporter role to `url` (PROTOCOL §4). Frozen meanwhile; on success this object
+        is released (the new reporter lives in the candidate's Syncher), on failure it resumes."""
+        self.guard()
+        self.status = "delegating"
+        timers = self.syncher.runtime.timers
+        try:
+            await self.syncher.sandbox.call(
+                {"type": "create", "from": self.syncher.url, "to": self.syncher.sm_url,
+                 "body": {"resource": self.url, "delegate": url, "value": self.value()}},
+                timeout=2 * timers.long + 4 * timers.request + timers.standby)   # #1 is always answered
+        except BaseException:
+            self.status = "live"
+            raise
+        self._release()
+
 
 def _plain_op(op: Op) -> Op:
     if "value" in op and isinstance(op["value"], (dict, list)):
