@@ -117,6 +117,8 @@ class SyncManager:
         self._allowed("create", msg)
         descriptor = self._descriptor(schema)
         if resource is not None:
+            if "authorise" in b and "data" not in value:
+                raise Refusal(404, "unknown object")   # an invitation for an object we do not report
             raise Refusal(403, "resource not reusable")
         allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
                                             "to": addr.object_allocation(self.runtime.domain),

@@ -105,6 +105,10 @@ async def test_only_the_reporter_invites_and_deletes(w: World) -> None:
     assert await ask(w.dave, delete) == (403, "not the reporter")
     unknown = {"type": "delete", "from": w.alice.url, "to": w.rt_a.sm_url, "body": {"resource": "comm://a.example/nope"}}
     assert await ask(w.alice, unknown) == (404, "unknown object")
+    invite_unknown = {"type": "create", "from": w.alice.url, "to": w.rt_a.sm_url,
+                      "body": {"resource": "comm://a.example/nope", "authorise": [w.eve.url], "schema": COMM_SCHEMA,
+                               "value": {}}}
+    assert await ask(w.alice, invite_unknown) == (404, "unknown object")
     two = {"type": "create", "from": w.alice.url, "to": w.rt_a.sm_url,
            "body": {"resource": o, "authorise": [w.eve.url, w.dave.url], "schema": COMM_SCHEMA, "value": {}}}
     assert await ask(w.alice, two) == (400, "authorise must name exactly one hyperty")
