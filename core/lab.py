@@ -81,9 +81,11 @@ class Lab:
     async def runtime(self, domain: str, policy: Policy | None = None) -> Runtime:
         """A new runtime in `domain` (the domain's node is created on first use)."""
         self.node(domain)
-        url = addr.runtime_url(domain, f"rt{next(self._ids)}")
+        ident = f"rt{next(self._ids)}"
+        url = addr.runtime_url(domain, ident)
+        storage = self.storage_dir / f"{domain}-{ident}.sqlite3" if self.storage_dir is not None else None
         runtime = Runtime(url, connector=self._connect, monitor=self.monitor, timers=self.timers,
-                          catalogue=self.catalogue, policy=policy)
+                          catalogue=self.catalogue, policy=policy, storage=storage)
         self.runtimes.append(runtime)
         await runtime.start()
         return runtime

@@ -6,14 +6,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import AsyncIterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from core.lab import Lab  # noqa: E402
-from core.monitor import TraceEvent  # noqa: E402
-from core.timers import Timers  # noqa: E402
+from core.lab import Lab
+from core.monitor import TraceEvent
+from core.timers import Timers
 
 #: Short protocol timers so timeouts and resyncs happen within a test's time.
 FAST = Timers(request=2.0, long=3.0, subscription=2.0, child=1.0, gap_grace=0.05, standby=2.0,

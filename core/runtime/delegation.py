@@ -223,6 +223,7 @@ class Delegations:
                             subscriptions={h: {"status": "live"} for h in ab.get("subscriptions", [])},
                             data=snapshot.get("data", {}) if b.get("store") else None)
         peer = addr.sm_of(str(ab.get("runtime", "")))
+        ro.delegation_token = token
         standby = Standby(ro, token, peer)
         self.standby[url] = standby
         self.sm._attach_reporter(ro)
@@ -290,6 +291,7 @@ class Delegations:
         self.standby.pop(standby.ro.url, None)
         ro = standby.ro
         ro.state = ObjectState.LIVE
+        ro.delegation_token = ""
         reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.timers.mn_retries)
         if code_of(reply) == 200:
             ro.mns = ro.node_addresses()

@@ -18,7 +18,11 @@ class Hyperty:
         self.url = url
         self.user = f"user://{runtime.domain}/{name}"
         self.identity: dict[str, Any] = {"userProfile": {"userURL": self.user, "username": name}}
-        self.sandbox = Sandbox(url, runtime.bus, runtime.monitor)
+        self.rebind()
+
+    def rebind(self) -> None:
+        """A fresh sandbox and Syncher on the runtime's (new) bus, as after a restart."""
+        self.sandbox = Sandbox(self.url, self.runtime.bus, self.runtime.monitor)
         self.syncher = Syncher(self)
 
     def __repr__(self) -> str:

@@ -41,6 +41,7 @@ class ReporterObject:
     mns: list[str] = field(default_factory=list)
     routed: bool = True
     registered: bool = True
+    delegation_token: str = ""   # set while a standby object waits for its commit (PROTOCOL §4)
     created: float = field(default_factory=time.time)
 
     @property
@@ -61,4 +62,10 @@ class ReporterObject:
         if self.store:
             rec["data"] = self.data if self.data is not None else {}
             rec["childrenObjects"] = self.children_objects
+        if self.state is ObjectState.STANDBY and self.delegation_token:
+            rec["delegationToken"] = self.delegation_token
+        if not self.routed:
+            rec["domain_routing"] = False
+        if not self.registered:
+            rec["domain_registration"] = False
         return rec

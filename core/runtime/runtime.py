@@ -1,20 +1,25 @@
-"""A runtime: core bus, Sync Manager, address allocation and registry clients, policy, stubs."""
+"""A runtime: core bus, Sync Manager, address allocation and registry clients, policy, stubs, and
+its storage file. `restart()` stops it as a crash would and brings it back resumed (PROTOCOL §3.8)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.bus import Listener, MessageBus
 from core.monitor import Monitor
 from core.net.link import Connector
 from core.protocol import address as addr
+from core.protocol.changes import Op
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.runtime.catalogue import Catalogue
 from core.runtime.hyperty import Hyperty
 from core.runtime.observer_object import ObserverObject
+from core.runtime.persistence import Persistence
 from core.runtime.policy import Policy
 from core.runtime.reporter_object import ReporterObject
 from core.runtime.routing import Routing
+from core.runtime.storage import Kind
 from core.runtime.stub import Stub
 from core.runtime.sync_manager import SyncManager
 from core.tasks import TaskSet
@@ -26,7 +31,7 @@ class Runtime:
 
     def __init__(self, url: str, *, connector: Connector, monitor: Monitor | None = None,
                  timers: Timers | None = None, catalogue: Catalogue | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, storage: str | Path | None = None) -> None:
         self.url = url
         self.domain = addr.authority(url)
         self.connector = connector
@@ -34,18 +39,26 @@ class Runtime:
         self.timers = timers or Timers()
         self.catalogue = catalogue or Catalogue()
         self.policy = policy or Policy()
+        self.storage_path = Path(storage) if storage is not None else None
         self.sm_url = addr.sm_of(url)
         self.allocation_url = addr.allocation_of(url)
-        self.tasks = TaskSet(self.monitor, url)
-        self.bus = MessageBus(url, self.monitor, self.timers, egress=self._egress)
+        self.hyperties: dict[str, Hyperty] = {}
+        self.hyperty_urls: dict[str, Hyperty] = {}
+        self.tokens: dict[str, str] = {}       # session token per node domain, kept across restarts
+        self.running = False
+        self.restarts = 0
+        self._build()
+
+    def _build(self) -> None:
+        """The parts a restart makes anew (everything but identity, hyperty names/URLs and tokens)."""
+        self.tasks = TaskSet(self.monitor, self.url)
+        self.bus = MessageBus(self.url, self.monitor, self.timers, egress=self._egress)
         self.bus.interceptors.append(self._policy_interceptor)
         self.stubs: dict[str, Stub] = {}
         self._opened_domains: set[str] = set()
         self.routing = Routing(self)
-        self.hyperties: dict[str, Hyperty] = {}
-        self.hyperty_urls: dict[str, Hyperty] = {}
+        self.persistence = Persistence(self.storage_path, self.monitor, self.url) if self.storage_path else None
         self.sm = SyncManager(self)
-        self.running = False
 
     def __repr__(self) -> str:
         return f"Runtime({self.url})"
@@ -59,13 +72,53 @@ class Runtime:
         if stub.state.value != "open":
             raise SyncError(503, f"home node of {self.domain} unreachable")
         self.running = True
+        self.monitor.emit("session", self.url, action="runtime started", domain=self.domain)
 
     async def close(self) -> None:
+        """A clean stop: owned tasks cancelled, sessions closed, storage closed."""
+        await self._stop(crashed=False)
+
+    async def crash(self) -> None:
+        """Stop as a crash would: links drop, no final writes; the node keeps the ownerships."""
+        await self._stop(crashed=True)
+
+    async def _stop(self, crashed: bool) -> None:
+        if not self.running and not self.stubs:
+            return
         self.running = False
+        for stub in self.stubs.values():
+            if stub.token:
+                self.tokens[stub.domain] = stub.token
         await self.tasks.close()
         self.bus.close()
         for stub in self.stubs.values():
             stub.close()
+        if self.persistence is not None:
+            self.persistence.close()
+        for hyperty in self.hyperties.values():
+            hyperty.syncher.close()
+        self.monitor.emit("session", self.url, action="runtime crashed" if crashed else "runtime stopped",
+                          domain=self.domain)
+
+    async def restart(self, crash: bool = True, resume: bool = True, keep_hyperties: bool = True) -> None:
+        """Stop (as a crash by default), come back with the same URL, token, storage and hyperty URLs,
+        and resume every Syncher (PROTOCOL §3.8). Hyperty handles stay valid; object handles close.
+        `resume=False` leaves resuming to the caller; `keep_hyperties=False` comes back with none
+        (as a process would whose hyperties are new instances)."""
+        await self._stop(crashed=crash)
+        self._build()
+        await self.start()
+        self.restarts += 1
+        if not keep_hyperties:
+            self.hyperties.clear()
+            self.hyperty_urls.clear()
+        for hyperty in self.hyperties.values():
+            self.hyperty_urls[hyperty.url] = hyperty
+            hyperty.rebind()
+            self.forward(hyperty.url, hyperty.url)
+        for hyperty in self.hyperties.values() if resume else ():
+            await hyperty.syncher.resume()
+        self.monitor.emit("session", self.url, action="runtime resumed", domain=self.domain)
 
     # hyperties ---------------------------------------------------------------------------------------
 
@@ -105,6 +158,7 @@ class Runtime:
         stub = self.stubs.get(domain)
         if stub is None:
             stub = self.stubs[domain] = Stub(self, domain)
+            stub.token = self.tokens.get(domain)
             stub.on_open.append(self._reopened)
         return stub
 
@@ -113,6 +167,8 @@ class Runtime:
 
     def _reopened(self, stub: Stub) -> None:
         """After each reopen the runtime re-sends its node subscriptions (TRANSPORT §2)."""
+        if stub.token:
+            self.tokens[stub.domain] = stub.token
         if stub.domain not in self._opened_domains:
             self._opened_domains.add(stub.domain)  # first open: the subscriptions are on their way
             return
@@ -126,19 +182,31 @@ class Runtime:
             return 403, "Blocked by policy"
         return None
 
-    # persistence hooks (storage lands with the persistence issue) ------------------------------------
+    # persistence (PROTOCOL §3.0.6) -------------------------------------------------------------------
 
-    def persist_reporter(self, ro: ReporterObject, version_only: bool = False) -> None:
-        pass
+    def persist_reporter(self, ro: ReporterObject) -> None:
+        if self.persistence is not None:
+            self.persistence.reporter(ro)
 
-    def persist_observer(self, oo: ObserverObject, version_only: bool = False) -> None:
-        pass
+    def persist_observer(self, oo: ObserverObject) -> None:
+        if self.persistence is not None:
+            self.persistence.observer(oo)
+
+    def persist_change(self, kind: Kind, obj: ReporterObject | ObserverObject, ops: list[Op] | None,
+                       last_modified: str | None = None) -> None:
+        if self.persistence is not None:
+            self.persistence.change(kind, obj, ops, last_modified)
 
     def forget_reporter(self, url: str) -> None:
-        pass
+        if self.persistence is not None:
+            self.persistence.forget("reporter", url)
 
     def forget_observer(self, url: str) -> None:
-        pass
+        if self.persistence is not None:
+            self.persistence.forget("observer", url)
+
+    def stored(self, kind: Kind) -> dict[str, dict[str, Any]]:
+        return self.persistence.records(kind) if self.persistence is not None else {}
 
     def observer_storage_allowed(self, value: dict[str, Any]) -> bool:
         return value.get("observerStorage") is not False

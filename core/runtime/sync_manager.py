@@ -8,18 +8,19 @@ description, and processing stops there.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.changes import ChangeError, apply_update, copy_json
+from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
 from core.protocol.versions import Verdict
 from core.runtime.delegation import Delegations
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.reporter_object import ObjectState, ReporterObject
+from core.runtime.resume import Resumer
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
@@ -47,6 +48,7 @@ class SyncManager:
         self.reporters: dict[str, ReporterObject] = {}
         self.observers: dict[str, ObserverObject] = {}
         self.delegations = Delegations(self)
+        self.resumer = Resumer(self)
         self.listener = self.bus.add_listener(self.url, self._on_request, "L", self.url)
 
     # dispatch ------------------------------------------------------------------------------------
@@ -103,7 +105,8 @@ class SyncManager:
     async def _create(self, msg: Message) -> None:
         b = msg.get("body", {})
         if b.get("resume") is True:
-            raise Refusal(404, "No data objects reporters to be resumed")
+            await self.resumer.reporters(msg)                # PROTOCOL §3.8
+            return
         if "delegate" in b:
             await (self.delegations.accept(msg) if "delegationToken" in b else self.delegations.request(msg))
             return
@@ -131,7 +134,7 @@ class SyncManager:
         metadata = {k: v for k, v in value.items() if k != "data"}
         metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
                          "childrens": list(descriptor.children)})
-        user = _user_of(b.get("identity")) or self.runtime.user_of(reporter)
+        user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
         ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
                             preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
                             last_modified=_now_iso(),
@@ -169,8 +172,7 @@ class SyncManager:
         ro.pubs = [addr.changes(o)]
         for name in ro.childrens:
             channel = addr.children(o, name)
-            ro.listeners.append(bus.add_listener(channel, lambda m: self._store_child(ro.data, ro.children_objects, m),
-                                                 "L", sm))
+            ro.listeners.append(bus.add_listener(channel, lambda m: self._store_child(ro, m), "L", sm))
             ro.listeners.append(self.runtime.forward(channel, ro.owner))
             ro.pubs.append(channel)
         for address in ro.pubs:
@@ -275,7 +277,7 @@ class SyncManager:
         if code != 200:
             self.bus.reply(msg, code, description_of(answer) or "subscription rejected")
             return
-        user = _user_of(b.get("identity"))
+        user = user_of(b.get("identity"))
         ro.subscriptions[hyperty] = {"status": "live", "userURL": user, "since": time.time()}
         if user and user not in ro.subscriber_users:
             ro.subscriber_users.append(user)
@@ -306,17 +308,22 @@ class SyncManager:
             return
         b = msg.get("body", {})
         version = b.get("version")
-        if not isinstance(version, int) or version <= ro.version:
+        if not isinstance(version, int) or isinstance(version, bool) or version <= ro.version:
             return
         ro.version = version
         ro.last_modified = str(b.get("lastModified", ro.last_modified))
+        ops = None
         if ro.store and ro.data is not None and ("attribute" in b or "patch" in b):
-            # The reporter's own edit: its replica is the truth; the record is rewritten on resume.
-            with contextlib.suppress(ChangeError):
-                apply_update(ro.data, b)
-        if "reporter" in b:
+            try:
+                ops = apply_update(ro.data, b)
+            except ChangeError:  # the reporter's own edit: its replica is the truth, rewrite the record
+                self.runtime.persist_reporter(ro)
+                return
+        if "reporter" in b and "attribute" not in b:
             ro.metadata["reporter"] = b["reporter"]
-        self.runtime.persist_reporter(ro, version_only=not ro.store)
+            self.runtime.persist_reporter(ro)
+            return
+        self.runtime.persist_change("reporter", ro, ops, ro.last_modified)
 
     def _track_observer(self, oo: ObserverObject, msg: Message) -> None:
         mtype = msg["type"]
@@ -339,29 +346,38 @@ class SyncManager:
     def _offer(self, oo: ObserverObject, version: int, msg: Message) -> None:
         verdict = oo.tracker.offer(version, msg)
         if verdict is Verdict.APPLY:
-            self._apply_observed(oo, msg)
+            rewrite = self._apply_observed(oo, msg)
             while (nxt := oo.tracker.next_buffered()) is not None:
-                self._apply_observed(oo, nxt)
-            self.runtime.persist_observer(oo, version_only=not (oo.store and oo.data is not None))
+                rewrite = self._apply_observed(oo, nxt) or rewrite
+            if rewrite or not oo.confirmed:
+                self.runtime.persist_observer(oo)
         elif verdict in (Verdict.GAP, Verdict.OVERFLOW) and oo.store and not oo.stale:
             oo.stale = True  # PROTOCOL §5 rule 5: until the Syncher's snapshot update
             self.runtime.persist_observer(oo)
 
-    def _apply_observed(self, oo: ObserverObject, msg: Message) -> None:
+    def _apply_observed(self, oo: ObserverObject, msg: Message) -> bool:
+        """Apply one update to the SM's copy; True when the record must be rewritten whole."""
         b = msg.get("body", {})
         oo.tracker.applied(b["version"])
-        if "reporter" in b and "attribute" not in b:
+        if "reporter" in b and "attribute" not in b and "patch" not in b:
             oo.reporter = str(b["reporter"])
+            oo.metadata["reporter"] = oo.reporter
+            return True
+        ops = None
         if oo.store and oo.data is not None and ("attribute" in b or "patch" in b):
             try:
-                apply_update(oo.data, b)
+                ops = apply_update(oo.data, b)
             except ChangeError:
                 oo.stale = True
+                return True
+        self.runtime.persist_change("observer", oo, ops)
+        return False
 
-    def _store_child(self, data: dict[str, Any] | None, children: dict[str, Any], msg: Message) -> None:
+    def _store_child(self, obj: ReporterObject | ObserverObject, msg: Message) -> None:
         """Children store listener (PROTOCOL §3.7): kept only when the record stores data."""
-        if data is None:
+        if obj.data is None or msg["type"] == "response":
             return
+        children = obj.children_objects
         b = msg.get("body", {})
         cid = b.get("resource")
         if not isinstance(cid, str):
@@ -381,13 +397,20 @@ class SyncManager:
                 pass
         elif msg["type"] == "delete":
             children.pop(cid, None)
+        else:
+            return
+        if isinstance(obj, ReporterObject):
+            self.runtime.persist_reporter(obj)
+        else:
+            self.runtime.persist_observer(obj)
 
     # subscribe (PROTOCOL §3.2, observer side) --------------------------------------------------------
 
     async def _subscribe(self, msg: Message) -> None:
         b = msg.get("body", {})
         if b.get("resume") is True:
-            raise Refusal(404, "No data objects observers to be resumed")
+            await self.resumer.observers(msg)                # PROTOCOL §3.8
+            return
         hyperty = self._local_hyperty(msg)
         url = self._field(b, "resource")
         schema = self._field(b, "schema")
@@ -434,8 +457,7 @@ class SyncManager:
         oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self._track_observer(oo, m), "L", self.url)]
         for name in descriptor.children:
             channel = addr.children(url, name)
-            oo.listeners.append(self.bus.add_listener(
-                channel, lambda m: self._store_child(oo.data, oo.children_objects, m), "L", self.url))
+            oo.listeners.append(self.bus.add_listener(channel, lambda m: self._store_child(oo, m), "L", self.url))
             oo.pubs.append(channel)
             self.runtime.routing.acquire_pub(channel)
         if b.get("domain_subscription") is not False:
@@ -636,13 +658,3 @@ def _urls(value: Any) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str) and v]
     return []
-
-
-def _user_of(identity: Any) -> str:
-    if isinstance(identity, str):
-        return identity
-    if isinstance(identity, dict):
-        profile = identity.get("userProfile")
-        if isinstance(profile, dict) and isinstance(profile.get("userURL"), str):
-            return str(profile["userURL"])
-    return ""

@@ -153,7 +153,7 @@ class DataObjectObserver(DataObject):
                     await self.syncher._revoked(self)
                     return
                 elif code == 404:
-                    self.syncher._deleted(self)
+                    self.syncher._deleted(self, leave_sm=True)
                     return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.syncher.runtime.timers.resync_max_backoff)

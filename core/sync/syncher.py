@@ -35,6 +35,8 @@ class Syncher:
         self._stored: set[str] = set()
         self._child_counters: dict[str, int] = {}
         self._standby: dict[str, DataObjectReporter] = {}
+        self._on_reporters_resume: Callable[[list[DataObjectReporter]], Any] | None = None
+        self._on_observers_resume: Callable[[list[DataObjectObserver]], Any] | None = None
         self._listener = self.sandbox.add(self.url, self._on_message)
 
     def __repr__(self) -> str:
@@ -42,6 +44,131 @@ class Syncher:
 
     def on_notification(self, handler: Callable[[NotificationEvent], Any]) -> None:
         self._on_notification = handler
+
+    def on_reporters_resume(self, handler: Callable[[list[DataObjectReporter]], Any]) -> None:
+        self._on_reporters_resume = handler
+
+    def on_observers_resume(self, handler: Callable[[list[DataObjectObserver]], Any]) -> None:
+        self._on_observers_resume = handler
+
+    def close(self) -> None:
+        """The runtime stopped: every object handle of this Syncher is closed."""
+        for obj in (*self.reporters.values(), *self.observers.values(), *self._standby.values()):
+            if isinstance(obj, DataObjectObserver):
+                obj._release()
+            else:
+                obj._close()
+        self.reporters.clear()
+        self.observers.clear()
+        self._standby.clear()
+
+    # resume (PROTOCOL §3.8) ------------------------------------------------------------------------
+
+    async def resume(self) -> tuple[list[DataObjectReporter], list[DataObjectObserver]]:
+        """Resume every stored reporter and observer object of this hyperty (none is not an error)."""
+        reporters, observers = [], []
+        try:
+            reporters = await self.resume_reporters()
+        except SyncError as exc:
+            if exc.code != 404:
+                raise
+        try:
+            observers = await self.resume_observers()
+        except SyncError as exc:
+            if exc.code != 404:
+                raise
+        return reporters, observers
+
+    @staticmethod
+    def _criteria(schema: str | None, resource: str | None, value: dict[str, Any] | None,
+                  identity: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"resume": True}
+        for key, given in (("schema", expand(schema) if schema else None), ("resource", resource), ("value", value),
+                           ("identity", identity)):
+            if given is not None:
+                body[key] = given
+        return body
+
+    async def resume_reporters(self, *, schema: str | None = None, resource: str | None = None,
+                               value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectReporter]:
+        """Reporters at their stored version with their subscriptions (404 when nothing matches)."""
+        body = self._criteria(schema, resource, value, identity)
+        answer = await self.sandbox.call({"type": "create", "from": self.url, "to": self.sm_url, "body": body},
+                                         timeout=self.runtime.timers.long)
+        resumed = []
+        for item in answer.get("value", []):
+            metadata, data, version, children = split_value(item)
+            subscribers = metadata.pop("subscriptions", [])
+            url = str(metadata.get("url", ""))
+            reporter = DataObjectReporter(self, url, str(metadata.get("schema", "")), metadata, data, version,
+                                          list(metadata.get("childrens", [])))
+            reporter.subscriptions = {h: {"status": "live"} for h in subscribers if isinstance(h, str)}
+            self._load_children(reporter, children)
+            old = self.reporters.get(url)
+            if old is not None:
+                old._close()
+            self.reporters[url] = reporter
+            if metadata.get("store"):
+                self._stored.add(url)
+            reporter._attach()
+            if url in answer.get("announce", []):
+                reporter._publish({"reporter": self.url, "runtime": self.runtime.url}, [])  # §4 #11 first
+            resumed.append(reporter)
+        if self._on_reporters_resume is not None:
+            self._on_reporters_resume(resumed)
+        return resumed
+
+    async def resume_observers(self, *, schema: str | None = None, resource: str | None = None,
+                               value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectObserver]:
+        """Observers rebuilt from the stored records, each then resynced by a read (PROTOCOL §3.8)."""
+        body = self._criteria(schema, resource, value, identity)
+        inboxes: dict[str, tuple[list[SandboxListener], list[Message], list[DataObjectObserver]]] = {}
+
+        def provisional(answer: Message) -> None:
+            ab = answer.get("body", {})
+            url = ab.get("resource")
+            if code_of(answer) != 100 or not isinstance(url, str) or url in inboxes or url in self.observers:
+                return
+            queued: list[Message] = []
+            target: list[DataObjectObserver] = []
+
+            def inbox(msg: Message) -> None:
+                if target:
+                    self._dispatch_observed(target[0], msg)
+                else:
+                    queued.append(msg)
+
+            names = ab.get("childrenResources", [])
+            listeners = [self.sandbox.add(addr.changes(url), inbox),
+                         *(self.sandbox.add(addr.children(url, str(n)), inbox)
+                           for n in (names if isinstance(names, list) else []))]
+            inboxes[url] = (listeners, queued, target)
+
+        try:
+            answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
+                                             timeout=self.runtime.timers.long, on_provisional=provisional)
+        except BaseException:
+            for listeners, _q, _t in inboxes.values():
+                for listener in listeners:
+                    listener.remove()
+            raise
+        resumed = []
+        for item in answer.get("value", []):
+            url = str(item.get("url", ""))
+            if url in self.observers or url not in inboxes:
+                continue
+            listeners, queued, target = inboxes[url]
+            observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners)
+            self.observers[url] = observer
+            target.append(observer)
+            for msg in queued:
+                self._dispatch_observed(observer, msg)
+            resumed.append(observer)
+        if self._on_observers_resume is not None:
+            self._on_observers_resume(resumed)
+        for observer in resumed:
+            observer.resync_soon()
+        return resumed
 
     # create (PROTOCOL §3.1) ----------------------------------------------------------------------------
 
@@ -224,9 +351,12 @@ class Syncher:
 
         self._notify(NotificationEvent(answer, type="delete", url=url, from_=msg["from"]), 200)
 
-    def _deleted(self, observer: DataObjectObserver) -> None:
+    def _deleted(self, observer: DataObjectObserver, leave_sm: bool = False) -> None:
         observer.status = "deleted"
         observer._release()
+        if leave_sm:  # a resync found the object gone: the SM still holds our subscription
+            self.runtime.tasks.spawn(self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
+                                                           "body": {"resource": observer.url}}), "leave deleted")
 
     def _revocation(self, msg: Message) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5 #3–#4), then our own unsubscribe."""

@@ -7,6 +7,8 @@ replica. Paths are computed when an edit happens (list positions move).
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Iterable
 from typing import Any, Protocol, SupportsIndex
 
@@ -21,12 +23,24 @@ class Recorder(Protocol):
     def record(self, body: dict[str, Any], ops: list[Op]) -> None: ...
 
 
+_MISSING = object()
+
+#: Integers the wire encoding (orjson) carries: a larger one could be assigned but never sent.
+_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
+
+
 def _plain(value: Any) -> Any:
+    """A private plain-JSON copy of an assigned value; raises TypeError for what JSON cannot carry."""
     if isinstance(value, (dict, list)):
         return ch.copy_json(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (str, bool)):
         return value
-    raise TypeError(f"not a JSON value: {type(value).__name__}")
+    if isinstance(value, int) and _MIN_INT <= value <= _MAX_INT:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        # NaN and infinities are no JSON: the reporter would keep them while every replica got null.
+        return value
+    raise TypeError(f"not a JSON value: {value!r:.40}")
 
 
 def wrap(value: Any, parent: Tracked | None, key: Any, recorder: Recorder) -> Any:
@@ -62,8 +76,11 @@ class Tracked:
             for i, item in enumerate(parent):
                 if item is self:
                     return [*parent._path(), str(i)]
-            raise RuntimeError("detached container: it was removed from the object")
-        return [*parent._path(), str(self._key)]
+        elif isinstance(parent, TrackedDict) and dict.get(parent, self._key) is self:
+            return [*parent._path(), str(self._key)]
+        # Replaced or removed: an edit here would reach no replica's copy of this container, and the path
+        # it had may now hold another value, so editing it is refused (PROTOCOL §3.3.2: paths at edit time).
+        raise RuntimeError("detached container: it was removed from the object")
 
     def _emit(self, body: dict[str, Any], ops: list[Op]) -> None:
         self._recorder.record(body, ops)
@@ -78,16 +95,22 @@ class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError("JSON object keys must be strings")
+        if dict.get(self, key, _MISSING) is value:
+            # Storing what is already there changes nothing. It is how Python ends an augmented assignment
+            # (`d[k] += [x]` is `d[k] = d[k].__iadd__([x])`): the in-place edit has been sent already.
+            return
         self._recorder.guard()
         plain = _plain(value)
-        dict.__setitem__(self, key, wrap(ch.copy_json(plain), self, key, self._recorder))
-        path = [*self._path(), key]
-        self._emit(ch.set_body(path, plain), [{"op": "add", "path": ch.pointer(path), "value": plain}])
+        path = [*self._path(), key]  # before the edit: a detached container raises unchanged
+        # `replace` for an existing key: its event is an update (PROTOCOL §3.3.2 "add or update").
+        op = "replace" if key in self else "add"
+        dict.__setitem__(self, key, wrap(plain, self, key, self._recorder))
+        self._emit(ch.set_body(path, plain), [{"op": op, "path": ch.pointer(path), "value": plain}])
 
     def __delitem__(self, key: str) -> None:
         self._recorder.guard()
-        dict.__delitem__(self, key)
         path = [*self._path(), key]
+        dict.__delitem__(self, key)
         self._emit(ch.remove_body(path), [{"op": "remove", "path": ch.pointer(path)}])
 
     def pop(self, key: str, *default: Any) -> Any:
@@ -110,15 +133,20 @@ class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
             self[key] = default
         return dict.__getitem__(self, key)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        for key, value in dict(*args, **kwargs).items():
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        items = dict(*args, **kwargs)
+        for key, value in items.items():  # all checked first: a bad value leaves the object unedited
+            if not isinstance(key, str):
+                raise TypeError("JSON object keys must be strings")
+            _plain(value)
+        for key, value in items.items():
             self[key] = value
 
     def clear(self) -> None:
         for key in list(self):
             del self[key]
 
-    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[misc]
         self.update(other)
         return self
 
@@ -127,8 +155,10 @@ class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
 
 
 def _index(lst: list[Any], i: SupportsIndex, insert: bool = False) -> int:
+    """`i` as a position in `lst` (negative from the end); for an insert clamped to 0..len like
+    `list.insert`, so the index sent is the index used."""
     n = len(lst)
-    k = i.__index__()
+    k = operator.index(i)
     if insert:
         return max(0, min(n, k + n if k < 0 else k))
     if k < 0:
@@ -144,14 +174,15 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("TrackedList is made by wrap()")
 
-    def _insert_items(self, index: int, items: list[Any]) -> None:
+    def _insert_items(self, index: SupportsIndex, items: list[Any]) -> None:
         self._recorder.guard()
+        index = _index(self, index, insert=True)
         plains = [_plain(v) for v in items]
         if not plains:
             return
-        for k, plain in enumerate(plains):
-            list.insert(self, index + k, wrap(ch.copy_json(plain), self, None, self._recorder))
         path = self._path()
+        for k, plain in enumerate(plains):
+            list.insert(self, index + k, wrap(plain, self, None, self._recorder))
         self._emit(ch.insert_body([*path, str(index)], plains),
                    [{"op": "add", "path": ch.pointer([*path, str(index + k)]), "value": p}
                     for k, p in enumerate(plains)])
@@ -171,14 +202,19 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
             if step != 1:
                 raise ValueError("extended slice assignment is not supported on a data object")
             items = list(value)
+            for item in items:  # checked first: a bad item must not leave the removal half done
+                _plain(item)
+            # PROTOCOL §3.3.2: slice assignment is a remove then an insert, two messages.
             self._remove_items(start, max(0, stop - start))
             self._insert_items(start, items)
             return
-        self._recorder.guard()
         k = _index(self, i)
+        if list.__getitem__(self, k) is value:  # `l[i] += [x]`: see TrackedDict.__setitem__
+            return
+        self._recorder.guard()
         plain = _plain(value)
-        list.__setitem__(self, k, wrap(ch.copy_json(plain), self, None, self._recorder))
         path = [*self._path(), str(k)]
+        list.__setitem__(self, k, wrap(plain, self, None, self._recorder))
         self._emit(ch.element_set_body(path, plain), [{"op": "replace", "path": ch.pointer(path), "value": plain}])
 
     def __delitem__(self, i: Any) -> None:
@@ -211,8 +247,17 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
     def clear(self) -> None:
         self._remove_items(0, len(self))
 
-    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[override,misc]
+    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[misc]
         self.extend(values)
+        return self
+
+    def __imul__(self, n: SupportsIndex) -> TrackedList:
+        """`l *= n`: one insert of the n-1 extra copies at the end (or a clear for n <= 0)."""
+        k = operator.index(n)
+        if k <= 0:
+            self.clear()
+        elif k > 1:
+            self._insert_items(len(self), _unwrap(self) * (k - 1))
         return self
 
     def _replace_all(self, items: list[Any]) -> None:

@@ -1,0 +1,186 @@
+"""Resume after a restart (PROTOCOL §3.8): the Sync Manager rebuilds reporter and observer objects
+from the stored records selected by the request's criteria (combined with AND)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.protocol import address as addr
+from core.protocol.identity import user_of
+from core.protocol.message import Message, code_of
+from core.protocol.versions import VersionTracker
+from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
+from core.runtime.reporter_object import ObjectState, ReporterObject
+
+if TYPE_CHECKING:
+    from core.runtime.sync_manager import SyncManager
+
+NO_REPORTERS = "No data objects reporters to be resumed"
+NO_OBSERVERS = "No data objects observers to be resumed"
+
+
+def select(records: dict[str, dict[str, Any]], b: dict[str, Any], base: Any,
+           reporter_side: bool) -> list[dict[str, Any]]:
+    """The base set narrowed by each given criterion: schema, resource, value keys, identity."""
+    identity = user_of(b.get("identity")) if "identity" in b else ""
+    chosen = []
+    for record in records.values():
+        if not identity and not base(record):
+            continue
+        if "schema" in b and record.get("schema") != b["schema"]:
+            continue
+        if "resource" in b and record.get("url") != b["resource"]:
+            continue
+        value = b.get("value")
+        if isinstance(value, dict) and any(record.get(k) != v for k, v in value.items()):
+            continue
+        if identity:
+            users = record.get("subscriberUsers", [])
+            owner = users[:1] if reporter_side else users
+            if identity not in owner:
+                continue
+        chosen.append(record)
+    return chosen
+
+
+def value_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The object value (PROTOCOL §3.0.5) a record gives; data and children only if stored."""
+    drop = ("isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale", "delegationToken")
+    value = {k: v for k, v in record.items() if k not in drop}
+    value.setdefault("data", {})
+    value.setdefault("childrenObjects", {})
+    return value
+
+
+class Resumer:
+    def __init__(self, sm: SyncManager) -> None:
+        self.sm = sm
+        self.runtime = sm.runtime
+        self.bus = sm.bus
+
+    async def reporters(self, msg: Message) -> None:
+        """#1r R' → SM : create {resume: true, …}."""
+        from core.runtime.sync_manager import Refusal
+        hyperty = self.sm._local_hyperty(msg)
+        b = msg.get("body", {})
+        records = select(self.runtime.stored("reporter"), b, lambda r: r.get("reporter") == hyperty, True)
+        values, announce = [], []
+        for record in records:
+            url = str(record["url"])
+            live = self.sm.reporters.get(url)
+            if live is not None:
+                if live.state is ObjectState.LIVE and live.owner == hyperty:
+                    values.append({**value_of(live.record()), "data": live.data or {},
+                                   "subscriptions": sorted(live.subscriptions)})
+                continue
+            token = record.get("delegationToken")
+            standby = isinstance(token, str) and bool(token)
+            if standby and await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
+                self.runtime.forget_reporter(url)         # the commit never happened: not ours
+                continue
+            ro = self._rebuild_reporter(record, hyperty)
+            if ro.routed:
+                reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.sm.timers.mn_retries)
+                if code_of(reply) != 200:
+                    self.sm._detach_reporter(ro)
+                    if code_of(reply) in (403, 404):     # owned elsewhere (e.g. a crash after §4 #8)
+                        self.runtime.forget_reporter(url)
+                    continue
+                ro.mns = ro.node_addresses()
+            if ro.registered:
+                await self.sm._registry("create", {"url": url, "name": ro.metadata.get("name", ""),
+                                                   "schema": ro.schema, "reporter": ro.owner,
+                                                   "runtime": self.runtime.url, "childrens": list(ro.childrens),
+                                                   "authorise": sorted(ro.preauthorised), "status": "live"})
+            if record.get("reporter") != hyperty or token:
+                announce.append(url)               # the new reporter publishes a reporter change first
+            self.runtime.persist_reporter(ro)
+            values.append({**value_of({**record, "reporter": hyperty, "runtime": self.runtime.url}),
+                           "subscriptions": sorted(ro.subscriptions)})
+            self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=url,
+                                 version=ro.version, reporter=hyperty)
+        if not values:
+            raise Refusal(404, NO_REPORTERS)
+        self.bus.reply(msg, 200, value=values, announce=announce)
+
+    def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
+        metadata = {k: v for k, v in value_of(record).items() if k not in ("data", "version", "childrenObjects")}
+        metadata.update(reporter=hyperty, runtime=self.runtime.url)
+        store = bool(record.get("store"))
+        ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
+                            tuple(record.get("childrens", [])), metadata, store=store,
+                            version=int(record.get("version", 0)), last_modified=str(record.get("lastModified", "")),
+                            preauthorised=set(record.get("preAuthorised", [])),
+                            subscriptions={h: {"status": "live"} for h in record.get("subscriptions", [])},
+                            subscriber_users=list(record.get("subscriberUsers", [])),
+                            data=record.get("data", {}) if store else None,
+                            children_objects=record.get("childrenObjects", {}) if store else {})
+        ro.routed = record.get("domain_routing") is not False
+        ro.registered = record.get("domain_registration") is not False
+        self.sm._attach_reporter(ro)
+        return ro
+
+    async def observers(self, msg: Message) -> None:
+        """#1o H' → SM : subscribe {resume: true, …}."""
+        from core.runtime.sync_manager import Refusal
+        hyperty = self.sm._local_hyperty(msg)
+        b = msg.get("body", {})
+        records = select(self.runtime.stored("observer"), b, lambda r: hyperty in r.get("subscriptions", []), False)
+        values = []
+        for record in records:
+            url = str(record["url"])
+            oo = self.sm.observers.get(url)
+            if oo is not None and hyperty in oo.subscriptions:
+                values.append(value_of(oo.record()))
+                continue
+            if oo is None:
+                oo = await self._rebuild_observer(record)
+                if oo is None:
+                    continue
+            sub = Subscription(hyperty, SubscriptionState.LIVE)
+            oo.subscriptions[hyperty] = sub
+            sub.forwards = [self.runtime.forward(a, hyperty) for a in oo.node_addresses()]
+            if hyperty not in record.get("subscriptions", []):       # identity resume: ask the reporter
+                answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
+                if code_of(answer) != 200:
+                    self.sm._drop_subscription(oo, hyperty)
+                    if not oo.subscriptions:
+                        await self.sm._forget_observed(oo)
+                    continue
+            self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
+            self.runtime.persist_observer(oo)
+            values.append(value_of({**record, "version": oo.version}))
+            self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
+                                 side="observer", version=oo.version, resumed=True)
+        if not values:
+            raise Refusal(404, NO_OBSERVERS)
+        self.bus.reply(msg, 200, value=values)
+
+    async def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject | None:
+        url = str(record["url"])
+        childrens = tuple(record.get("childrens", []))
+        store = bool(record.get("store"))
+        oo = ObserverObject(url, str(record.get("schema", "")), childrens, reporter=str(record.get("reporter", "")),
+                            store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
+                            metadata={k: v for k, v in value_of(record).items()
+                                      if k not in ("data", "version", "childrenObjects")},
+                            data=record.get("data") if store and "data" in record else None,
+                            children_objects=record.get("childrenObjects", {}) if store else {},
+                            stale=bool(record.get("stale")))
+        self.sm.observers[url] = oo
+        oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self.sm._track_observer(oo, m), "L",
+                                              self.sm.url)]
+        for name in childrens:
+            channel = addr.children(url, name)
+            oo.listeners.append(self.bus.add_listener(channel, lambda m: self.sm._store_child(oo, m), "L",
+                                                      self.sm.url))
+            oo.pubs.append(channel)
+            self.runtime.routing.acquire_pub(channel)
+        reply = await self.runtime.routing.subscribe(oo.node_addresses())
+        if code_of(reply) != 200:
+            self.sm._release_observed(oo)
+            if code_of(reply) == 404:                       # the object is gone: so is our record
+                self.runtime.forget_observer(url)
+            return None
+        oo.mns = oo.node_addresses()
+        return oo

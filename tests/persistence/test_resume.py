@@ -1,0 +1,160 @@
+"""Persistence and resume (PROTOCOL §3.0.6, §3.8): a runtime restarts and nothing is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core import SyncError
+from core.lab import Lab
+from core.schemas import COMM_SCHEMA, CONTEXT_SCHEMA
+
+
+async def world(lab: Lab, store: bool = True) -> Any:
+    rt_a = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob = await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0, "l": []}, observers=[bob.url], store=store)
+    obs = await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=store)
+    chat.data["n"] = 1
+    chat.data["l"].append("x")
+    await lab.settle()
+    return rt_a, rt_b, alice, bob, chat, obs
+
+
+async def test_reporter_runtime_restart(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    child = await chat.add_child("messages", {"text": "before"})
+    await lab.settle()
+    await rt_a.restart()
+    assert chat.closed                                   # old handles are closed
+    with pytest.raises(SyncError):
+        chat.data["n"] = 99
+    resumed = alice.syncher.reporters[chat.url]
+    assert (resumed.data, resumed.version) == ({"n": 1, "l": ["x"]}, 2)
+    assert resumed.subscriptions.keys() == {bob.url}
+    assert set(resumed.children) == {child.child_id}
+    resumed.data["n"] = 2                                 # versions continue: no reuse of a number
+    await lab.settle()
+    assert (obs.data, obs.version) == ({"n": 2, "l": ["x"]}, 3)
+    assert rt_a.sm.reporters[chat.url].preauthorised == {bob.url}
+    second = await resumed.add_child("messages", {"text": "after"})
+    assert second.child_id == f"{alice.url}#2"            # the child counter continues too
+
+
+async def test_observer_runtime_restart_resyncs_what_it_missed(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_b.crash()
+    chat.data["n"] = 5                                    # made while bob's runtime is down
+    chat.data["l"].append("y")
+    await lab.settle()
+    await rt_b.restart()
+    await lab.settle()
+    again = bob.syncher.observers[chat.url]
+    assert again is not obs and obs.closed
+    assert (again.data, again.version, again.status) == ({"n": 5, "l": ["x", "y"]}, 4, "live")
+    chat.data["n"] = 6
+    await lab.settle()
+    assert (again.data["n"], again.version) == (6, 5)
+
+
+async def test_both_runtimes_restart(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_a.restart()
+    await rt_b.restart()
+    await lab.settle()
+    rep = alice.syncher.reporters[chat.url]
+    rep.data["n"] = 7
+    await lab.settle()
+    again = bob.syncher.observers[chat.url]
+    assert (again.data, again.version) == (rep.data, rep.version) == ({"n": 7, "l": ["x"]}, 3)
+
+
+async def test_clean_stop_and_start_resumes_too(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_a.restart(crash=False)
+    assert alice.syncher.reporters[chat.url].version == 2
+
+
+async def test_resume_criteria(lab: Lab) -> None:
+    rt = await lab.runtime("a.example")
+    alice = await rt.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={}, store=True, name="chat", tags=["t1"])
+    ctx = await alice.syncher.create(CONTEXT_SCHEMA, data={}, store=True, name="ctx")
+    await rt.restart(resume=False)
+    s = alice.syncher
+    got = await s.resume_reporters(schema=CONTEXT_SCHEMA)
+    assert [r.url for r in got] == [ctx.url]
+    got = await s.resume_reporters(resource=chat.url, value={"name": "chat"})
+    assert [r.url for r in got] == [chat.url]
+    with pytest.raises(SyncError) as nothing:
+        await s.resume_reporters(schema=CONTEXT_SCHEMA, value={"name": "chat"})   # AND: no record matches both
+    assert (nothing.value.code, nothing.value.description) == (404, "No data objects reporters to be resumed")
+    with pytest.raises(SyncError) as nothing:
+        await s.resume_observers()
+    assert (nothing.value.code, nothing.value.description) == (404, "No data objects observers to be resumed")
+    again = await s.resume_reporters()                     # already live ones are listed, not rebuilt
+    assert sorted(r.url for r in again) == sorted([chat.url, ctx.url])
+
+
+async def test_identity_resume_by_a_new_hyperty_instance(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_a.restart(keep_hyperties=False)
+    alice2 = await rt_a.hyperty("alice-phone")           # a new instance of the same user
+    assert alice2.url != alice.url
+    with pytest.raises(SyncError):
+        await alice2.syncher.resume_reporters()          # not the stored reporter, no identity given
+    got = await alice2.syncher.resume_reporters(identity="user://a.example/alice")
+    assert [r.url for r in got] == [chat.url]
+    await lab.settle()
+    assert (obs.reporter, obs.version) == (alice2.url, 3)   # the reporter change was published first
+    got[0].data["n"] = 8
+    await lab.settle()
+    assert (obs.data["n"], obs.version) == (8, 4)
+
+
+async def test_observer_resume_after_delete_and_revocation(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    ctx = await alice.syncher.create(CONTEXT_SCHEMA, data={}, observers=[bob.url], store=True)
+    await bob.syncher.subscribe(ctx.url, CONTEXT_SCHEMA, store=True)
+    await lab.settle()
+    notes: list[tuple[str, str]] = []
+    await rt_b.crash()
+    await chat.delete()
+    await alice.syncher.reporters[ctx.url].revoke(bob.url)
+    await lab.settle()
+    await rt_b.restart()
+    bob.syncher.on_notification(lambda e: notes.append((e.type, e.url)))
+    await lab.settle()
+    await lab.until(lambda: not bob.syncher.observers and not rt_b.sm.observers, 3.0)
+    assert rt_b.stored("observer") == {}
+    assert rt_b.routing.mns == {}
+
+
+async def test_stored_records(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    reporters = rt_a.stored("reporter")
+    rec = reporters[chat.url]
+    assert (rec["version"], rec["data"], rec["subscriptions"], rec["preAuthorised"], rec["isReporter"]) == (
+        2, {"n": 1, "l": ["x"]}, [bob.url], [bob.url], True)
+    assert rec["subscriberUsers"] == ["user://a.example/alice", "user://b.example/bob"]
+    observed = rt_b.stored("observer")[chat.url]
+    assert (observed["version"], observed["data"], observed["subscriptions"]) == (2, {"n": 1, "l": ["x"]}, [bob.url])
+    await obs.unsubscribe()
+    assert rt_b.stored("observer") == {}
+    await chat.delete()
+    assert rt_a.stored("reporter") == {}
+
+
+async def test_observer_storage_false_keeps_data_out(lab: Lab) -> None:
+    rt_a = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob = await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"secret": 1}, observers=[bob.url], store=True,
+                                      observer_storage=False)
+    await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+    await lab.settle()
+    assert "data" not in rt_b.stored("observer")[chat.url]
