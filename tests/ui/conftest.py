@@ -1,0 +1,62 @@
+"""Console tests run on a qasync loop: the engine's coroutines and the Qt widgets share one thread,
+exactly as in the application. Views are brought up to date with `window.flush()` after
+`await lab.settle()`, never by sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from console.demo import Demo, build_demo
+from core.lab import Lab
+from tests.conftest import FAST
+from ui.main_window import MainWindow
+
+
+def _qasync_loop() -> asyncio.AbstractEventLoop:
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                   item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"qasync": _qasync_loop}
+
+
+@pytest.fixture
+async def window(lab: Lab, qapp: QApplication) -> AsyncIterator[MainWindow]:
+    win = MainWindow(lab)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+async def demo(lab: Lab, window: MainWindow) -> Demo:
+    built = await build_demo(lab)
+    await lab.settle()
+    window.flush()
+    return built
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0, lab: Lab | None = None) -> None:
+    """Wait for a condition the engine reaches on its own timers (a resync), polling the loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached")
+        if lab is not None:
+            await lab.settle()
+        await asyncio.sleep(0.01)
+
+
+__all__ = ["FAST", "Path", "until"]

@@ -1,0 +1,1 @@
+"""Action dialogs: each validates its input, runs one protocol operation and shows the answer in words."""

@@ -1,0 +1,1 @@
+"""The console's docks: topology, data objects, subscriptions, routing, messages."""

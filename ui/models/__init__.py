@@ -1,0 +1,1 @@
+"""Custom item models, one per dock, fed by the monitor feed in batches."""

@@ -1,0 +1,62 @@
+"""Short, readable names for protocol addresses (the full URL stays in tooltips and the detail pane)."""
+
+from __future__ import annotations
+
+MN_PREFIX = "domain://msg-node."
+REGISTRY_PREFIX = "domain://registry."
+RUNTIME_PREFIX = "hyperty-runtime://"
+HYPERTY_PREFIX = "hyperty://"
+
+
+def short_id(ident: str, keep: int = 6) -> str:
+    return ident if len(ident) <= keep + 1 else ident[:keep] + "…"
+
+
+def object_of(address: str) -> str:
+    """The ObjectURL an address belongs to (`O`, `O/subscription`, `O/changes`, `O/children/n`), or ''."""
+    scheme, sep, rest = address.partition("://")
+    if not sep or scheme in ("hyperty", "hyperty-runtime", "domain", "user", "hyperty-catalogue"):
+        return ""
+    parts = rest.split("/")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return ""
+    return f"{scheme}://{parts[0]}/{parts[1]}"
+
+
+def runtime_of(address: str) -> str:
+    if not address.startswith(RUNTIME_PREFIX):
+        return ""
+    parts = address.split("/")
+    return "/".join(parts[:4]) if len(parts) >= 4 else ""
+
+
+class Namer:
+    """Turns URLs into names: hyperties by their name, runtimes by their id, objects by a short guid."""
+
+    def __init__(self) -> None:
+        self.hyperties: dict[str, str] = {}
+
+    def short(self, address: str) -> str:
+        if not address:
+            return ""
+        if address.startswith(HYPERTY_PREFIX):
+            base, _, child = address.partition("#")
+            name = self.hyperties.get(base)
+            if name is None:
+                name = short_id(base.rsplit("/", 1)[-1])
+            return f"{name}#{child}" if child else name
+        if address.startswith(RUNTIME_PREFIX):
+            parts = address[len(RUNTIME_PREFIX):].split("/")
+            rest = "/".join(parts[2:])
+            return f"{parts[1] if len(parts) > 1 else parts[0]}{'/' + rest if rest else ''}"
+        if address.startswith(MN_PREFIX):
+            domain, _, rest = address[len(MN_PREFIX):].partition("/")
+            return f"node {domain}{'/' + rest if rest else ''}"
+        if address.startswith(REGISTRY_PREFIX):
+            return f"registry {address[len(REGISTRY_PREFIX):]}"
+        obj = object_of(address)
+        if obj:
+            scheme, _, rest = obj.partition("://")
+            domain, _, guid = rest.partition("/")
+            return f"{scheme}://{domain}/{short_id(guid, 4)}{address[len(obj):]}"
+        return address

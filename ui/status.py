@@ -1,0 +1,78 @@
+"""The status line: messages per second, objects, subscriptions, replicas out of date, and the median
+time an update takes from the reporter's runtime to an observer's."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+
+from core.monitor import TraceEvent
+from ui.index import EngineIndex
+
+#: Propagation samples kept for the median.
+SAMPLES = 1_000
+#: Updates remembered while waiting for their arrival at observer runtimes.
+PENDING_UPDATES = 10_000
+RUNTIME_PREFIX = "hyperty-runtime://"
+
+
+class StatusTracker:
+    def __init__(self, index: EngineIndex) -> None:
+        self.index = index
+        self.window: deque[tuple[float, int]] = deque()
+        self.sent: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self.samples: deque[float] = deque(maxlen=SAMPLES)
+        self.rate = 0.0
+        self.objects = self.subscriptions = self.behind = 0
+
+    def ingest(self, events: Iterable[TraceEvent]) -> None:
+        count = 0
+        for event in events:
+            if event.kind != "message":
+                continue
+            if event.direction == "out":
+                count += 1
+            msg = event.message or {}
+            if msg.get("type") != "update" or not event.where.startswith(RUNTIME_PREFIX):
+                continue
+            body = msg.get("body")
+            version = body.get("version") if isinstance(body, dict) else None
+            if not isinstance(version, int):
+                continue
+            key = (str(msg.get("to")), version)
+            if event.direction == "out":
+                self.sent[key] = event.ts
+                if len(self.sent) > PENDING_UPDATES:
+                    self.sent.popitem(last=False)
+            elif event.direction == "in" and key in self.sent:
+                self.samples.append(event.ts - self.sent[key])
+        now = time.time()
+        self.window.append((now, count))
+        while self.window and self.window[0][0] <= now - 1.0:
+            self.window.popleft()
+        self.rate = float(sum(c for _, c in self.window))
+        self._count()
+
+    def _count(self) -> None:
+        snap = self.index.snapshot
+        self.objects = len(snap.reporters)
+        self.subscriptions = 0
+        self.behind = 0
+        for url, replicas in snap.observers.items():
+            reporter = snap.reporters.get(url)
+            for rep in replicas:
+                self.subscriptions += 1
+                if rep.obj.status != "live" or (reporter is not None and rep.obj.version < reporter.obj.version):
+                    self.behind += 1
+
+    @property
+    def median_ms(self) -> float | None:
+        return statistics.median(self.samples) * 1000 if self.samples else None
+
+    def text(self) -> str:
+        median = self.median_ms
+        p50 = f"{median:.2f} ms" if median is not None else "–"
+        return (f"{self.rate:,.0f} msg/s · {self.objects:,} objects · {self.subscriptions:,} subscriptions · "
+                f"{self.behind:,} replica{'s' * (self.behind != 1)} behind · propagation p50 {p50}")
