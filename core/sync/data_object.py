@@ -48,11 +48,16 @@ class DataObject:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url}, v{self.version})"
 
-    def on_change(self, handler: ChangeHandler, path: str = "*") -> None:
-        self._change_handlers.append((path, handler))
+    def on_change(self, handler: ChangeHandler, path: str = "*") -> Callable[[], None]:
+        """Call `handler` for each change whose field matches `path`; returns the function that stops it."""
+        entry = (path, handler)
+        self._change_handlers.append(entry)
+        return lambda: self._change_handlers.remove(entry) if entry in self._change_handlers else None
 
-    def on_child(self, handler: Callable[[Any], Any]) -> None:
+    def on_child(self, handler: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call `handler` for each child created or deleted; returns the function that stops it."""
         self._child_handlers.append(handler)
+        return lambda: self._child_handlers.remove(handler) if handler in self._child_handlers else None
 
     def _changed(self, events: list[ChangeEvent]) -> None:
         if not self._change_handlers:
@@ -76,7 +81,11 @@ class DataObject:
             self.syncher.runtime.tasks.spawn(await_it(), "callback")
 
     def _close(self) -> None:
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            runtime = self.syncher.runtime
+            runtime.monitor.emit("object", runtime.url, action="released", object=self.url, hyperty=self.syncher.url,
+                                 version=self.version)
 
     @staticmethod
     def _loop_time() -> float:

@@ -42,6 +42,15 @@ class Syncher:
     def __repr__(self) -> str:
         return f"Syncher({self.url})"
 
+    def _adopt(self, obj: DataObjectReporter | DataObjectObserver) -> None:
+        """Hold `obj` by URL and tell the monitor (the console learns of Syncher objects this way)."""
+        if isinstance(obj, DataObjectReporter):
+            role, self.reporters[obj.url] = "reporter", obj
+        else:
+            role, self.observers[obj.url] = "observer", obj
+        self.runtime.monitor.emit("object", self.runtime.url, action="held", role=role, object=obj.url,
+                                  hyperty=self.url, version=obj.version)
+
     def on_notification(self, handler: Callable[[NotificationEvent], Any]) -> None:
         self._on_notification = handler
 
@@ -107,7 +116,7 @@ class Syncher:
             old = self.reporters.get(url)
             if old is not None:
                 old._close()
-            self.reporters[url] = reporter
+            self._adopt(reporter)
             if metadata.get("store"):
                 self._stored.add(url)
             reporter._attach()
@@ -159,7 +168,7 @@ class Syncher:
                 continue
             listeners, queued, target = inboxes[url]
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners)
-            self.observers[url] = observer
+            self._adopt(observer)
             target.append(observer)
             for msg in queued:
                 self._dispatch_observed(observer, msg)
@@ -197,7 +206,7 @@ class Syncher:
         metadata.update(url=url, childrens=list(answer.get("childrenResources", [])), lastModified=value["created"])
         reporter = DataObjectReporter(self, url, schema, metadata, value["data"], int(answer.get("version", 0)),
                                       metadata["childrens"])
-        self.reporters[url] = reporter
+        self._adopt(reporter)
         if store:
             self._stored.add(url)
         reporter._attach()
@@ -245,7 +254,7 @@ class Syncher:
             existing._replace(value)
             return existing
         observer = DataObjectObserver(self, url, schema, value, listeners)
-        self.observers[url] = observer
+        self._adopt(observer)
         target.append(observer)
         for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
             self._dispatch_observed(observer, msg)
@@ -449,7 +458,7 @@ class Syncher:
         if observer is not None:
             observer._release()
         reporter.status = "live"
-        self.reporters[url] = reporter
+        self._adopt(reporter)
         reporter._publish({"reporter": self.url, "runtime": self.runtime.url}, [])      # #11
         self._answer(msg, 200)
 
