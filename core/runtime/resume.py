@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.identity import user_of
-from core.protocol.message import Message, code_of
+from core.protocol.message import Message, code_of, description_of
 from core.protocol.versions import VersionTracker
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.reporter_object import ObjectState, ReporterObject
@@ -83,8 +83,12 @@ class Resumer:
                 reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.sm.timers.mn_retries)
                 if code_of(reply) != 200:
                     self.sm._detach_reporter(ro)
-                    if code_of(reply) in (403, 404):     # owned elsewhere (e.g. a crash after §4 #8)
+                    if code_of(reply) == 403:             # owned elsewhere (e.g. a crash after §4 #8)
                         self.runtime.forget_reporter(url)
+                    else:                                 # kept: a node that lost its state must not cost data
+                        self.sm.monitor.emit("error", self.runtime.url, object=url,
+                                             error=f"not resumed: node answered {code_of(reply)} "
+                                                   f"{description_of(reply)}")
                     continue
                 ro.mns = ro.node_addresses()
             if ro.registered:
@@ -179,8 +183,11 @@ class Resumer:
         reply = await self.runtime.routing.subscribe(oo.node_addresses())
         if code_of(reply) != 200:
             self.sm._release_observed(oo)
-            if code_of(reply) == 404:                       # the object is gone: so is our record
+            if code_of(reply) == 404:   # deleted while we were down: a replica's record goes with it
                 self.runtime.forget_observer(url)
+            else:
+                self.sm.monitor.emit("error", self.runtime.url, object=url,
+                                     error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
             return None
         oo.mns = oo.node_addresses()
         return oo
