@@ -70,11 +70,11 @@ class Lab:
 
     # building ----------------------------------------------------------------------------------------
 
-    def node(self, domain: str) -> MessageNode:
-        """The Message Node of `domain`, created on first use."""
+    def node(self, domain: str, **limits: Any) -> MessageNode:
+        """The Message Node of `domain`, created on first use (with `limits`, e.g. max_subscriptions)."""
         node = self.nodes.get(domain)
         if node is None:
-            node = self.nodes[domain] = MessageNode(domain, self.monitor)
+            node = self.nodes[domain] = MessageNode(domain, self.monitor, **limits)
             self.monitor.emit("session", node.url, action="node", domain=domain)
         return node
 
@@ -141,23 +141,30 @@ class Lab:
 
     # waiting -------------------------------------------------------------------------------------------
 
-    async def settle(self, timeout: float = 10.0, quiet_turns: int = 3) -> None:
-        """Wait until no message is in flight for `quiet_turns` loop turns in a row and no observer
-        is healing a gap (its grace timer or resync read); TimeoutError after `timeout` seconds."""
+    async def settle(self, timeout: float = 10.0, quiet_turns: int = 10) -> None:
+        """Wait until no message is in flight, no callback is ready to run and no observer is healing a
+        gap (its grace timer or resync read); TimeoutError after `timeout` seconds.
+
+        On the asyncio loop "no callback ready" is read off the loop's ready queue, so a chain of task
+        wake-ups of any depth counts as work; on another loop (qasync) it is `quiet_turns` idle turns."""
         loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # asyncio's run queue: an implementation detail, read only
         deadline = loop.time() + timeout
         quiet = 0
-        while quiet < quiet_turns:
+        needed = 2 if ready is not None else quiet_turns
+        while quiet < needed:
             await asyncio.sleep(0)
-            if self.inflight.count == 0 and not self._healing():
+            if self.inflight.count == 0 and not ready and not self._healing():
                 quiet += 1
                 continue
             quiet = 0
             if loop.time() > deadline:
                 raise TimeoutError(f"lab did not settle within {timeout}s "
                                    f"({self.inflight.count} messages in flight, healing: {self._healing()})")
-            if self.inflight.count == 0 or self._only_delayed():
+            if self.inflight.count == 0 and not ready:
                 await asyncio.sleep(0.001)  # only timers are pending: let the clock move
+            elif self._only_delayed():
+                await asyncio.sleep(0.001)
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` holds, re-checking it after every monitor event."""

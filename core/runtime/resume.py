@@ -3,6 +3,7 @@ from the stored records selected by the request's criteria (combined with AND)."
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
@@ -59,12 +60,14 @@ class Resumer:
         self.bus = sm.bus
 
     async def reporters(self, msg: Message) -> None:
-        """#1r R' → SM : create {resume: true, …}."""
+        """#1r R' → SM : create {resume: true, …}. Node subscriptions and registrations of all the
+        selected records go out together (a resume of thousands of objects is not thousands of
+        round trips)."""
         from core.runtime.sync_manager import Refusal
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
         records = select(self.runtime.stored("reporter"), b, lambda r: r.get("reporter") == hyperty, True)
-        values, announce = [], []
+        values, announce, rebuilt = [], [], []
         for record in records:
             url = str(record["url"])
             live = self.sm.reporters.get(url)
@@ -78,34 +81,50 @@ class Resumer:
             if standby and await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
                 self.runtime.forget_reporter(url)         # the commit never happened: not ours
                 continue
-            ro = self._rebuild_reporter(record, hyperty)
-            if ro.routed:
-                reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.sm.timers.mn_retries)
-                if code_of(reply) != 200:
-                    self.sm._detach_reporter(ro)
-                    if code_of(reply) == 403:             # owned elsewhere (e.g. a crash after §4 #8)
-                        self.runtime.forget_reporter(url)
-                    else:                                 # kept: a node that lost its state must not cost data
-                        self.sm.monitor.emit("error", self.runtime.url, object=url,
-                                             error=f"not resumed: node answered {code_of(reply)} "
-                                                   f"{description_of(reply)}")
-                    continue
+            rebuilt.append((record, self._rebuild_reporter(record, hyperty), standby))
+        routed = [ro for _r, ro, _s in rebuilt if ro.routed]
+        reply = await self.runtime.routing.subscribe([a for ro in routed for a in ro.node_addresses()],
+                                                     retries=self.sm.timers.mn_retries)
+        refused = set()
+        if code_of(reply) != 200:                        # find which ones, one by one
+            refused = {ro.url for ro in routed if not await self._route_one(ro)}
+        for ro in routed:
+            if ro.url not in refused:
                 ro.mns = ro.node_addresses()
-            if ro.registered:
-                await self.sm._registry("create", {"url": url, "name": ro.metadata.get("name", ""),
-                                                   "schema": ro.schema, "reporter": ro.owner,
-                                                   "runtime": self.runtime.url, "childrens": list(ro.childrens),
-                                                   "authorise": sorted(ro.preauthorised), "status": "live"})
-            if record.get("reporter") != hyperty or token:
-                announce.append(url)               # the new reporter publishes a reporter change first
-            self.runtime.persist_reporter(ro)
+        await self._register([ro for _r, ro, _s in rebuilt if ro.registered and ro.url not in refused])
+        for record, ro, standby in rebuilt:
+            if ro.url in refused:
+                continue
+            changed = record.get("reporter") != hyperty or standby
+            if changed:
+                announce.append(ro.url)                  # the new reporter publishes a reporter change first
+                self.runtime.persist_reporter(ro)
             values.append({**value_of({**record, "reporter": hyperty, "runtime": self.runtime.url}),
                            "subscriptions": sorted(ro.subscriptions)})
-            self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=url,
+            self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                  version=ro.version, reporter=hyperty)
         if not values:
             raise Refusal(404, NO_REPORTERS)
         self.bus.reply(msg, 200, value=values, announce=announce)
+
+    async def _route_one(self, ro: ReporterObject) -> bool:
+        reply = await self.runtime.routing.subscribe(ro.node_addresses(), retries=self.sm.timers.mn_retries)
+        if code_of(reply) == 200:
+            return True
+        self.sm._detach_reporter(ro)
+        if code_of(reply) == 403:                        # owned elsewhere (e.g. a crash after §4 #8)
+            self.runtime.forget_reporter(ro.url)
+        else:                                            # kept: a node that lost its state must not cost data
+            self.sm.monitor.emit("error", self.runtime.url, object=ro.url,
+                                 error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
+        return False
+
+    async def _register(self, objects: list[ReporterObject]) -> None:
+        """Re-register resumed objects with status live (PROTOCOL §3.8), all requests in flight at once."""
+        await asyncio.gather(*(self.sm._registry("create", {
+            "url": ro.url, "name": ro.metadata.get("name", ""), "schema": ro.schema, "reporter": ro.owner,
+            "runtime": self.runtime.url, "childrens": list(ro.childrens), "authorise": sorted(ro.preauthorised),
+            "status": "live"}) for ro in objects))
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         metadata = {k: v for k, v in value_of(record).items() if k not in ("data", "version", "childrenObjects")}
@@ -125,12 +144,12 @@ class Resumer:
         return ro
 
     async def observers(self, msg: Message) -> None:
-        """#1o H' → SM : subscribe {resume: true, …}."""
+        """#1o H' → SM : subscribe {resume: true, …}; node subscriptions go out together."""
         from core.runtime.sync_manager import Refusal
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
         records = select(self.runtime.stored("observer"), b, lambda r: hyperty in r.get("subscriptions", []), False)
-        values = []
+        values, chosen, fresh = [], [], []
         for record in records:
             url = str(record["url"])
             oo = self.sm.observers.get(url)
@@ -138,9 +157,20 @@ class Resumer:
                 values.append(value_of(oo.record()))
                 continue
             if oo is None:
-                oo = await self._rebuild_observer(record)
-                if oo is None:
-                    continue
+                oo = self._rebuild_observer(record)
+                fresh.append(oo)
+            chosen.append((record, oo))
+        reply = await self.runtime.routing.subscribe([a for oo in fresh for a in oo.node_addresses()])
+        gone = set()
+        if code_of(reply) != 200:
+            gone = {oo.url for oo in fresh if not await self._observe_one(oo)}
+        for oo in fresh:
+            if oo.url not in gone:
+                oo.mns = oo.node_addresses()
+        for record, oo in chosen:
+            if oo.url in gone:
+                continue
+            url = oo.url
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
             sub.forwards = [self.runtime.forward(a, hyperty) for a in oo.node_addresses()]
@@ -151,8 +181,8 @@ class Resumer:
                     if not oo.subscriptions:
                         await self.sm._forget_observed(oo)
                     continue
+                self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-            self.runtime.persist_observer(oo)
             values.append(value_of({**record, "version": oo.version}))
             self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                  side="observer", version=oo.version, resumed=True)
@@ -160,7 +190,20 @@ class Resumer:
             raise Refusal(404, NO_OBSERVERS)
         self.bus.reply(msg, 200, value=values)
 
-    async def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject | None:
+    async def _observe_one(self, oo: ObserverObject) -> bool:
+        reply = await self.runtime.routing.subscribe(oo.node_addresses())
+        if code_of(reply) == 200:
+            return True
+        self.sm._release_observed(oo)
+        if code_of(reply) == 404:   # deleted while we were down: a replica's record goes with it
+            self.runtime.forget_observer(oo.url)
+        else:
+            self.sm.monitor.emit("error", self.runtime.url, object=oo.url,
+                                 error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
+        return False
+
+    def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject:
+        """The ObserverObject of a record with its listeners and PUBs (its MNS comes after)."""
         url = str(record["url"])
         childrens = tuple(record.get("childrens", []))
         store = bool(record.get("store"))
@@ -180,14 +223,4 @@ class Resumer:
                                                       self.sm.url))
             oo.pubs.append(channel)
             self.runtime.routing.acquire_pub(channel)
-        reply = await self.runtime.routing.subscribe(oo.node_addresses())
-        if code_of(reply) != 200:
-            self.sm._release_observed(oo)
-            if code_of(reply) == 404:   # deleted while we were down: a replica's record goes with it
-                self.runtime.forget_observer(url)
-            else:
-                self.sm.monitor.emit("error", self.runtime.url, object=url,
-                                     error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
-            return None
-        oo.mns = oo.node_addresses()
         return oo

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
 
 
+#: Addresses per node (un)subscribe message: keeps each well under the node's message size limit.
+MAX_PER_REQUEST = 1000
+
+
 class Routing:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -105,19 +109,26 @@ class Routing:
         return {"id": 0, "type": "response", "from": "", "to": self.runtime.sm_url, "body": {"code": 200}}
 
     async def _node_request(self, mtype: str, addresses: list[str], retries: int) -> Message:
+        """One (un)subscribe per node and per `MAX_PER_REQUEST` addresses, sent together."""
         by_domain: dict[str, list[str]] = {}
         for a in addresses:
             by_domain.setdefault(addr.authority(addr.object_of(a) or a), []).append(a)
-        reply = self._ok(addresses)
-        for domain, group in by_domain.items():
-            for attempt in range(retries + 1):
-                body: dict[str, object] = {"resources": group}
-                if mtype == "subscribe":
-                    body["source"] = self.runtime.url
-                reply = await self.runtime.bus.request(
-                    {"type": mtype, "from": self.runtime.sm_url, "to": addr.mn_sm(domain), "body": body})
-                if code_of(reply) not in (408, 500) or attempt == retries:
-                    break
-            if code_of(reply) != 200:
-                return reply
+        groups = [(domain, group[i:i + MAX_PER_REQUEST]) for domain, group in by_domain.items()
+                  for i in range(0, len(group), MAX_PER_REQUEST)]
+        replies = await asyncio.gather(*(self._ask_node(mtype, domain, group, retries) for domain, group in groups))
+        failed = next((r for r in replies if code_of(r) != 200), None)
+        if failed is not None and mtype == "subscribe":   # all or nothing across the chunks too
+            done = [(d, g) for (d, g), r in zip(groups, replies, strict=True) if code_of(r) == 200]
+            await asyncio.gather(*(self._ask_node("unsubscribe", d, g, 0) for d, g in done))
+        return failed or (replies[0] if replies else self._ok(addresses))
+
+    async def _ask_node(self, mtype: str, domain: str, group: list[str], retries: int) -> Message:
+        for attempt in range(retries + 1):
+            body: dict[str, object] = {"resources": group}
+            if mtype == "subscribe":
+                body["source"] = self.runtime.url
+            reply = await self.runtime.bus.request(
+                {"type": mtype, "from": self.runtime.sm_url, "to": addr.mn_sm(domain), "body": body})
+            if code_of(reply) not in (408, 500) or attempt == retries:
+                break
         return reply

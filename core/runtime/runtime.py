@@ -3,6 +3,7 @@ its storage file. `restart()` stops it as a crash would and brings it back resum
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +117,14 @@ class Runtime:
             self.hyperty_urls[hyperty.url] = hyperty
             hyperty.rebind()
             self.forward(hyperty.url, hyperty.url)
-        for hyperty in self.hyperties.values() if resume else ():
-            await hyperty.syncher.resume()
+        collecting = gc.isenabled()
+        gc.disable()  # thousands of records become objects at once: one collection after, not dozens during
+        try:
+            for hyperty in self.hyperties.values() if resume else ():
+                await hyperty.syncher.resume()
+        finally:
+            if collecting:
+                gc.enable()
         self.monitor.emit("session", self.url, action="runtime resumed", domain=self.domain)
 
     # hyperties ---------------------------------------------------------------------------------------

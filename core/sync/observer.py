@@ -21,13 +21,16 @@ if TYPE_CHECKING:
     from core.sync.syncher import Syncher
 
 
-def split_value(value: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
-    """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5)."""
+def split_value(value: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
+    """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5); the data is
+    copied unless the caller copies it itself."""
     metadata = {k: v for k, v in value.items() if k not in ("data", "version", "childrenObjects")}
     data = value.get("data", {})
     version = value.get("version", 0)
     children = value.get("childrenObjects", {})
-    return (metadata, ch.copy_json(data) if isinstance(data, dict) else {},
+    if isinstance(data, dict) and copy:
+        data = ch.copy_json(data)
+    return (metadata, data if isinstance(data, dict) else {},
             version if isinstance(version, int) and not isinstance(version, bool) else 0,
             children if isinstance(children, dict) else {})
 

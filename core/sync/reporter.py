@@ -36,7 +36,7 @@ class DataObjectReporter(DataObject):
         self._on_subscription: Callable[[SubscriptionEvent], Any] | None = None
         self._on_read: Callable[[ReadEvent], Any] | None = None
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
-        self.data = wrap(ch.copy_json(data), None, None, self)
+        self.data = wrap(data, None, None, self)  # wrap builds new containers: `data` is not shared
         self._listeners: list[SandboxListener] = []
 
     # wiring --------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class Syncher:
                                          timeout=self.runtime.timers.long)
         resumed = []
         for item in answer.get("value", []):
-            metadata, data, version, children = split_value(item)
+            metadata, data, version, children = split_value(item, copy=False)
             subscribers = metadata.pop("subscriptions", [])
             url = str(metadata.get("url", ""))
             reporter = DataObjectReporter(self, url, str(metadata.get("schema", "")), metadata, data, version,
@@ -431,7 +431,7 @@ class Syncher:
             self._answer(offer, code_of(answer) if code_of(answer) >= 300 else 500,
                          answer.get("body", {}).get("description", "delegation failed"))
             return
-        metadata, data, version, children = split_value(value)
+        metadata, data, version, children = split_value(value, copy=False)
         metadata.update(reporter=self.url, runtime=self.runtime.url)
         reporter = DataObjectReporter(self, url, str(value.get("schema", b.get("schema", ""))), metadata, data,
                                       version, list(answer["body"].get("childrenResources", [])))

@@ -1,0 +1,123 @@
+"""Resume benchmark (issue 4): a runtime holding N stored reporter objects (1 KB of data each) and N
+observer objects restarts as a crash would; how long until all are resumed (observers resynced), and
+what one stored update costs, beside the raw SQLite insert rate measured in the same run.
+
+    python -m bench.resume [--objects 10000] [--quick]
+
+Prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson
+
+from bench.resume_storage import count_fsyncs, data_of, raw_baseline
+from core.lab import Lab
+from core.schemas import COMM_SCHEMA
+from core.timers import Timers
+
+CHUNK = 250
+
+
+async def create_many(syncher: Any, count: int, data_bytes: int, store: bool) -> list[Any]:
+    made: list[Any] = []
+    for start in range(0, count, CHUNK):
+        batch = [syncher.create(COMM_SCHEMA, data=data_of(i, data_bytes), store=store)
+                 for i in range(start, min(count, start + CHUNK))]
+        made.extend(await asyncio.gather(*batch))
+    return made
+
+
+async def subscribe_many(syncher: Any, urls: list[str]) -> None:
+    for start in range(0, len(urls), CHUNK):
+        await asyncio.gather(*(syncher.subscribe(u, COMM_SCHEMA, store=True) for u in urls[start:start + CHUNK]))
+
+
+async def update_cost(lab: Lab, updates: int, store: bool, label: str) -> float:
+    rt = await lab.runtime("c.example") if store else await lab.runtime("d.example")
+    h = await rt.hyperty(label)
+    obj = await h.syncher.create(COMM_SCHEMA, data={"n": 0}, store=store)
+    start = time.perf_counter()
+    for n in range(updates):
+        obj.data["n"] = n
+    await lab.settle()
+    return (time.perf_counter() - start) / updates * 1e6
+
+
+async def scenario(objects: int, data_bytes: int, updates: int, workdir: Path) -> dict[str, Any]:
+    timers = Timers(request=60.0, long=120.0)
+    async with Lab(storage_dir=workdir, timers=timers) as lab:
+        for domain in ("a.example", "b.example"):
+            lab.node(domain, max_subscriptions=10 * objects + 100)
+        rt = await lab.runtime("a.example")
+        other = await lab.runtime("b.example", )
+        alice = await rt.hyperty("alice")
+        bob = await other.hyperty("bob")
+        t0 = time.perf_counter()
+        await create_many(alice.syncher, objects, data_bytes, store=True)
+        theirs = await create_many(bob.syncher, objects, data_bytes, store=False)
+        for obj in theirs:
+            obj.on_subscription(lambda e: e.accept())
+        await subscribe_many(alice.syncher, [o.url for o in theirs])
+        await lab.settle(timeout=600)
+        setup_s = time.perf_counter() - t0
+        print(f"set up {objects} stored reporters and {objects} stored observers in {setup_s:.1f} s", file=sys.stderr)
+
+        start = time.perf_counter()
+        await rt.restart()
+        resumed_s = time.perf_counter() - start
+        await lab.settle(timeout=600)
+        resynced_s = time.perf_counter() - start
+        reporters, observers = alice.syncher.reporters, alice.syncher.observers
+        assert len(reporters) == objects and len(observers) == objects, (len(reporters), len(observers))
+        assert all(o.status == "live" for o in observers.values())
+        print(f"restart: {resumed_s:.3f} s to resume, {resynced_s:.3f} s until every observer resynced",
+              file=sys.stderr)
+
+        stored_us = await update_cost(lab, updates, store=True, label="writer")
+        plain_us = await update_cost(lab, updates, store=False, label="plain")
+    return {"resume_s": round(resumed_s, 3), "resume_and_resync_s": round(resynced_s, 3),
+            "stored_update_us": round(stored_us, 1), "unstored_update_us": round(plain_us, 1),
+            "storage_cost_per_update_us": round(stored_us - plain_us, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=10_000, help="stored reporters, and as many observers")
+    parser.add_argument("--data-bytes", type=int, default=1024)
+    parser.add_argument("--updates", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="1,000 objects, 1,000 updates")
+    args = parser.parse_args(argv)
+    objects, updates = (1000, 1000) if args.quick else (args.objects, args.updates)
+    with tempfile.TemporaryDirectory(prefix="syncscope-resume-") as tmp:
+        workdir = Path(tmp)
+        figures = asyncio.run(scenario(objects, args.data_bytes, updates, workdir / "lab"))
+        rows = [(f"comm://a.example/raw-{i}", 1, None, orjson.dumps(data_of(i, args.data_bytes)))
+                for i in range(2 * objects)]
+        insert_rate, update_commit_us = raw_baseline(workdir / "raw.sqlite3", rows, min(updates, 2000), "NORMAL")
+        fsyncs = count_fsyncs(workdir, 500, "NORMAL")
+    result = {"bench": "resume", "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
+              "objects": 2 * objects, "data_bytes": args.data_bytes, **figures,
+              "fsyncs_per_stored_update": fsyncs,
+              "baseline": {"raw_insert_rows_per_s": insert_rate, "raw_update_commit_us": update_commit_us},
+              "ratios": {"resume_s_per_raw_insert_s": round(figures["resume_s"] / (2 * objects / insert_rate), 1),
+                         "storage_cost_per_raw_update_commit": round(
+                             figures["storage_cost_per_update_us"] / update_commit_us, 2)},
+              "target_resume_s": 2.0}
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()
