@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test demo lint bench clean
 
+# `make run ARGS="--offscreen --screenshot out.png"` passes options to the console.
+ARGS ?=
+
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "SyncScope needs Python 3.11 or newer on PATH (python3.11, python3.12 or python3)."; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +17,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/syncscope
+	@$(VENV)/bin/syncscope $(ARGS) || { rc=$$?; [ $$rc -ne 2 ] || \
+	  echo "  With make:               make run ARGS='--offscreen --screenshot out.png'   or   xvfb-run make run"; \
+	  exit $$rc; }
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q -p no:cacheprovider
