@@ -101,6 +101,10 @@ class MemoryLink:
             if not delays:
                 self._drop(where, data, faults.label)
                 return
+        if self.monitor.active and (len(delays) > 1 or any(d > 0 for d in delays)):
+            fault = "duplicate" if len(delays) > 1 else "delay"
+            self.monitor.emit("message", where, direction="fault", message=orjson.loads(data), fault=fault,
+                              delays=[round(d, 4) for d in delays], link=self.name)
         for delay in delays:
             self.inflight.count += 1
             if delay > 0:

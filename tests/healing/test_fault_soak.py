@@ -62,3 +62,26 @@ async def test_soak_with_every_message_kind_faulted(short_lab: Lab) -> None:
     assert (obs.data, obs.version, obs.status) == ({"n": 300}, 300, "live")
     timeouts = [e for e in trace.events if e.kind == "message" and e.detail.get("route") == "timeout"]
     assert timeouts, "with 20% of reads and answers dropped some resync must have timed out and retried"
+
+
+async def test_every_fault_is_traced(lab: Lab, trace: Trace) -> None:
+    rt_a = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob = await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0}, observers=[bob.url])
+    await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    await lab.settle()
+    trace.clear()
+    v = lambda n: lambda m: m.get("type") == "update" and m["body"].get("version") == n  # noqa: E731
+    with lab.faults(drop=v(1), duplicate=v(2), delay=lambda m: 0.01 if v(3)(m) else 0.0):
+        for i in (1, 2, 3):
+            chat.data["n"] = i
+        await lab.settle()
+    faults = [(e.kind, e.detail.get("fault"), e.message["body"]["version"]) for e in trace.events
+              if (e.kind == "drop" and "link fault" in e.detail.get("reason", "")) or e.direction == "fault"]
+    # each fault once per link it crossed: rt_a -> node, then node -> rt_b
+    # rt_a -> node: v1 dropped, v2 doubled, v3 held back; node -> rt_b: both copies of v2 doubled
+    # again, v3 held back again.
+    assert faults == [("drop", None, 1), ("message", "duplicate", 2), ("message", "delay", 3),
+                      ("message", "duplicate", 2), ("message", "duplicate", 2), ("message", "delay", 3)]
