@@ -41,6 +41,30 @@ class Listener:
             self.bus._remove(self)
 
 
+class ListenerTable:
+    """Listeners by exact address, in registration order, each addition and removal traced."""
+
+    def __init__(self, monitor: Monitor, where: str) -> None:
+        self.monitor, self.where = monitor, where
+        self.by_address: dict[str, list[Any]] = {}
+
+    def add(self, listener: Any, kind: str, owner: str) -> None:
+        self.by_address.setdefault(listener.address, []).append(listener)
+        if self.monitor.active:
+            self.monitor.emit("listener", self.where, action="added", address=listener.address, listener=kind,
+                              owner=owner)
+
+    def remove(self, listener: Any, kind: str, owner: str) -> None:
+        entries = self.by_address.get(listener.address)
+        if entries and listener in entries:
+            entries.remove(listener)
+            if not entries:
+                del self.by_address[listener.address]
+        if self.monitor.active:
+            self.monitor.emit("listener", self.where, action="removed", address=listener.address, listener=kind,
+                              owner=owner)
+
+
 class _Pending:
     __slots__ = ("callback", "request", "timer")
 
@@ -58,7 +82,8 @@ class MessageBus:
         self.timers = timers
         self.egress = egress
         self._ids = itertools.count(1)
-        self._listeners: dict[str, list[Listener]] = {}
+        self._table = ListenerTable(monitor, url)
+        self._listeners: dict[str, list[Listener]] = self._table.by_address
         self._pending: dict[str, _Pending] = {}
         self.interceptors: list[Interceptor] = []
         self._prefix = url + "/"
@@ -67,21 +92,11 @@ class MessageBus:
 
     def add_listener(self, address: str, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
         listener = Listener(self, address, handler, kind, owner or self.url)
-        self._listeners.setdefault(address, []).append(listener)
-        if self.monitor.active:
-            self.monitor.emit("listener", self.url, action="added", address=address, listener=kind,
-                              owner=listener.owner)
+        self._table.add(listener, kind, listener.owner)
         return listener
 
     def _remove(self, listener: Listener) -> None:
-        entries = self._listeners.get(listener.address)
-        if entries and listener in entries:
-            entries.remove(listener)
-            if not entries:
-                del self._listeners[listener.address]
-        if self.monitor.active:
-            self.monitor.emit("listener", self.url, action="removed", address=listener.address,
-                              listener=listener.kind, owner=listener.owner)
+        self._table.remove(listener, listener.kind, listener.owner)
 
     def listeners(self, address: str | None = None) -> list[tuple[str, str, str]]:
         """(address, kind, owner) of every listener, or of those on `address`."""

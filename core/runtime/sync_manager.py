@@ -178,13 +178,17 @@ class SyncManager:
         for address in ro.pubs:
             self.runtime.routing.acquire_pub(address)
 
-    def _detach_reporter(self, ro: ReporterObject) -> None:
-        for listener in ro.listeners:
+    def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
+        """Remove an object's core-bus listeners and release its PUBs (through the counters)."""
+        for listener in obj.listeners:
             listener.remove()
-        ro.listeners = []
-        for address in ro.pubs:
+        obj.listeners = []
+        for address in obj.pubs:
             self.runtime.routing.release_pub(address)
-        ro.pubs = []
+        obj.pubs = []
+
+    def _detach_reporter(self, ro: ReporterObject) -> None:
+        self._unwire(ro)
         self.reporters.pop(ro.url, None)
 
     async def _undo_create(self, ro: ReporterObject, routed: bool) -> None:
@@ -507,12 +511,7 @@ class SyncManager:
                               side="observer")
 
     def _release_observed(self, oo: ObserverObject) -> None:
-        for listener in oo.listeners:
-            listener.remove()
-        oo.listeners = []
-        for address in oo.pubs:
-            self.runtime.routing.release_pub(address)
-        oo.pubs = []
+        self._unwire(oo)
         if self.observers.get(oo.url) is oo:
             del self.observers[oo.url]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.bus import MessageBus
+from core.bus import ListenerTable, MessageBus
 from core.monitor import Monitor
 from core.protocol.message import Message, SyncError, code_of, description_of, envelope_error
 
@@ -30,24 +30,16 @@ class Sandbox:
         self.url = hyperty_url
         self.bus = bus
         self.monitor = monitor
-        self._listeners: dict[str, list[SandboxListener]] = {}
+        self._table = ListenerTable(monitor, bus.url)
+        self._listeners: dict[str, list[SandboxListener]] = self._table.by_address
 
     def add(self, address: str, handler: Handler) -> SandboxListener:
         listener = SandboxListener(self, address, handler)
-        self._listeners.setdefault(address, []).append(listener)
-        if self.monitor.active:
-            self.monitor.emit("listener", self.bus.url, action="added", address=address, listener="SB", owner=self.url)
+        self._table.add(listener, "SB", self.url)
         return listener
 
     def _remove(self, listener: SandboxListener) -> None:
-        entries = self._listeners.get(listener.address)
-        if entries and listener in entries:
-            entries.remove(listener)
-            if not entries:
-                del self._listeners[listener.address]
-        if self.monitor.active:
-            self.monitor.emit("listener", self.bus.url, action="removed", address=listener.address, listener="SB",
-                              owner=self.url)
+        self._table.remove(listener, "SB", self.url)
 
     def listeners(self) -> list[tuple[str, str, str]]:
         return [(a, "SB", self.url) for a, xs in self._listeners.items() for _ in xs]
