@@ -187,8 +187,7 @@ class Lab:
             stop()
 
     def _healing(self) -> bool:
-        return any(obs.healing for rt in self.runtimes for h in rt.hyperties.values()
-                   for obs in h.syncher.observers.values())
+        return any(rt.healing for rt in self.runtimes)
 
     def _only_delayed(self) -> bool:
         return any(f.delay for link in self.links for f in link.faults if not f.closed)

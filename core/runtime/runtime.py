@@ -48,6 +48,7 @@ class Runtime:
         self.tokens: dict[str, str] = {}       # session token per node domain, kept across restarts
         self.running = False
         self.restarts = 0
+        self.healing: set[Any] = set()          # observers healing a gap (grace timer or resync read)
         self._build()
 
     def _build(self) -> None:
@@ -98,6 +99,7 @@ class Runtime:
             self.persistence.close()
         for hyperty in self.hyperties.values():
             hyperty.syncher.close()
+        self.healing.clear()
         self.monitor.emit("session", self.url, action="runtime crashed" if crashed else "runtime stopped",
                           domain=self.domain)
 

@@ -75,7 +75,7 @@ class DataObject:
             self.syncher.runtime.monitor.emit("error", self.syncher.runtime.url, object=self.url,
                                               error=f"callback raised {type(exc).__name__}: {exc}")
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             async def await_it() -> None:
                 await result
             self.syncher.runtime.tasks.spawn(await_it(), "callback")

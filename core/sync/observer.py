@@ -44,6 +44,7 @@ class DataObjectObserver(DataObject):
         super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
         self.data = data
         self.tracker = VersionTracker(version)
+        self.changes_url = addr.changes(url)
         self.status = "live"
         self._listeners = listeners
         self._gap_timer: asyncio.TimerHandle | None = None
@@ -84,7 +85,8 @@ class DataObjectObserver(DataObject):
         b = msg["body"]
         version = b["version"]
         reporter_change = "attribute" not in b and "patch" not in b and "reporter" in b
-        if not reporter_change and b.get("source", b.get("subscriber")) != self.reporter:
+        source = b["source"] if "source" in b else b.get("subscriber")
+        if not reporter_change and source != self.metadata.get("reporter"):
             # PROTOCOL §6: only the current reporter's updates apply; the version stays a gap.
             self.tracker.buffer.pop(version, None)
             self._monitor("ignored update", version=version, source=b.get("source"))
@@ -102,7 +104,7 @@ class DataObjectObserver(DataObject):
                 self._monitor("update does not apply", version=version, error=str(exc))
                 self.resync_soon(0.0)
                 return
-            events = ch.events_of(ops)
+            events = ch.events_of(ops) if self._change_handlers else []
         self.tracker.applied(version)
         self.version = version
         if "lastModified" in b:
@@ -115,12 +117,18 @@ class DataObjectObserver(DataObject):
         if self._gap_timer is None and self._resync_task is None:
             self._gap_timer = asyncio.get_running_loop().call_later(
                 self.syncher.runtime.timers.gap_grace, self.resync_soon, 0.0)
+            self.syncher.runtime.healing.add(self)
 
     def _gap_closed(self) -> None:
         self.status = "live"
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None
+        self._healed()
+
+    def _healed(self) -> None:
+        if not self.healing:
+            self.syncher.runtime.healing.discard(self)
 
     # resync (PROTOCOL §5 rule 4) ------------------------------------------------------------------------
 
@@ -130,6 +138,7 @@ class DataObjectObserver(DataObject):
             self._gap_timer = None
         if self._resync_task is None and not self.closed:
             self._resync_task = self.syncher.runtime.tasks.spawn(self._resync_loop(), f"resync {self.url}")
+            self.syncher.runtime.healing.add(self)
 
     async def resync(self) -> None:
         """Force a resync read now and wait for it."""
@@ -162,6 +171,7 @@ class DataObjectObserver(DataObject):
                 backoff = min(backoff * 2, self.syncher.runtime.timers.resync_max_backoff)
         finally:
             self._resync_task = None
+            self._healed()
 
     def _replace(self, value: dict[str, Any]) -> bool:
         metadata, data, version, children = split_value(value)
@@ -211,6 +221,8 @@ class DataObjectObserver(DataObject):
             self._gap_timer = None
         if self._resync_task is not None and self._resync_task is not asyncio.current_task():
             self._resync_task.cancel()
+            self._resync_task = None
+        self.syncher.runtime.healing.discard(self)
         self._close()
         if self.syncher.observers.get(self.url) is self:
             del self.syncher.observers[self.url]

@@ -261,7 +261,7 @@ class Syncher:
         return observer
 
     def _dispatch_observed(self, observer: DataObjectObserver, msg: Message) -> None:
-        if msg["to"] == addr.changes(observer.url):
+        if msg["to"] == observer.changes_url:
             observer._on_changes(msg)
         else:
             self._on_children_msg(observer, msg)
