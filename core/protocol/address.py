@@ -9,6 +9,9 @@ REGISTRY_PREFIX = "domain://registry."
 SESSION = "mn:/session"
 MONITOR = "mn:/monitor"
 
+#: Schemes of PROTOCOL §1.1 that name something other than a data object: never an ObjectURL scheme.
+RESERVED_SCHEMES = frozenset({HYPERTY, RUNTIME, "domain", "user", "hyperty-catalogue", "mn", "monitor"})
+
 #: Suffixes an ObjectURL carries for its channels (PROTOCOL §1.1).
 SUBSCRIPTION = "/subscription"
 CHANGES = "/changes"
@@ -65,7 +68,11 @@ def allocation_of(runtime: str) -> str:
 
 
 def is_hyperty(url: str) -> bool:
-    return url.startswith("hyperty://") and url.count("/") == 3 and not url.endswith("/")
+    """`hyperty://<d>/<id>`: a non-empty domain and one non-empty path segment (PROTOCOL §1.1)."""
+    if not url.startswith(HYPERTY + "://"):
+        return False
+    parts = url[len(HYPERTY) + 3:].split("/")
+    return len(parts) == 2 and all(parts)
 
 
 def is_runtime_address(url: str) -> bool:
@@ -77,13 +84,14 @@ def runtime_of(url: str) -> str:
     if not is_runtime_address(url):
         return ""
     parts = url.split("/")
-    return "/".join(parts[:4]) if len(parts) >= 4 else ""
+    # `hyperty-runtime://<d>/<id>` needs a non-empty domain and id (PROTOCOL §1.1).
+    return "/".join(parts[:4]) if len(parts) >= 4 and parts[2] and parts[3] else ""
 
 
 def is_object_url(url: str) -> bool:
     """An ObjectURL `<scheme>://<d>/<guid>` (one path segment, not a hyperty/runtime/domain URL)."""
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme in (HYPERTY, RUNTIME, "domain", "user", "hyperty-catalogue", "mn", "monitor"):
+    if not sep or not scheme or scheme in RESERVED_SCHEMES:
         return False
     parts = rest.split("/")
     return len(parts) == 2 and all(parts)
@@ -113,10 +121,11 @@ def children(obj: str, name: str) -> str:
 
 
 def child_name(address: str) -> str:
-    """`n` of `O/children/n`, '' for any other address."""
+    """`n` of `O/children/n`, '' for any other address (a name is one path segment, PROTOCOL §1.1)."""
     obj = object_of(address)
     rest = address[len(obj):]
-    return rest[len(CHILDREN):] if obj and rest.startswith(CHILDREN) else ""
+    name = rest[len(CHILDREN):] if obj and rest.startswith(CHILDREN) else ""
+    return "" if "/" in name else name
 
 
 def schema_url(domain: str, name: str) -> str:

@@ -48,12 +48,7 @@ def envelope_error(msg: Any, link: bool = False) -> str | None:
     for field in ("id", "type", "from", "to"):
         if field not in msg or msg[field] is None or msg[field] == "":
             return f"missing {field}"
-    ident = msg["id"]
-    if isinstance(ident, bool) or not isinstance(ident, (int, str)):
-        return "bad id"
-    if isinstance(ident, int) and not 0 < ident <= MAX_ID:
-        return "bad id"
-    if isinstance(ident, str) and (len(ident) > 40 or not ident):
+    if not _good_id(msg["id"]):
         return "bad id"
     mtype = msg["type"]
     if not isinstance(mtype, str) or (mtype not in TYPES and not (link and mtype in LINK_TYPES)):
@@ -64,6 +59,16 @@ def envelope_error(msg: Any, link: bool = False) -> str | None:
     if not isinstance(body, dict):
         return "body is not an object"
     return None
+
+
+def _good_id(ident: Any) -> bool:
+    """PROTOCOL §2.3: a positive integer (≤ MAX_ID). Ids are compared as `str(id)`, so the decimal string
+    of such an integer (as sent by JS runtimes) is the same id; any other string is not an id."""
+    if isinstance(ident, str):
+        if not (ident.isascii() and ident.isdigit()) or len(ident) > len(str(MAX_ID)):
+            return False
+        ident = int(ident)
+    return isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_ID
 
 
 def body(msg: Message) -> dict[str, Any]:
@@ -77,9 +82,12 @@ def code_of(msg: Message) -> int:
 
 
 def description_of(msg: Message) -> str:
+    """The reason of a response; `desc` is accepted for `description` (PROTOCOL §2.2, §7 #4)."""
     b = body(msg)
-    d = b.get("description", b.get("desc", ""))
-    return d if isinstance(d, str) else str(d)
+    d = b.get("description")
+    if d is None:
+        d = b.get("desc")
+    return "" if d is None else d if isinstance(d, str) else str(d)
 
 
 def response(request: Message, code: int, description: str | None = None, **fields: Any) -> Message:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from core.protocol.address import RESERVED_SCHEMES
+
+#: RFC 3986 §3.1 scheme syntax: the scheme becomes the ObjectURL's `<scheme>://` (PROTOCOL §1.1).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 
 
 class DescriptorError(Exception):
@@ -36,7 +42,8 @@ def parse_descriptor(raw: Any) -> Descriptor:
     if not isinstance(props, dict):
         raise DescriptorError("descriptor properties are not an object")
     scheme = _constant(props.get("scheme", "resource"))
-    if not isinstance(scheme, str) or not scheme.isascii() or not scheme or "/" in scheme or ":" in scheme:
+    # A reserved scheme (`hyperty`, `domain`, …) would mint URLs that no component takes for an ObjectURL.
+    if not isinstance(scheme, str) or not _SCHEME.fullmatch(scheme) or scheme in RESERVED_SCHEMES:
         raise DescriptorError(f"bad scheme {scheme!r}")
     children: Any = props.get("childrens")
     if children is None:
@@ -45,4 +52,5 @@ def parse_descriptor(raw: Any) -> Descriptor:
     if not isinstance(children, list) or not all(isinstance(c, str) and c and "/" not in c for c in children):
         raise DescriptorError("children names must be a list of strings")
     name = raw.get("name", scheme)
-    return Descriptor(str(name), scheme, tuple(children), raw)
+    # One channel per name (PROTOCOL §1.1 `O/children/<name>`): a repeated name would double the listeners.
+    return Descriptor(str(name), scheme, tuple(dict.fromkeys(children)), raw)

@@ -65,7 +65,7 @@ class DataObjectChild:
         syncher.sandbox.post({"type": "update", "from": syncher.url, "to": self.channel,
                               "body": {"resource": self.child_id, "version": self.version, "source": syncher.url,
                                        "lastModified": now, **body}})
-        self._changed(ch.events_of(ops))
+        self._changed(ch.update_events(body, ops, self.data))
 
     def _changed(self, events: list[ch.ChangeEvent]) -> None:
         for event in events:
@@ -90,7 +90,7 @@ class DataObjectChild:
         except ch.ChangeError:
             return False
         self.version = version
-        self._changed(ch.events_of(ops))
+        self._changed(ch.update_events(b, ops, self.data))
         return True
 
     def _replace(self, value: dict[str, Any]) -> None:

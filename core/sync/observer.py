@@ -104,7 +104,7 @@ class DataObjectObserver(DataObject):
                 self._monitor("update does not apply", version=version, error=str(exc))
                 self.resync_soon(0.0)
                 return
-            events = ch.events_of(ops) if self._change_handlers else []
+            events = ch.update_events(b, ops, self.data) if self._change_handlers else []
         self.tracker.applied(version)
         self.version = version
         if "lastModified" in b:

@@ -6,9 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import jsonpatch
-import jsonpointer
-
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op
@@ -90,7 +87,8 @@ class DataObjectReporter(DataObject):
         msg = {"type": "update", "from": self.url, "to": addr.changes(self.url),
                "body": {"version": self.version, "source": self.syncher.url, "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
-        self._changed(ch.events_of(ops))
+        if self._change_handlers:
+            self._changed(ch.update_events(body, ops, self.data))
 
     @contextmanager
     def batch(self) -> Iterator[DataObjectReporter]:
@@ -152,15 +150,13 @@ class DataObjectReporter(DataObject):
         target._insert_items(index, list(items))
 
     def apply_patch(self, ops: list[Op]) -> None:
-        """Apply RFC 6902 `ops` as one update; all or none (checked on a copy first)."""
+        """Apply RFC 6902 `ops` as one update, all or none (an undo log rolls a failing patch back)."""
         self.guard()
-        try:
-            jsonpatch.apply_patch(ch.copy_json(self.data), ops)
-        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError) as exc:
-            raise SyncError(400, f"patch does not apply: {exc}") from exc
         self._suspended = True
         try:
-            jsonpatch.apply_patch(self.data, ops, in_place=True)
+            ch.apply_ops(self.data, ops)
+        except ch.ChangeError as exc:
+            raise SyncError(400, f"patch does not apply: {exc}") from exc
         finally:
             self._suspended = False
         if self._batch is not None:

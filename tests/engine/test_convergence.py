@@ -73,5 +73,5 @@ async def test_change_events_with_path_filters(lab: Lab) -> None:
     chat.data["other"].append(2)
     await lab.settle()
     assert events == [("add", "object", "participants.bob", {"status": "online"}),
-                      ("add", "object", "participants.bob.status", "away")]
+                      ("update", "object", "participants.bob.status", "away")]
     assert exact == ["participants.bob.status"]
