@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jsonpointer
@@ -193,10 +193,16 @@ def _copy(value: Any) -> Any:
         raise ChangeError(f"not a JSON value: {exc}") from exc
 
 
+@lru_cache(maxsize=4096)
+def _pointer(path: str) -> jsonpointer.JsonPointer:
+    """Parsed pointers, cached: every replica of a runtime applies the same paths."""
+    return jsonpointer.JsonPointer(path)
+
+
 def _locate(doc: Any, path: str) -> tuple[dict[str, Any] | list[Any], str | int]:
     """The container of the last token of `path` and that token (an int or '-' for lists)."""
     try:
-        parent, part = jsonpointer.JsonPointer(path).to_last(doc)
+        parent, part = _pointer(path).to_last(doc)
     except jsonpointer.JsonPointerException as exc:
         raise ChangeError(f"path {path!r} does not resolve: {exc}") from exc
     if not isinstance(parent, (dict, list)) or part is None:
