@@ -219,3 +219,24 @@ async def test_subscribe_during_delegation_waits_for_the_commit(short_lab: Lab) 
     await delegation
     obs = await subscribing
     assert (obs.data, obs.reporter) == ({"n": 1}, bob.url)
+
+
+async def test_unsubscribe_during_delegation_waits_for_the_commit(short_lab: Lab) -> None:
+    lab = short_lab
+    rt_a, rt_c, alice, bob, chat, bob_obs, observers = await world(lab, "b.example")
+    offers: list[Any] = []
+    busy: list[dict[str, Any]] = []
+    lab.monitor.subscribe(lambda e: busy.append(e.message) if e.kind == "message" and e.message
+                          and e.message["type"] == "response" and e.message["body"].get("code") == 503 else None)
+    bob.syncher.on_notification(lambda e: offers.append(e))
+    delegation = asyncio.ensure_future(chat.delegate(bob.url))
+    await lab.until(lambda: bool(offers), 2.0)
+    leaving = asyncio.ensure_future(observers[1].unsubscribe())
+    await lab.until(lambda: bool(busy), 2.0)            # answered 503 while delegating: retried
+    offers[0].accept()
+    await delegation
+    await leaving                                         # succeeds after the commit, never a spurious error
+    await lab.settle()
+    new = bob.syncher.reporters[chat.url]
+    assert set(new.subscriptions) == {observers[0].syncher.url}
+    assert set(rt_c.sm.reporters[chat.url].subscriptions) == {observers[0].syncher.url}
