@@ -18,5 +18,6 @@ class LinkEnd(Protocol):
 
 FrameHandler = Callable[[bytes], None]
 CloseHandler = Callable[[int, str], None]
-#: Opens a link to the node of a domain, or returns None when that domain has no reachable node.
+#: Opens a link to the node of a domain; returns None when the domain has no node (404 "no route"),
+#: raises ConnectionError when its node cannot be reached now (the stub retries with backoff).
 Connector = Callable[[str, str, FrameHandler, CloseHandler], Awaitable["LinkEnd | None"]]

@@ -30,6 +30,13 @@ class Allocator:
         self._count: dict[str, int] = {}
         self.fenced: set[str] = set()  # delegation tokens fenced by an owner query (§1.2 step 6)
 
+    def restore(self, owners: dict[str, str]) -> None:
+        """Ownership read back from a node state file (`core.node.state`)."""
+        self.owner.update(owners)
+        self._count.clear()
+        for runtime in self.owner.values():
+            self._count[runtime] = self._count.get(runtime, 0) + 1
+
     def allocate(self, runtime: str, scheme: str, number: int) -> list[str]:
         if number < 1 or number > self.max_per_request:
             raise AllocationError(429, f"between 1 and {self.max_per_request} addresses per request")

@@ -11,30 +11,46 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
+from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
-from core.node.session import Session, SessionState, Transport
-from core.node.subscription_manager import SubscriptionManager
+from core.node.session import TAKEOVER, Session, SessionState, Transport
+from core.node.state import MemoryState
+from core.node.subscription_manager import MAX_SUBSCRIPTIONS, SubscriptionManager
 from core.protocol import address as addr
-from core.protocol.message import Message, envelope_error, response
+from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 
 #: TRANSPORT §1: largest accepted message; 20 bad frames within 10 s close the session with 1008.
 MAX_MESSAGE = 1 << 20
 BAD_FRAMES = 20
 BAD_FRAME_WINDOW = 10.0
 
+#: Link control addresses (`mn:/session`, `mn:/monitor`, TRANSPORT §2, §4): never routed.
+_MN_SCHEME = "mn:/"
+
+#: Called with (action, session, detail) for each session event: open, takeover, refused, close,
+#: and the monitor's open/refused/close. The WebSocket server logs them.
+SessionHook = Callable[[str, Session, dict[str, Any]], None]
+
 
 class MessageNode:
     """The Message Node of `domain` (`domain://msg-node.<domain>`)."""
 
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
-                 max_subscriptions: int = 10_000) -> None:
+                 max_subscriptions: int = MAX_SUBSCRIPTIONS, state: MemoryState | None = None,
+                 monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES) -> None:
+        """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
+        `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
+        `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
+        these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
+        `size` in bytes as it crossed the wire."""
         self.domain = domain
         self.url = f"{addr.MN_PREFIX}{domain}"
         self.monitor = monitor or Monitor()
@@ -52,6 +68,25 @@ class MessageNode:
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
         self.stats = {"in": 0, "out": 0, "dropped": 0}
+        self.session_hooks: list[SessionHook] = []
+        self.state = state or MemoryState()
+        self._restore()
+        self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
+                                 max_bytes=monitor_bytes) if monitor_token else None)
+
+    def _restore(self) -> None:
+        snap = self.state.load()
+        self.tokens.update(snap.tokens)
+        self.allocator.restore(snap.owners)
+        self.allocator.fenced |= snap.fenced
+        self.bound.update(snap.bound)
+        self.registry.objects.update(snap.registrations)
+
+    def close(self) -> None:
+        """Stop the monitor feed and release the state file (links are closed by their owner)."""
+        if self.feed is not None:
+            self.feed.close()
+        self.state.close()
 
     # link side -----------------------------------------------------------------------------------
 
@@ -61,26 +96,40 @@ class MessageNode:
     def disconnect(self, session: Session, reason: str = "link closed") -> None:
         if session.state is SessionState.CLOSED:
             return
-        was_open = session.live
+        was = session.state
         session.state = SessionState.CLOSED
+        if was is SessionState.MONITOR:
+            if self.feed is not None:
+                self.feed.detach(session)
+            self._session_event("close", session, reason=reason)
+            return
         removed = self.subscriptions.drop_session(session)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
-        if was_open and self.monitor.active:
-            for address in removed:
-                self.monitor.emit("subscription", self.url, action="removed", address=address,
-                                  session=session.runtime)
-            self.monitor.emit("session", self.url, action="close", session=session.id,
-                              runtime=session.runtime, reason=reason)
+        if was is SessionState.OPEN:
+            if self.monitor.active:
+                for address in removed:
+                    self.monitor.emit("subscription", self.url, action="removed", address=address,
+                                      session=session.runtime)
+            self._session_event("close", session, reason=reason)
+
+    def _session_event(self, action: str, session: Session, **detail: Any) -> None:
+        if self.monitor.active:
+            self.monitor.emit("session", self.url, action=action, session=session.id,
+                              runtime=session.runtime, **detail)
+        for hook in self.session_hooks:
+            hook(action, session, detail)
 
     def receive(self, session: Session, frame: bytes | str | Message) -> None:
-        """One frame from `session`'s link (TRANSPORT §1): parse, check, then route."""
+        """One text frame from `session`'s link (TRANSPORT §1): parse, check, then route."""
         if session.state is SessionState.CLOSED:
             return
+        size = 0
         if isinstance(frame, dict):
             msg: Any = frame
         else:
-            if len(frame) > self.max_message:
+            size = _size(frame)
+            if size > self.max_message:
                 self._bad_frame(session, _peek(frame), 413, f"message larger than {self.max_message} bytes")
                 return
             try:
@@ -90,19 +139,30 @@ class MessageNode:
                 return
         problem = envelope_error(msg, link=True)
         if problem is not None:
-            self._bad_frame(session, msg if isinstance(msg, dict) else None, 400, problem)
+            self._bad_frame(session, msg if isinstance(msg, dict) else None, 400, problem, size)
+            return
+        to = msg["to"]
+        if session.state is SessionState.MONITOR or to == addr.MONITOR:
+            self._monitor_control(session, msg)  # link control of a monitor: not traced, tokens inside
             return
         self.stats["in"] += 1
         if self.monitor.active:
-            self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime)
+            self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
         if msg["type"] == "open":
             self._open(session, msg)
         elif not session.live:
             self._bad_frame(session, msg, 400, "session not open")
-        elif msg["to"] == addr.SESSION:
+        elif to == addr.SESSION:
             self._session_control(session, msg)
+        elif msg["type"] in LINK_TYPES or to.startswith(_MN_SCHEME):
+            self._answer(session, msg, 400, "open, close and event belong on mn:/session and mn:/monitor")
         else:
             self._route(session, msg)
+
+    def receive_binary(self, session: Session, frame: bytes) -> None:
+        """A binary frame (TRANSPORT §1): refused with 400 when its `id` and `from` can be read."""
+        if session.state is not SessionState.CLOSED:
+            self._bad_frame(session, _peek(frame), 400, "binary frames are not accepted; send JSON text")
 
     # session control (TRANSPORT §2) --------------------------------------------------------------
 
@@ -111,16 +171,18 @@ class MessageNode:
         if msg["to"] != addr.SESSION or not addr.is_runtime_address(runtime) or addr.runtime_of(runtime) != runtime:
             self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
             return
-        if session.live:
+        if session.state is not SessionState.NEW:
             self._answer(session, msg, 400, "session already open")
             return
         token = msg.get("body", {}).get("token")
         known = self.tokens.get(runtime)
         if known is not None and token != known:
+            self._session_event("refused", session, claimed=runtime, code=403)
             self._answer(session, msg, 403, "runtime URL already bound")
             return
         if known is None:
             known = self.tokens[runtime] = secrets.token_hex(16)
+            self.state.token(runtime, known)
         older = self.sessions.get(runtime)
         session.runtime = runtime
         session.visiting = addr.authority(runtime) != self.domain
@@ -128,12 +190,46 @@ class MessageNode:
         self.sessions[runtime] = session
         if older is not None and older is not session:
             self.disconnect(older, "taken over")
-            older.transport.close(1000, "session taken over")
-        if self.monitor.active:
-            self.monitor.emit("session", self.url, action="takeover" if older else "open", session=session.id,
-                              runtime=runtime, visiting=session.visiting)
+            older.transport.close(*TAKEOVER)
+        self._session_event("takeover" if older else "open", session, visiting=session.visiting)
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
                                                       "domain": self.domain, "visiting": session.visiting})
+
+    def _monitor_control(self, s: Session, msg: Message) -> None:
+        """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""
+        mtype = msg["type"]
+        if s.state is SessionState.MONITOR:
+            if mtype == "close" and msg["to"] in (addr.MONITOR, addr.SESSION):
+                self._answer(s, msg, 200)
+                self.disconnect(s, "closed by monitor")
+                s.transport.close(1000, "closed")
+            else:
+                self._bad_frame(s, msg, 400, "monitors send nothing but close")
+            return
+        if mtype != "open":
+            self._bad_frame(s, msg, 400, "mn:/monitor takes open and close from monitors only")
+            return
+        if s.state is not SessionState.NEW:
+            self._answer(s, msg, 400, "session already open")
+            return
+        name = msg["from"]
+        if not name.startswith("monitor://") or len(name) == len("monitor://"):
+            self._answer(s, msg, 400, "a monitor opens as monitor://<name>")
+            return
+        if self.feed is None:
+            self._answer(s, msg, 403, "this node has no monitor feed")
+            return
+        body = msg.get("body", {})
+        refusal = self.feed.refusal(body)
+        if refusal is not None:
+            self._session_event("refused", s, claimed=name, code=refusal[0])
+            self._answer(s, msg, *refusal)
+            return
+        s.monitor_name = name
+        s.state = SessionState.MONITOR
+        self._answer(s, msg, 200, value={"session": s.id, "domain": self.domain, "node": self.url})
+        self.feed.attach(s, body.get("replay", 0))
+        self._session_event("monitor", s, monitor=name)  # after the replay: its own open comes live
 
     def _session_control(self, session: Session, msg: Message) -> None:
         if msg["type"] == "close":
@@ -172,6 +268,15 @@ class MessageNode:
         if peers:
             self._deliver(peers, msg)
         elif not self.subscriptions.subscribers(to):
+            obj = addr.object_of(to)
+            if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
+                    and addr.is_object_url(obj) and obj not in self.allocator.owner):
+                # An object this node never allocated or has deallocated: gone, not unreachable, so a
+                # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
+                # from a reporter runtime that is offline (404 "no route").
+                self.stats["dropped"] += 1
+                self._answer(s, msg, 404, "unknown object")
+                return
             self._no_route(s, msg, "nobody subscribed")
 
     def _owner_of(self, to: str) -> str | None:
@@ -196,7 +301,10 @@ class MessageNode:
             obj = addr.object_of(address)
             return bool(obj) and addr.is_object_url(obj) and self.allocator.owner.get(obj) == s.runtime
         if addr.is_hyperty(address):
-            bound = self.bound.setdefault(address, s.runtime)
+            bound = self.bound.get(address)
+            if bound is None:
+                bound = self.bound[address] = s.runtime
+                self.state.bind(address, bound)
             return bound == s.runtime
         return addr.is_object_url(addr.object_of(address))
 
@@ -205,7 +313,8 @@ class MessageNode:
         for peer in peers:
             self.stats["out"] += 1
             if self.monitor.active:
-                self.monitor.emit("message", self.url, direction="out", message=msg, session=peer.runtime)
+                self.monitor.emit("message", self.url, direction="out", message=msg, session=peer.runtime,
+                                  size=len(data))
             peer.transport.send(data)
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
@@ -220,16 +329,18 @@ class MessageNode:
         if request.get("type") == "response":
             return
         reply = response(request, code, description, **fields)
+        data = orjson.dumps(reply)
         self.stats["out"] += 1
-        if self.monitor.active:
-            self.monitor.emit("message", self.url, direction="out", message=reply, session=s.runtime)
-        s.transport.send(orjson.dumps(reply))
+        if self.monitor.active and s.state is not SessionState.MONITOR and request["to"] != addr.MONITOR:
+            self.monitor.emit("message", self.url, direction="out", message=reply, session=s.runtime,
+                              size=len(data))
+        s.transport.send(data)
 
-    def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str) -> None:
+    def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str, size: int = 0) -> None:
         """TRANSPORT §1: answer what can be answered, drop the rest; 20 within 10 s close the link."""
         self.stats["dropped"] += 1
         if self.monitor.active:
-            self.monitor.emit("drop", self.url, reason=problem, message=msg, session=s.runtime)
+            self.monitor.emit("drop", self.url, reason=problem, message=msg, session=s.runtime, size=size)
         if (msg is not None and isinstance(msg.get("from"), str) and msg.get("from")
                 and isinstance(msg.get("id"), (int, str)) and not isinstance(msg.get("id"), bool)
                 and msg.get("type") != "response"):
@@ -308,8 +419,9 @@ class MessageNode:
                     self._answer(s, msg, 400, "bad number")
                     return
                 urls = self.allocator.allocate(s.runtime, scheme, number)
+                self.state.owners(urls, s.runtime)
                 for url in urls:
-                    self._ownership(url, s.runtime, "allocated")
+                    self._ownership(s, url, s.runtime, "allocated")
                 self._answer(s, msg, 200, value={"allocated": urls})
                 return
             resource = body.get("resource")
@@ -318,12 +430,14 @@ class MessageNode:
                 return
             if msg["type"] == "delete":
                 self.allocator.deallocate(s.runtime, resource)
-                self._ownership(resource, "", "deallocated")
+                self.state.drop_owner(resource)
+                self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":
                 token = body.get("delegationToken")
-                if isinstance(token, str) and token:
+                if isinstance(token, str) and token and token not in self.allocator.fenced:
                     self.allocator.fenced.add(token)
+                    self.state.fence(token)
                 owner = self.allocator.owner.get(resource)
                 if owner is None:
                     self._answer(s, msg, 404, "unknown object")
@@ -343,15 +457,18 @@ class MessageNode:
             self._answer(s, msg, 400, "missing value.runtime or delegationToken")
             return
         self.allocator.transfer(s.runtime, resource, target, token)
+        self.state.owners([resource], target)
         new = self.sessions.get(target)
         for address in (resource, addr.subscription(resource)):
             self.subscriptions.move(address, s, new)
-        self._ownership(resource, target, "transferred")
+        self._ownership(s, resource, target, "transferred")
         self._answer(s, msg, 200)
 
-    def _ownership(self, address: str, runtime: str, action: str) -> None:
+    def _ownership(self, s: Session, address: str, runtime: str, action: str) -> None:
+        """`runtime` is the owner afterwards ('' once deallocated); `session` the runtime that asked."""
         if self.monitor.active:
-            self.monitor.emit("ownership", self.url, address=address, runtime=runtime, action=action)
+            self.monitor.emit("ownership", self.url, address=address, runtime=runtime, action=action,
+                              session=s.runtime)
 
     def _hyperty_allocation(self, s: Session, msg: Message) -> None:
         body = msg.get("body", {})
@@ -366,8 +483,9 @@ class MessageNode:
                     self._answer(s, msg, 400, "bad number")
                     return
                 urls = self.allocator.allocate(s.runtime, "hyperty", number)
+                self.state.owners(urls, s.runtime)
                 for url in urls:
-                    self._ownership(url, s.runtime, "allocated")
+                    self._ownership(s, url, s.runtime, "allocated")
                 self._answer(s, msg, 200, value={"allocated": urls})
             else:
                 resource = body.get("resource")
@@ -375,7 +493,8 @@ class MessageNode:
                     self._answer(s, msg, 400, "missing resource")
                     return
                 self.allocator.deallocate(s.runtime, resource)
-                self._ownership(resource, "", "deallocated")
+                self.state.drop_owner(resource)
+                self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
         except AllocationError as exc:
             self._answer(s, msg, exc.code, exc.description)
@@ -404,12 +523,15 @@ class MessageNode:
             return
         if mtype == "create" and isinstance(value, dict):
             self.registry.register(value)
+            self.state.register(url, self.registry.objects[url])
         elif mtype == "update" and isinstance(value, dict):
             if not self.registry.update(url, value):
                 self._answer(s, msg, 404, "not registered")
                 return
+            self.state.register(url, self.registry.objects[url])
         elif mtype == "delete":
             self.registry.unregister(url)
+            self.state.unregister(url)
         else:
             self._answer(s, msg, 400, "missing value")
             return
@@ -443,6 +565,13 @@ def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | Non
     if not isinstance(resources, list) or not resources or not all(isinstance(a, str) and a for a in resources):
         return [], "resources must be a non-empty list of addresses"
     return resources, None
+
+
+def _size(frame: bytes | str) -> int:
+    """Size in bytes as it crossed the wire (UTF-8); `isascii` is O(1) on str, so ASCII text is free."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode())
 
 
 def _peek(frame: bytes | str) -> dict[str, Any] | None:

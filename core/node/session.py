@@ -1,9 +1,13 @@
-"""A runtime's session at a Message Node (TRANSPORT §2): the node-side agent of one link."""
+"""A link's session at a Message Node (TRANSPORT §2, §4): the node-side agent of one link."""
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+#: Close code and reason of the older link when a runtime URL opens a second one (TRANSPORT §2).
+#: A runtime whose link closes this way does not reconnect: another instance holds its URL now.
+TAKEOVER = (1000, "session taken over")
 
 
 class Transport(Protocol):
@@ -14,14 +18,35 @@ class Transport(Protocol):
     def close(self, code: int, reason: str) -> None: ...
 
 
+@runtime_checkable
+class PacedTransport(Protocol):
+    """A transport that says when it would rather not take more (the WebSocket one does).
+
+    The monitor feed (TRANSPORT §4) only writes while `ready()` and resumes from `on_ready`, so a
+    slow monitor loses events instead of buffering without bound. Routing ignores it.
+    """
+
+    on_ready: object
+
+    def ready(self) -> bool: ...
+
+
 class SessionState(Enum):
     NEW = "new"          # link up, waiting for `open` (anything else: 400)
     OPEN = "open"        # bound to `runtime`
+    MONITOR = "monitor"  # a console watching the node (TRANSPORT §4): sends nothing but `close`
     CLOSED = "closed"    # link gone; its node subscriptions ended with it
 
 
 class Session:
-    """One link's session. Invariant: `runtime` is set exactly when `state` is OPEN or was OPEN."""
+    """One link's session.
+
+    Invariants: `runtime` is set exactly when `state` is OPEN or was OPEN; `monitor_name` exactly
+    when it is or was MONITOR. The state only moves NEW → OPEN | MONITOR → CLOSED, or NEW → CLOSED.
+    """
+
+    __slots__ = ("bad_frames", "id", "monitor_name", "runtime", "state", "subscriptions", "transport",
+                 "visiting")
 
     def __init__(self, ident: str, transport: Transport) -> None:
         self.id = ident
@@ -30,12 +55,17 @@ class Session:
         self.runtime = ""
         self.visiting = False
         self.subscriptions: set[str] = set()
-        self.monitor_name = ""  # set for monitor sessions (TRANSPORT §4)
+        self.monitor_name = ""
         self.bad_frames: list[float] = []
 
     @property
     def live(self) -> bool:
         return self.state is SessionState.OPEN
 
+    @property
+    def name(self) -> str:
+        """What logs call this session: its runtime URL, monitor name, or '-' before `open`."""
+        return self.runtime or self.monitor_name or "-"
+
     def __repr__(self) -> str:
-        return f"Session({self.id}, {self.runtime or self.monitor_name or '-'}, {self.state.value})"
+        return f"Session({self.id}, {self.name}, {self.state.value})"

@@ -5,7 +5,8 @@ session token for every reopen. While the link is down it queues at most `MAX_QU
 (oldest dropped); a queued request whose answer the bus has stopped waiting for (it answered 408,
 PROTOCOL §2.5) is not sent late. A link lost after a session was open is reopened by itself with
 exponential backoff; after each open the `on_open` callbacks run (the runtime re-sends its node
-subscriptions) before the queue is flushed, so nothing queued reaches the node ahead of them.
+subscriptions), then, on a reopen, the objects observed through this node are resynced, and only
+then is the queue flushed, so nothing queued reaches the node ahead of them.
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ class Stub:
                                       visiting=self.visiting, reopen=self.opens > 1)
             for callback in list(self.on_open):
                 callback(self)
+            if self.opens > 1:
+                self._resync_observed()
             self._flush()
         else:
             code, description = code_of(msg), description_of(msg)
@@ -187,6 +190,16 @@ class Stub:
                     self.runtime.bus.ingress(response(queued, code, description))
         if self._opened is not None and not self._opened.done():
             self._opened.set_result(None)
+
+    def _resync_observed(self) -> None:
+        """TRANSPORT §2: after a reopen, once the node subscriptions are re-sent (by `on_open`), each
+        object observed through this node is resynced (PROTOCOL §5.4): what was published while the
+        link was down never reaches this runtime, and no later update may come to reveal the gap.
+        The read leaves after the subscriptions on the same link, so nothing falls between them."""
+        for hyperty in list(self.runtime.hyperties.values()):
+            for observer in list(hyperty.syncher.observers.values()):
+                if not observer.closed and addr.authority(observer.url) == self.domain:
+                    observer.resync_soon()
 
     # losing the link --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
-from core.protocol.message import Message, SyncError, code_of
+from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
 from core.sync.data_object import DataObject
 from core.sync.sandbox import SandboxListener
@@ -164,7 +164,7 @@ class DataObjectObserver(DataObject):
                 elif code in (401, 403):
                     await self.syncher._revoked(self)
                     return
-                elif code == 404:
+                elif code == 404 and description_of(answer) != "no route":  # owner offline is not deleted
                     self.syncher._deleted(self, leave_sm=True)
                     return
                 await asyncio.sleep(backoff)

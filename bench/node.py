@@ -1,0 +1,495 @@
+"""Message Node over WebSocket (issue 7), each figure beside raw `websockets` in the same run.
+
+    python -m bench.node [--subscribers 1000] [--rounds 100] [--relay 10000] [--allocations 10000]
+
+(a) fan-out: one update from a reporter session to N subscriber sessions, time until the last one
+    has it (median, p99), beside a raw `websockets.broadcast` of the same frame to N sockets;
+(b) relay: 10,000 small hyperty-to-hyperty messages through the node (messages/s until the last
+    arrives), beside a raw echo server;
+(c) 10,000 object address allocations, pipelined on one session (with and without `--state`),
+    beside 10,000 raw echo round trips (and, for `--state`, 10,000 raw SQLite single-row
+    transactions on the same file system);
+(d) memory per idle session: the server process's RSS growth per open session, beside raw idle
+    connections.
+
+Servers run in a child process each (`--serve node|raw`), so a server has its own interpreter;
+every client is in this process on 127.0.0.1. Node and raw measurements alternate (round by round,
+run by run) so that both see the same machine load; relay and allocations keep the median of
+`--repeat` runs. The node runs as `syncscope node` does by
+default (monitor feed on, 10,000 events kept for replay); `--no-feed` measures it without. The
+result is the last line printed, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import secrets
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.net.websocket import FRAME_FACTOR, NodeServer  # noqa: E402
+from core.node.node import MAX_MESSAGE, MessageNode  # noqa: E402
+from core.node.state import NodeState  # noqa: E402
+from core.protocol import address as addr  # noqa: E402
+
+D = "bench.example"
+#: reTHINK's published figures, for the record (issue 7).
+RETHINK = {"fanout_200_ms": [358, 569], "fanout_1000": "failed", "relay_per_s": [670, 785],
+           "allocations_10000_s": [15.8, 18.6]}
+
+
+# servers (child processes) ------------------------------------------------------------------------------
+
+async def serve_node(state: str | None, feed: bool) -> None:
+    node = MessageNode(D, state=NodeState(state) if state else None,
+                       monitor_token=secrets.token_urlsafe(16) if feed else None)
+    server = NodeServer(node)
+    await server.start()
+    await _run_until_stopped(server.port)
+    await server.close()
+    node.close()
+
+
+async def serve_raw() -> None:
+    """`/echo` echoes, `/sub` receives broadcasts, `/pub` broadcasts each message to every `/sub`,
+    `/idle` holds the connection."""
+    subscribers: set[ServerConnection] = set()
+
+    async def handler(conn: ServerConnection) -> None:
+        path = conn.request.path if conn.request is not None else "/"
+        try:
+            if path == "/echo":
+                async for message in conn:
+                    await conn.send(message)
+            elif path == "/pub":
+                async for message in conn:
+                    broadcast(subscribers, message)
+            else:
+                if path == "/sub":
+                    subscribers.add(conn)
+                await conn.wait_closed()
+        except ConnectionClosed:
+            pass
+        finally:
+            subscribers.discard(conn)
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=FRAME_FACTOR * MAX_MESSAGE,
+                     server_header=None) as server:
+        await _run_until_stopped(server.sockets[0].getsockname()[1])
+
+
+async def _run_until_stopped(port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"PORT {port}", flush=True)
+    await stop.wait()
+
+
+class Child:
+    """A server child process and its port."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc, self.port = proc, port
+
+    @classmethod
+    async def start(cls, *args: str) -> Child:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.node", "--serve", *args, cwd=ROOT,
+                                                    stdout=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        return cls(proc, int(line.split()[1]))
+
+    def url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, *args: str) -> AsyncIterator[Child]:
+        child = await cls.start(*args)
+        try:
+            yield child
+        finally:
+            await child.stop()
+
+
+# clients ------------------------------------------------------------------------------------------------
+
+async def dial(url: str) -> ClientConnection:
+    return await connect(url, compression=None, proxy=None, max_size=None, open_timeout=60, close_timeout=1)
+
+
+class Session:
+    """A runtime session opened by hand on a node."""
+
+    def __init__(self, conn: ClientConnection, runtime: str) -> None:
+        self.conn, self.runtime, self.ids = conn, runtime, 0
+
+    @classmethod
+    async def open(cls, url: str, name: str) -> Session:
+        session = cls(await dial(url), addr.runtime_url(D, name))
+        answer = await session.ask("open", session.runtime, addr.SESSION, {})
+        assert answer["body"]["code"] == 200, answer
+        return session
+
+    async def send(self, mtype: str, frm: str, to: str, body: dict[str, Any]) -> None:
+        self.ids += 1
+        await self.conn.send(orjson.dumps({"id": self.ids, "type": mtype, "from": frm, "to": to,
+                                           "body": body}).decode())
+
+    async def ask(self, mtype: str, frm: str, to: str, body: dict[str, Any]) -> dict[str, Any]:
+        await self.send(mtype, frm, to, body)
+        answer = orjson.loads(await self.conn.recv())
+        assert isinstance(answer, dict)
+        return answer
+
+    async def allocate(self, scheme: str) -> str:
+        target = addr.hyperty_allocation(D) if scheme == "hyperty" else addr.object_allocation(D)
+        answer = await self.ask("create", self.runtime + "/address-allocation", target,
+                                {"scheme": scheme, "value": {"number": 1}})
+        return str(answer["body"]["value"]["allocated"][0])
+
+
+async def many(coros: list[Any], width: int = 100) -> list[Any]:
+    """Run coroutines `width` at a time (a thousand handshakes at once only measure the backlog)."""
+    out: list[Any] = []
+    for i in range(0, len(coros), width):
+        out += await asyncio.gather(*coros[i:i + width])
+    return out
+
+
+class Receivers:
+    """One reader per connection; `round()` waits until each has one more frame, returns the last
+    arrival time."""
+
+    def __init__(self, conns: list[ClientConnection]) -> None:
+        self.conns = conns
+        self.arrived = 0
+        self.last = 0.0
+        self.done = asyncio.Event()
+        self.tasks = [asyncio.get_running_loop().create_task(self._read(c)) for c in conns]
+
+    async def _read(self, conn: ClientConnection) -> None:
+        try:
+            while True:
+                await conn.recv(decode=False)
+                self.last = time.perf_counter()
+                self.arrived += 1
+                if self.arrived == len(self.conns):
+                    self.done.set()
+        except ConnectionClosed:
+            pass
+
+    async def round(self, send: Any) -> float:
+        self.arrived, self.done = 0, asyncio.Event()
+        start = time.perf_counter()
+        await send()
+        await asyncio.wait_for(self.done.wait(), 60)
+        return self.last - start
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"median_ms": round(statistics.median(ordered) * 1e3, 2), "p99_ms": round(p99 * 1e3, 2),
+            "min_ms": round(ordered[0] * 1e3, 2), "max_ms": round(ordered[-1] * 1e3, 2)}
+
+
+def update_frame(obj: str, source: str, version: int) -> dict[str, Any]:
+    """An update as a reporter publishes it (PROTOCOL §3.3)."""
+    return {"id": version, "type": "update", "from": obj, "to": addr.changes(obj),
+            "body": {"version": version, "source": source, "attribute": "n", "value": version,
+                     "lastModified": "2026-01-01T00:00:00Z"}}
+
+
+# (a) + (d) ----------------------------------------------------------------------------------------------
+
+class NodeFanout:
+    """A reporter session and n subscriber sessions of `O/changes` on a node."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+
+    async def setup(self, n: int) -> float:
+        """Opens the sessions; returns the server's RSS growth per idle session (KiB)."""
+        self.reporter = await Session.open(self.child.url(), "reporter")
+        self.source, self.obj = await self.reporter.allocate("hyperty"), await self.reporter.allocate("comm")
+        before = self.child.rss_kib()
+        self.subs: list[Session] = await many([Session.open(self.child.url(), f"sub{i}") for i in range(n)])
+        idle_kib = (self.child.rss_kib() - before) / n
+        await many([s.ask("subscribe", s.runtime + "/sm", addr.mn_sm(D), {"resources": [addr.changes(self.obj)]})
+                    for s in self.subs])
+        self.receivers = Receivers([s.conn for s in self.subs])
+        return idle_kib
+
+    async def round(self, version: int) -> float:
+        frame = orjson.dumps(update_frame(self.obj, self.source, version)).decode()
+        return await self.receivers.round(lambda: self.reporter.conn.send(frame))
+
+    async def close(self) -> None:
+        await self.receivers.close()
+        await many([s.conn.close() for s in [*self.subs, self.reporter]])
+
+
+class RawFanout:
+    """A publisher and n subscriber sockets on the raw server (`websockets.broadcast`)."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+
+    async def setup(self, n: int) -> float:
+        self.publisher = await dial(self.child.url("/pub"))
+        before = self.child.rss_kib()
+        self.subs: list[ClientConnection] = await many([dial(self.child.url("/sub")) for _ in range(n)])
+        idle_kib = (self.child.rss_kib() - before) / n
+        self.receivers = Receivers(self.subs)
+        return idle_kib
+
+    async def round(self, version: int) -> float:
+        frame = orjson.dumps(update_frame("comm://bench.example/raw", "hyperty://bench.example/r", version)).decode()
+        return await self.receivers.round(lambda: self.publisher.send(frame))
+
+    async def close(self) -> None:
+        await self.receivers.close()
+        await many([c.close() for c in [*self.subs, self.publisher]])
+
+
+async def fanout(node: Child, raw: Child, n: int, rounds: int, warmup: int = 5) -> dict[str, Any]:
+    """Rounds alternate between the two servers, so both see the same machine load."""
+    sides = {"node": NodeFanout(node), "raw": RawFanout(raw)}
+    idle = {name: await side.setup(n) for name, side in sides.items()}
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for version in range(1, warmup + rounds + 1):
+        for name, side in sides.items():
+            elapsed = await side.round(version)
+            if version > warmup:
+                times[name].append(elapsed)
+    for side in sides.values():
+        await side.close()
+    return {"node": summary(times["node"]), "raw": summary(times["raw"]), "idle_node_kib": idle["node"],
+            "idle_raw_kib": idle["raw"]}
+
+
+# (b) ----------------------------------------------------------------------------------------------------
+
+async def relay_node(child: Child, count: int) -> float:
+    run = secrets.token_hex(3)  # each repetition opens fresh runtime URLs
+    a, b = await Session.open(child.url(), f"alice-{run}"), await Session.open(child.url(), f"bob-{run}")
+    ha, hb = await a.allocate("hyperty"), await b.allocate("hyperty")
+    frames = [orjson.dumps({"id": i, "type": "execute", "from": ha, "to": hb,
+                            "body": {"method": "ping", "params": [i]}}).decode() for i in range(1, count + 1)]
+    rate = await _stream(a.conn, b.conn, frames)
+    await a.conn.close()
+    await b.conn.close()
+    return rate
+
+
+async def relay_raw(child: Child, count: int) -> float:
+    conn = await dial(child.url("/echo"))
+    frames = [orjson.dumps({"id": i, "type": "execute", "from": "hyperty://bench.example/a",
+                            "to": "hyperty://bench.example/b", "body": {"method": "ping", "params": [i]}}).decode()
+              for i in range(1, count + 1)]
+    rate = await _stream(conn, conn, frames)
+    await conn.close()
+    return rate
+
+
+async def _stream(sender: ClientConnection, receiver: ClientConnection, frames: list[str]) -> float:
+    """Messages per second from the first send until the last frame is read."""
+    async def take() -> None:
+        for _ in frames:
+            await receiver.recv(decode=False)
+
+    start = time.perf_counter()
+    reader = asyncio.get_running_loop().create_task(take())
+    for frame in frames:
+        await sender.send(frame)
+    await asyncio.wait_for(reader, 120)
+    return len(frames) / (time.perf_counter() - start)
+
+
+# (c) ----------------------------------------------------------------------------------------------------
+
+async def allocations_node(child: Child, count: int) -> float:
+    s = await Session.open(child.url(), f"allocator-{secrets.token_hex(3)}")
+    frames = [orjson.dumps({"id": i, "type": "create", "from": s.runtime + "/address-allocation",
+                            "to": addr.object_allocation(D), "body": {"scheme": "comm", "value": {"number": 1}}}
+                           ).decode() for i in range(1, count + 1)]
+    start = time.perf_counter()
+    await _round_trips(s.conn, frames)
+    elapsed = time.perf_counter() - start
+    last = orjson.loads(await _ask_last(s))
+    assert last["body"]["code"] == 200
+    await s.conn.close()
+    return elapsed
+
+
+async def _ask_last(s: Session) -> bytes:
+    await s.send("create", s.runtime + "/address-allocation", addr.object_allocation(D),
+                 {"scheme": "comm", "value": {"number": 1}})
+    return bytes(await s.conn.recv(decode=False))
+
+
+async def allocations_raw(child: Child, count: int) -> float:
+    conn = await dial(child.url("/echo"))
+    frames = [orjson.dumps({"id": i, "type": "create", "from": "hyperty-runtime://bench.example/x/address-allocation",
+                            "to": addr.object_allocation(D), "body": {"scheme": "comm", "value": {"number": 1}}}
+                           ).decode() for i in range(1, count + 1)]
+    start = time.perf_counter()
+    await _round_trips(conn, frames)
+    elapsed = time.perf_counter() - start
+    await conn.close()
+    return elapsed
+
+
+async def _round_trips(conn: ClientConnection, frames: list[str]) -> None:
+    async def take() -> None:
+        for _ in frames:
+            await conn.recv(decode=False)
+
+    reader = asyncio.get_running_loop().create_task(take())
+    for frame in frames:
+        await conn.send(frame)
+    await asyncio.wait_for(reader, 120)
+
+
+def raw_sqlite(path: Path, count: int) -> float:
+    """`count` single-row transactions into a table shaped like the node's, same file system and
+    settings as `NodeState`: what `--state` cannot go below."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE owners (address TEXT PRIMARY KEY, runtime TEXT NOT NULL)")
+    start = time.perf_counter()
+    for _ in range(count):
+        with db:
+            db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?)", (f"comm://{D}/{secrets.token_hex(16)}", "rt"))
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed
+
+
+# the run ------------------------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": cpu,
+            "loadavg_1m": round(os.getloadavg()[0], 2)}
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    node_args = ["node"] if args.feed else ["node", "--no-feed"]
+    result: dict[str, Any] = {"bench": "node", "machine": machine(), "monitor_feed": args.feed,
+                              "rethink": RETHINK}
+    with tempfile.TemporaryDirectory(dir=args.state_dir) as tmp:
+        async with Child.running("raw") as raw, Child.running(*node_args) as node, \
+                Child.running(*node_args, "--state", str(Path(tmp) / "node.sqlite")) as stateful:
+            note(f"fan-out to {args.subscribers} …")
+            fan = await fanout(node, raw, args.subscribers, args.rounds)
+            note(f"relay of {args.relay} …")
+            relays: dict[str, list[float]] = {"node": [], "raw": []}
+            for _ in range(args.repeat):
+                relays["raw"].append(await relay_raw(raw, args.relay))
+                relays["node"].append(await relay_node(node, args.relay))
+            note(f"{args.allocations} allocations …")
+            allocs: dict[str, list[float]] = {"node": [], "state": [], "raw": []}
+            for _ in range(args.repeat):
+                allocs["raw"].append(await allocations_raw(raw, args.allocations))
+                allocs["node"].append(await allocations_node(node, args.allocations))
+                allocs["state"].append(await allocations_node(stateful, args.allocations))
+        sqlite_s = raw_sqlite(Path(tmp) / "raw.sqlite", args.allocations)
+    relay = {k: statistics.median(v) for k, v in relays.items()}
+    alloc = {k: statistics.median(v) for k, v in allocs.items()}
+    result["fanout"] = {"subscribers": args.subscribers, "rounds": args.rounds, "node": fan["node"],
+                        "raw_broadcast": fan["raw"],
+                        "ratio_median": round(fan["node"]["median_ms"] / fan["raw"]["median_ms"], 2),
+                        "ratio_p99": round(fan["node"]["p99_ms"] / fan["raw"]["p99_ms"], 2), "target_ratio": "<= 1.5"}
+    result["relay"] = {"messages": args.relay, "node_per_s": round(relay["node"]),
+                       "raw_echo_per_s": round(relay["raw"]), "ratio": round(relay["node"] / relay["raw"], 2),
+                       "target_ratio": ">= 0.5"}
+    result["allocations"] = {"count": args.allocations, "node_s": round(alloc["node"], 3),
+                             "node_with_state_s": round(alloc["state"], 3), "raw_echo_s": round(alloc["raw"], 3),
+                             "raw_sqlite_inserts_s": round(sqlite_s, 3),
+                             "ratio": round(alloc["node"] / alloc["raw"], 2), "target_s": "<= 1"}
+    result["idle_session"] = {"node_kib": round(fan["idle_node_kib"], 1), "raw_kib": round(fan["idle_raw_kib"], 1),
+                              "sessions": args.subscribers}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.node", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--relay", type=int, default=10_000)
+    parser.add_argument("--allocations", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="relay and allocation runs; the median is kept")
+    parser.add_argument("--state-dir", default=None, help="where the --state file goes (default: the temp dir)")
+    parser.add_argument("--no-feed", dest="feed", action="store_false", help="run the node without a monitor feed")
+    parser.add_argument("--serve", choices=["node", "raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--state", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve == "raw":
+        asyncio.run(serve_raw())
+        return 0
+    if args.serve == "node":
+        asyncio.run(serve_node(args.state, args.feed))
+        return 0
+    print(json.dumps(asyncio.run(run(args))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

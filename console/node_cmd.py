@@ -1,0 +1,100 @@
+"""`syncscope node`: a domain's Message Node as a WebSocket server (TRANSPORT.md).
+
+Prints `listening on <url>` once bound (and the monitor token once, when it was generated), logs one
+line per session event on stderr, and closes every session with 1001 on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import ssl
+import sys
+
+from core.net.websocket import IDLE_TIMEOUT, MAX_OUTGOING, NodeServer
+from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
+from core.node.node import MAX_MESSAGE, MessageNode
+from core.node.state import NodeState, StateError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--domain", required=True, help="the node's domain, e.g. a.example")
+    parser.add_argument("--port", type=int, required=True, help="TCP port (0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--state", metavar="FILE",
+                        help="SQLite file keeping tokens, ownerships and registrations across restarts")
+    parser.add_argument("--monitor-token", metavar="T", help="token monitors present (generated and printed if absent)")
+    parser.add_argument("--tls-cert", metavar="C", help="certificate chain (PEM) to serve wss://")
+    parser.add_argument("--tls-key", metavar="K", help="private key (PEM) of --tls-cert")
+    parser.add_argument("--max-message", type=int, default=MAX_MESSAGE, metavar="BYTES",
+                        help=f"largest accepted message (default {MAX_MESSAGE}); 4x this closes the link")
+    parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="S",
+                        help=f"close links silent this long (default {IDLE_TIMEOUT:g} s)")
+    parser.add_argument("--max-outgoing", type=int, default=MAX_OUTGOING, metavar="N",
+                        help=f"messages waiting for a slow peer before its link is closed (default {MAX_OUTGOING})")
+    parser.add_argument("--monitor-queue", type=int, default=MAX_MONITOR_QUEUE, metavar="N",
+                        help=f"events queued per monitor before it loses some (default {MAX_MONITOR_QUEUE})")
+    parser.add_argument("--replay", type=int, default=REPLAY, metavar="N",
+                        help=f"events kept for monitors that ask for a replay (default {REPLAY}; 0: none)")
+    parser.add_argument("--monitor-bytes", type=int, default=MONITOR_BYTES, metavar="N",
+                        help=f"bytes of envelopes the replay, and each monitor's queue, may hold "
+                             f"(default {MONITOR_BYTES})")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only")
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("syncscope node: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        context = _tls(args)
+        state = NodeState(args.state) if args.state else None
+    except (OSError, ssl.SSLError, StateError) as exc:
+        print(f"syncscope node: {exc}", file=sys.stderr)
+        return 2
+    token = args.monitor_token or secrets.token_urlsafe(16)
+    node = MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
+                       monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes)
+    try:
+        return asyncio.run(_serve(node, args, context, None if args.monitor_token else token))
+    finally:
+        node.close()
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
+
+
+async def _serve(node: MessageNode, args: argparse.Namespace, context: ssl.SSLContext | None,
+                 generated_token: str | None) -> int:
+    server = NodeServer(node, args.host, args.port, ssl_context=context, idle_timeout=args.idle_timeout,
+                        max_outgoing=args.max_outgoing)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"syncscope node: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"listening on {server.url}", flush=True)
+    if generated_token is not None:
+        print(f"monitor token: {generated_token}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await server.close()
+    return 0

@@ -1,0 +1,472 @@
+"""WebSocket links (TRANSPORT §1): a Message Node served over `websockets`, and the runtime's
+`Connector` that reaches nodes by URL.
+
+Both ends are thin: the node side feeds frames to the transport-agnostic `MessageNode` and the
+runtime side hands frames to its stub, exactly as the in-memory link does. What this module adds is
+what a socket needs: frame kinds and sizes, keepalive, non-blocking sends with a bounded backlog,
+clean shutdown, and one log line per session event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import OPEN
+
+from core.monitor import Monitor
+from core.net.link import CloseHandler, FrameHandler, LinkEnd
+from core.node.node import MAX_MESSAGE, MessageNode
+from core.node.session import Session, SessionState
+from core.protocol.message import Message
+from core.tasks import TaskSet
+
+log = logging.getLogger("syncscope.node")
+
+#: TRANSPORT §5: messages a link may have waiting to be written; past it the link is closed (1013)
+#: and the peer recovers as from a lost link. Protects the node from a peer that stops reading.
+MAX_OUTGOING = 10_000
+#: TRANSPORT §1: seconds without traffic or pong after which either side closes a link.
+IDLE_TIMEOUT = 60.0
+#: TRANSPORT §1: a frame over this many times the message limit is not read at all (1009).
+FRAME_FACTOR = 4
+#: Bytes the socket's write buffer may hold before further sends wait in the link's backlog.
+WRITE_HIGH_WATER = 256 * 1024
+#: Seconds to wait for the peer's half of a closing handshake.
+CLOSE_TIMEOUT = 2.0
+
+#: Closed because the peer stopped reading (TRANSPORT §5).
+TRY_AGAIN_LATER = 1013
+
+
+def _ping_interval(idle_timeout: float) -> float:
+    """A ping every third of the idle timeout, and up to two thirds more for its pong (`_pong_wait`):
+    a silent peer is closed at most `idle_timeout` after it was last heard from (TRANSPORT §1)."""
+    return idle_timeout / 3
+
+
+def _pong_wait(idle_timeout: float) -> float:
+    return 2 * idle_timeout / 3
+
+
+class Flusher:
+    """Writes, once per loop turn, what each outbox framed during the turn: a burst of frames for
+    one peer (answers to pipelined requests, a relayed stream) costs one socket write, not one each.
+
+    `before_write` runs before anything reaches a socket (the node's state commit)."""
+
+    def __init__(self, before_write: Callable[[], None] | None = None) -> None:
+        self.dirty: list[Outbox] = []
+        self.scheduled = False
+        self.before_write = before_write
+
+    def add(self, outbox: Outbox) -> None:
+        self.dirty.append(outbox)
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        if self.before_write is not None:
+            self.before_write()
+        for outbox in dirty:
+            outbox.write()
+
+
+class Outbox:
+    """Sends on one connection without awaiting (node routing and the runtime bus are synchronous).
+
+    While the socket's write buffer is under `high_water`, frames wait in `pending` until the
+    `Flusher` writes them at the end of the loop turn, all in one write. They are framed only then,
+    never earlier: websockets writes whatever is framed whenever it answers a ping, and a frame must
+    not leave before `Flusher.before_write` (the node's state commit). Past `high_water`, frames
+    wait in order in a backlog drained by one owned writer task; more than `max_backlog` of them
+    calls `on_overflow` instead of growing without bound.
+    """
+
+    def __init__(self, conn: Connection, tasks: TaskSet, flusher: Flusher, on_overflow: Callable[[], None], *,
+                 max_backlog: int = MAX_OUTGOING, high_water: int = WRITE_HIGH_WATER) -> None:
+        self.conn = conn
+        self.tasks = tasks
+        self.flusher = flusher
+        self.on_overflow = on_overflow
+        self.max_backlog = max_backlog
+        self.high_water = high_water
+        self.pending: list[bytes] = []
+        self.backlog: deque[bytes] = deque()
+        #: Called once the backlog has drained (the monitor feed resumes from it).
+        self.on_ready: object = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def ready(self) -> bool:
+        return not self.backlog
+
+    def send(self, data: bytes) -> None:
+        if self.backlog or self.conn.transport.get_write_buffer_size() > self.high_water:
+            if len(self.backlog) >= self.max_backlog:
+                self.backlog.clear()
+                self.on_overflow()
+                return
+            self.backlog.append(data)
+            if self._writer is None:
+                self._writer = self.tasks.spawn(self._drain(), "ws writer")
+            return
+        self.pending.append(data)
+        if len(self.pending) == 1:
+            self.flusher.add(self)
+
+    def write(self) -> None:
+        """Frame what is pending and hand it to the socket in one write (the Flusher calls this)."""
+        pending, self.pending = self.pending, []
+        protocol, transport = self.conn.protocol, self.conn.transport
+        if protocol.state is not OPEN or transport.is_closing():
+            return  # closing: what is not sent now never will be
+        for data in pending:
+            protocol.send_text(data)
+        chunks = protocol.data_to_send()
+        if not chunks:
+            return
+        if all(chunks):
+            transport.write(b"".join(chunks))
+            return
+        for chunk in chunks:  # an empty chunk is end-of-stream after a close frame
+            if chunk:
+                transport.write(chunk)
+            elif transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+
+    async def _drain(self) -> None:
+        try:
+            while self.backlog:
+                if self.flusher.before_write is not None:
+                    self.flusher.before_write()
+                await self.conn.send(self.backlog[0], text=True)  # waits for the socket to take it
+                self.backlog.popleft()
+        except ConnectionClosed:
+            self.backlog.clear()
+            return
+        finally:
+            self._writer = None
+        callback = self.on_ready
+        if callable(callback):
+            callback()
+
+    async def flush(self) -> None:
+        """Write everything waiting (before a close that must follow the last answer)."""
+        if self.pending:
+            if self.flusher.before_write is not None:
+                self.flusher.before_write()
+            self.write()
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait({writer})
+
+    def stop(self) -> None:
+        self.pending.clear()
+        self.backlog.clear()
+        if self._writer is not None:
+            self._writer.cancel()
+
+
+# node side ---------------------------------------------------------------------------------------------
+
+
+class _NodeLink:
+    """The node's view of one WebSocket (a `core.node.session.PacedTransport`)."""
+
+    def __init__(self, server: NodeServer, conn: ServerConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.outbox = Outbox(conn, server.tasks, server.flusher, self._overflow, max_backlog=server.max_outgoing)
+        self.session: Session | None = None
+        self.closing = False
+
+    @property
+    def on_ready(self) -> object:
+        return self.outbox.on_ready
+
+    @on_ready.setter
+    def on_ready(self, callback: object) -> None:
+        self.outbox.on_ready = callback
+
+    def ready(self) -> bool:
+        return self.outbox.ready()
+
+    def send(self, data: bytes) -> None:
+        if not self.closing:
+            self.server.frames_out += 1
+            self.outbox.send(data)
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self.server.tasks.spawn(self._close(code, reason), "ws close")
+
+    async def _close(self, code: int, reason: str) -> None:
+        if code != TRY_AGAIN_LATER:
+            await self.outbox.flush()  # the answer that preceded the close goes first (e.g. close → 200)
+        await self.conn.close(code, reason)
+
+    def _overflow(self) -> None:
+        """TRANSPORT §5: a session whose outgoing queue passes the limit is closed with 1013."""
+        if self.session is not None:
+            self.server.node.disconnect(self.session, "outgoing queue full")
+        self.close(TRY_AGAIN_LATER, "outgoing queue full")
+
+
+class NodeServer:
+    """`MessageNode` served on `ws://host:port/` (TRANSPORT §1), `wss://` when `ssl` is given.
+
+    `port=0` picks a free port (read `port` / `url` after `start()`). Frames over
+    `FRAME_FACTOR × node.max_message` bytes close the link with 1009 unread; smaller ones go to the
+    node, which answers 413 above its limit. Links silent for `idle_timeout` are closed.
+    """
+
+    def __init__(self, node: MessageNode, host: str = "127.0.0.1", port: int = 0, *,
+                 ssl_context: ssl.SSLContext | None = None, idle_timeout: float = IDLE_TIMEOUT,
+                 max_outgoing: int = MAX_OUTGOING, close_timeout: float = CLOSE_TIMEOUT) -> None:
+        self.node = node
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.idle_timeout = idle_timeout
+        self.max_outgoing = max_outgoing
+        self.close_timeout = close_timeout
+        self.tasks = TaskSet(node.monitor, node.url)
+        # Answers leave only after the state they report is committed (core.node.state, group commit).
+        self.flusher = Flusher(node.state.commit)
+        self.links: dict[str, _NodeLink] = {}   # session id → link
+        self.frames_in = 0    # frames read and handed to the node
+        self.frames_out = 0   # frames the node sent (to live links)
+        self._server: Server | None = None
+        node.session_hooks.append(self._log_session)
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.node.feed is not None:
+            self.node.feed.defer = loop.call_soon
+        self.node.state.deferred = True
+        self._server = await serve(
+            self._serve, self.host, self.port, ssl=self.ssl_context, compression=None,
+            max_size=FRAME_FACTOR * self.node.max_message, write_limit=WRITE_HIGH_WATER,
+            close_timeout=self.close_timeout, server_header=None,
+            ping_interval=_ping_interval(self.idle_timeout), ping_timeout=_pong_wait(self.idle_timeout))
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("node %s listening on %s", self.node.url, self.url)
+
+    async def close(self, code: int = 1001, reason: str = "node shutting down") -> None:
+        """Close every link with `code` (1001 going away), then stop listening."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close(code=code, reason=reason)
+        await server.wait_closed()
+        await self.tasks.close()
+        self.node.state.commit()
+        self.node.state.deferred = False
+        self.node.session_hooks.remove(self._log_session)
+        log.info("node %s stopped", self.node.url)
+
+    async def __aenter__(self) -> NodeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _serve(self, conn: ServerConnection) -> None:
+        link = _NodeLink(self, conn)
+        session = link.session = self.node.connect(link)
+        self.links[session.id] = link
+        try:
+            await self._read(conn, session)
+        finally:
+            link.outbox.stop()
+            if session.state is SessionState.NEW:
+                log.info("link %s from %s closed before open (%s)", session.id, _peer(conn), _closing(conn))
+            self.node.disconnect(session, f"link closed ({_closing(conn)})")
+            del self.links[session.id]
+
+    async def _read(self, conn: ServerConnection, session: Session) -> None:
+        """Every frame until the link is gone; once the node has closed the session, frames still
+        in flight are read and ignored, so the close code the node chose is the one sent."""
+        node = self.node
+        try:
+            while True:
+                frame = await conn.recv()
+                self.frames_in += 1
+                try:
+                    if isinstance(frame, str):
+                        node.receive(session, frame)
+                    else:
+                        node.receive_binary(session, frame)
+                except Exception as exc:  # a node bug must cost one link, not the server
+                    log.exception("session %s: internal error", session.id)
+                    node.monitor.emit("error", node.url, error=f"{type(exc).__name__}: {exc}", session=session.id)
+                    node.disconnect(session, "internal error")
+                    await conn.close(1011, "internal error")
+        except ConnectionClosed:
+            pass
+
+    def _log_session(self, action: str, session: Session, detail: dict[str, Any]) -> None:
+        link = self.links.get(session.id)
+        peer = _peer(link.conn) if link is not None else "-"
+        extra = " ".join(f"{k}={v}" for k, v in detail.items())
+        log.info("session %s %s %s from %s %s", session.id, action, session.name if session.state is not
+                 SessionState.NEW else detail.get("claimed", "-"), peer, extra)
+
+
+def _peer(conn: Connection) -> str:
+    address = conn.remote_address
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) and len(address) >= 2 else str(address)
+
+
+def _closing(conn: Connection) -> str:
+    code = conn.close_code
+    return f"{code} {conn.close_reason or ''}".strip() if code is not None else "open"
+
+
+# runtime side ------------------------------------------------------------------------------------------
+
+
+class WebSocketLink:
+    """The runtime's end of a WebSocket link to a node (a `core.net.link.LinkEnd`)."""
+
+    def __init__(self, connector: WebSocketConnector, conn: ClientConnection, on_frame: FrameHandler,
+                 on_close: CloseHandler, where: str) -> None:
+        self.connector = connector
+        self.conn = conn
+        self.on_frame = on_frame
+        self.on_close = on_close
+        self.where = where
+        self.closed = False
+        self.outbox = Outbox(conn, connector.tasks, connector.flusher, self._overflow,
+                             max_backlog=connector.max_outgoing)
+        self._reader = connector.tasks.spawn(self._read(), f"ws reader {where}")
+        connector.links.add(self)
+
+    def send(self, msg: Message) -> None:
+        if self.closed:
+            raise ConnectionError(f"link {self.where} is closed")
+        self.connector.frames_out += 1
+        self.outbox.send(orjson.dumps(msg))
+
+    def close(self) -> None:
+        """Close from the runtime's side: `on_close` is not called."""
+        if not self.closed:
+            self.closed = True
+            self._reader.cancel()
+            self.connector.links.discard(self)
+            self.connector.close_link(self._close(1000, ""))
+
+    async def _close(self, code: int, reason: str) -> None:
+        if code != TRY_AGAIN_LATER:
+            await self.outbox.flush()
+        self.outbox.stop()
+        await self.conn.close(code, reason)
+
+    async def _read(self) -> None:
+        conn = self.conn
+        try:
+            while True:
+                data = await conn.recv(decode=False)
+                self.connector.frames_in += 1
+                try:
+                    self.on_frame(data)
+                except Exception as exc:  # an engine bug must not kill the link silently
+                    self.connector.monitor.emit("error", self.where, error=f"{type(exc).__name__}: {exc}",
+                                                link=self.where)
+        except ConnectionClosed:
+            pass
+        if not self.closed:
+            self.closed = True
+            self.connector.links.discard(self)
+            self.outbox.stop()
+            self.on_close(conn.close_code or 1006, conn.close_reason or "")
+
+    def _overflow(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.connector.links.discard(self)
+            self._reader.cancel()
+            self.connector.close_link(self._close(TRY_AGAIN_LATER, "outgoing queue full"))
+            self.on_close(TRY_AGAIN_LATER, "outgoing queue full")
+
+
+class WebSocketConnector:
+    """A `core.net.link.Connector` over WebSocket: `nodes` maps each domain to its node's URL.
+
+    A domain missing from the map has no node (the stub answers 404 "no route"); a node in the map
+    that cannot be reached raises ConnectionError, and the stub retries with backoff. The map is
+    read at each connect, so domains added to it later are reachable.
+    """
+
+    def __init__(self, nodes: Mapping[str, str], *, ssl_context: ssl.SSLContext | None = None,
+                 monitor: Monitor | None = None, max_message: int = MAX_MESSAGE,
+                 idle_timeout: float = IDLE_TIMEOUT, open_timeout: float = 10.0,
+                 max_outgoing: int = MAX_OUTGOING, close_timeout: float = CLOSE_TIMEOUT) -> None:
+        self.nodes = nodes
+        self.ssl_context = ssl_context
+        self.monitor = monitor or Monitor()
+        self.max_message = max_message
+        self.idle_timeout = idle_timeout
+        self.open_timeout = open_timeout
+        self.max_outgoing = max_outgoing
+        self.close_timeout = close_timeout
+        self.tasks = TaskSet(self.monitor, "ws connector")
+        self.flusher = Flusher()
+        self.links: set[WebSocketLink] = set()
+        self.closing: set[asyncio.Task[None]] = set()
+        self.frames_in = 0    # frames read and handed to stubs, over all links
+        self.frames_out = 0   # frames handed to links for writing
+
+    async def __call__(self, runtime_url: str, domain: str, on_frame: FrameHandler,
+                       on_close: CloseHandler) -> LinkEnd | None:
+        url = self.nodes.get(domain)
+        if url is None:
+            return None
+        options: dict[str, Any] = {}
+        if url.startswith("wss://") and self.ssl_context is not None:
+            options["ssl"] = self.ssl_context
+        try:
+            conn = await connect(url, compression=None, proxy=None, max_size=FRAME_FACTOR * self.max_message,
+                                 write_limit=WRITE_HIGH_WATER, open_timeout=self.open_timeout,
+                                 close_timeout=self.close_timeout, user_agent_header=None,
+                                 ping_interval=_ping_interval(self.idle_timeout),
+                                 ping_timeout=_pong_wait(self.idle_timeout), **options)
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            raise ConnectionError(f"node of {domain} at {url} unreachable: {exc}") from exc
+        return WebSocketLink(self, conn, on_frame, on_close, f"{runtime_url} → {url}")
+
+    def close_link(self, handshake: Coroutine[Any, Any, None]) -> None:
+        task = self.tasks.spawn(handshake, "ws close")
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+    async def close(self) -> None:
+        """Close every link still open, give the closing handshakes `close_timeout`, stop the rest."""
+        for link in list(self.links):
+            link.close()
+        pending = {t for t in self.closing if not t.done()}
+        self.closing.clear()
+        if pending:
+            await asyncio.wait(pending, timeout=self.close_timeout)
+        await self.tasks.close()

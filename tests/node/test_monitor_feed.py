@@ -1,0 +1,144 @@
+"""The monitor feed without sockets (core.node.monitor_feed): bounded queue, the `lost` count on the
+next queued event, pacing by the transport, replay bounds, and session tokens kept out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from core.monitor import Monitor
+from core.node.node import MessageNode
+from core.node.session import Session
+from core.protocol import address as addr
+from tests.node.helpers import Wire
+
+D = "a.example"
+TOKEN = "monitor-secret-42"
+
+
+class Paced(Wire):
+    """A transport that takes frames only while `open_for` > 0 (a `PacedTransport`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_for = 10**9
+        self.on_ready: object = None
+
+    def ready(self) -> bool:
+        return self.open_for > 0
+
+    def send(self, data: bytes) -> None:
+        super().send(data)
+        self.open_for -= 1
+
+    def resume(self, frames: int) -> None:
+        self.open_for = frames
+        if callable(self.on_ready):
+            self.on_ready()
+
+
+def node_with_monitor(wire: Wire, *, queue: int = 5, replay: int = 0, history: int = 100,
+                      ) -> tuple[MessageNode, Session]:
+    node = MessageNode(D, Monitor(), monitor_token=TOKEN, monitor_queue=queue, replay=history)
+    session = node.connect(wire)
+    body: dict[str, Any] = {"token": TOKEN, "replay": replay}
+    node.receive(session, orjson.dumps({"id": 1, "type": "open", "from": "monitor://m", "to": addr.MONITOR,
+                                        "body": body}))
+    assert wire.sent.pop(0)["body"]["code"] == 200
+    return node, session
+
+
+def traffic(node: MessageNode, n: int) -> None:
+    """n runtime sessions opening: two events each (the open in, the session open) plus the answer."""
+    for i in range(n):
+        node.receive(node.connect(Wire()), orjson.dumps({"id": 1, "type": "open", "from": addr.runtime_url(D, f"r{i}"),
+                                                         "to": addr.SESSION}))
+
+
+def test_a_stalled_monitor_keeps_its_bound_and_learns_what_it_lost() -> None:
+    wire = Paced()
+    node, session = node_with_monitor(wire, queue=5)
+    wire.sent.clear()                      # its own "monitor" session event
+    wire.open_for = 0
+    traffic(node, 4)                       # 12 events: 5 queued, 7 lost
+    assert node.feed is not None and node.feed.queued(session) == 5 and wire.sent == []
+    wire.resume(10**9)
+    assert [e["body"].get("lost", 0) for e in wire.sent] == [0] * 5
+    traffic(node, 1)                       # the next event that fits says how many went missing
+    assert [e["body"].get("lost", 0) for e in wire.sent[5:]] == [7, 0, 0]
+    assert node.feed.queued(session) == 0
+
+
+def test_pacing_writes_only_while_the_transport_is_ready() -> None:
+    wire = Paced()
+    node, session = node_with_monitor(wire, queue=100)
+    wire.sent.clear()
+    wire.open_for = 2
+    traffic(node, 2)                       # 6 events, 2 go, 4 wait
+    assert len(wire.sent) == 2 and node.feed is not None and node.feed.queued(session) == 4
+    wire.resume(3)
+    assert len(wire.sent) == 5 and node.feed.queued(session) == 1
+    wire.resume(10)
+    assert len(wire.sent) == 6 and node.feed.queued(session) == 0
+    assert all("lost" not in e["body"] for e in wire.sent)
+
+
+def test_replay_is_bounded_by_history_and_queue_and_tokens_never_leave() -> None:
+    node = MessageNode(D, Monitor(), monitor_token=TOKEN, monitor_queue=4, replay=6)
+    traffic(node, 3)                       # 9 events, the last 6 kept
+    wire = Wire()
+    session = node.connect(wire)
+    node.receive(session, orjson.dumps({"id": 1, "type": "open", "from": "monitor://late", "to": addr.MONITOR,
+                                        "body": {"token": TOKEN, "replay": 50}}))
+    frames = wire.sent[1:]
+    assert len(frames) == 4 + 1            # the queue bounds the replay; then its own open, live
+    assert frames[-1]["body"]["action"] == "monitor"
+    text = orjson.dumps(frames).decode()
+    assert all(t not in text for t in node.tokens.values()) and TOKEN not in text
+    assert all(e["to"] == "monitor://late" and e["from"] == addr.MONITOR and e["type"] == "event" for e in frames)
+
+
+def test_bad_replay_and_open_forms_are_refused() -> None:
+    node = MessageNode(D, Monitor(), monitor_token=TOKEN)
+    for body, frm, expected in (({"token": TOKEN, "replay": -1}, "monitor://m", (400, "replay must be a "
+                                                                                  "non-negative number of events")),
+                                ({"token": TOKEN, "replay": True}, "monitor://m", (400, "replay must be a "
+                                                                                    "non-negative number of events")),
+                                ({"token": TOKEN}, "monitor://", (400, "a monitor opens as monitor://<name>")),
+                                ({"token": TOKEN}, addr.runtime_url(D, "x"), (400, "a monitor opens as "
+                                                                               "monitor://<name>")),
+                                ({"token": 12}, "monitor://m", (403, "wrong monitor token"))):
+        wire = Wire()
+        session = node.connect(wire)
+        node.receive(session, orjson.dumps({"id": 3, "type": "open", "from": frm, "to": addr.MONITOR, "body": body}))
+        assert [(a["body"]["code"], a["body"]["description"]) for a in wire.sent] == [expected]
+    assert node.feed is not None and not node.sessions
+
+
+def test_envelope_bytes_bound_the_history_and_each_queue() -> None:
+    node = MessageNode(D, Monitor(), monitor_token=TOKEN, monitor_queue=1000, replay=1000, monitor_bytes=8000)
+    wires = [Wire(), Wire()]
+    sessions = [node.connect(w) for w in wires]
+    for i, s in enumerate(sessions):
+        node.receive(s, orjson.dumps({"id": 1, "type": "open", "from": addr.runtime_url(D, f"r{i}"),
+                                      "to": addr.SESSION}))
+    watcher = Paced()
+    monitor = node.connect(watcher)
+    node.receive(monitor, orjson.dumps({"id": 1, "type": "open", "from": "monitor://m", "to": addr.MONITOR,
+                                        "body": {"token": TOKEN}}))
+    watcher.sent.clear()
+    watcher.open_for = 0
+    big = orjson.dumps({"id": 2, "type": "execute", "from": addr.runtime_url(D, "r0") + "/x",
+                        "to": addr.runtime_url(D, "r1") + "/y", "body": {"pad": "p" * 3000}})
+    for _ in range(5):                     # each: 3 KB in, 3 KB out
+        node.receive(sessions[0], big)
+    feed = node.feed
+    assert feed is not None
+    assert feed.history_bytes <= 8000 and len(feed.history) < 10
+    assert all(e.detail["size"] == len(big) for e in feed.history if e.kind == "message")
+    assert feed.queued(monitor) == 2       # two 3 KB events fit in 8,000 bytes; the other eight are lost
+    watcher.resume(10**9)
+    node.receive(sessions[0], orjson.dumps({"id": 3, "type": "execute", "from": addr.runtime_url(D, "r0") + "/x",
+                                            "to": addr.runtime_url(D, "r1") + "/y"}))
+    assert [e["body"].get("lost", 0) for e in watcher.sent] == [0, 0, 8, 0]
