@@ -546,8 +546,8 @@ class SyncManager:
             await self._forget_observed(oo)
         self.bus.reply(msg, 200)
 
-    async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
-        """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
+    def _reporter_of(self, msg: Message, url: str) -> ReporterObject:
+        """PROTOCOL §6: the live object `url` whose reporter sent `msg` (404 / 403 / 503 otherwise)."""
         ro = self.reporters.get(url)
         if ro is None:
             raise Refusal(404, "unknown object")
@@ -555,6 +555,11 @@ class SyncManager:
             raise Refusal(403, "not the reporter")
         if ro.state is not ObjectState.LIVE:
             raise Refusal(503, "object in delegation")
+        return ro
+
+    async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
+        """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
+        ro = self._reporter_of(msg, url)
         ro.subscriptions.pop(hyperty, None)
         ro.preauthorised.discard(hyperty)
         self.runtime.persist_reporter(ro)
@@ -567,13 +572,7 @@ class SyncManager:
     async def _delete(self, msg: Message) -> None:
         b = msg.get("body", {})
         url = self._field(b, "resource")
-        ro = self.reporters.get(url)
-        if ro is None:
-            raise Refusal(404, "unknown object")
-        if msg["from"] != ro.owner:
-            raise Refusal(403, "not the reporter")
-        if ro.state is not ObjectState.LIVE:
-            raise Refusal(503, "object in delegation")
+        ro = self._reporter_of(msg, url)
         self._allowed("delete", msg)
         self.bus.post({"type": "delete", "from": addr.subscription(url), "to": addr.changes(url),
                        "body": {"resource": url, "version": ro.version}})
