@@ -460,7 +460,13 @@ class MessageNode:
         self.state.owners([resource], target)
         new = self.sessions.get(target)
         for address in (resource, addr.subscription(resource)):
+            had = address in s.subscriptions
             self.subscriptions.move(address, s, new)
+            if had and self.monitor.active:   # the routing view follows the move like any other change
+                self.monitor.emit("subscription", self.url, action="removed", address=address, session=s.runtime)
+                if new is not None:
+                    self.monitor.emit("subscription", self.url, action="added", address=address,
+                                      session=new.runtime)
         self._ownership(s, resource, target, "transferred")
         self._answer(s, msg, 200)
 

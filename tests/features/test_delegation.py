@@ -240,3 +240,16 @@ async def test_unsubscribe_during_delegation_waits_for_the_commit(short_lab: Lab
     new = bob.syncher.reporters[chat.url]
     assert set(new.subscriptions) == {observers[0].syncher.url}
     assert set(rt_c.sm.reporters[chat.url].subscriptions) == {observers[0].syncher.url}
+
+
+async def test_commit_moves_node_subscriptions_visibly(lab: Lab, trace: Any) -> None:
+    rt_a, rt_c, alice, bob, chat, bob_obs, observers = await world(lab, "b.example")
+    trace.clear()
+    await chat.delegate(bob.url)
+    moved = [(e.detail["action"], e.detail["address"], e.detail["session"]) for e in trace.of_kind("subscription")
+             if e.where == lab.nodes["a.example"].url and e.detail["address"] in (chat.url, chat.url + "/subscription")]
+    assert moved[:4] == [("removed", chat.url, rt_a.url), ("added", chat.url, rt_c.url),
+                         ("removed", chat.url + "/subscription", rt_a.url),
+                         ("added", chat.url + "/subscription", rt_c.url)]
+    table = lab.nodes["a.example"].subscriptions.table()
+    assert table[chat.url] == [rt_c.url] and table[chat.url + "/subscription"] == [rt_c.url]
