@@ -24,6 +24,8 @@ class DataObjectReporter(DataObject):
 
     def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any], data: dict[str, Any],
                  version: int, childrens: list[str]) -> None:
+        self._raw: dict[str, Any] = {}
+        self._tracked: dict[str, Any] | None = None
         super().__init__(syncher, url, schema, metadata, version, childrens)
         self.status = "live"
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -33,8 +35,20 @@ class DataObjectReporter(DataObject):
         self._on_subscription: Callable[[SubscriptionEvent], Any] | None = None
         self._on_read: Callable[[ReadEvent], Any] | None = None
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
-        self.data = wrap(data, None, None, self)  # wrap builds new containers: `data` is not shared
+        self.data = data
         self._listeners: list[SandboxListener] = []
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The tracked document; wrapped on first use (a resume of thousands of objects wraps none)."""
+        if self._tracked is None:
+            self._tracked = wrap(self._raw, None, None, self)  # new containers: `_raw` is not shared
+            self._raw = {}
+        return self._tracked
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._raw, self._tracked = value, None
 
     # wiring --------------------------------------------------------------------------------------
 
