@@ -32,12 +32,15 @@ class FaultHandle:
         self.links, self.faults = links, faults
         for link in links:
             link.faults.append(faults)
+            link.monitor.emit("session", link.runtime_url, action="faults", link=link.name, faults=len(link.faults))
 
     def close(self) -> None:
         self.faults.closed = True
         for link in self.links:
             if self.faults in link.faults:
                 link.faults.remove(self.faults)
+                link.monitor.emit("session", link.runtime_url, action="faults", link=link.name,
+                                  faults=len(link.faults))
 
     def __enter__(self) -> FaultHandle:
         return self

@@ -15,4 +15,6 @@ class Timers:
     gap_grace: float = 0.5        # GAP_GRACE: wait for a gap to close before a resync read
     standby: float = 30.0         # T_standby: delegation standby / 503 retry window
     resync_max_backoff: float = 60.0
+    resync_read: float = 2.0      # a resync read's own timeout: a lost read is retried sooner than T
+    tail: float = 1.0             # quiet time after which a stream re-sends its last update once (0: never)
     retry_503_every: float = 1.0  # SM_B re-sends a subscribe answered 503 this often (PROTOCOL §3.2)

@@ -10,6 +10,7 @@ from core.protocol import changes as ch
 from core.protocol.changes import Op
 from core.protocol.message import SyncError
 from core.sync.data_object import iso_now
+from core.sync.tail import Tail
 from core.sync.tracked import wrap
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class DataObjectChild:
         self.own = self.reporter == parent.syncher.url
         self.data: dict[str, Any] = wrap(data, None, None, self) if self.own else data
         self._handlers: list[Any] = []
+        self._tail: Tail | None = None
 
     def __repr__(self) -> str:
         return f"DataObjectChild({self.child_id}, v{self.version})"
@@ -62,9 +64,14 @@ class DataObjectChild:
         self.version += 1
         syncher = self.parent.syncher
         now = iso_now()
-        syncher.sandbox.post({"type": "update", "from": syncher.url, "to": self.channel,
-                              "body": {"resource": self.child_id, "version": self.version, "source": syncher.url,
-                                       "lastModified": now, **body}})
+        msg = {"type": "update", "from": syncher.url, "to": self.channel,
+               "body": {"resource": self.child_id, "version": self.version, "source": syncher.url,
+                        "lastModified": now, **body}}
+        syncher.sandbox.post(msg)
+        if self._tail is None:
+            self._tail = Tail(syncher.sandbox, syncher.runtime.timers.tail,
+                              lambda: not self.closed and not self.parent.closed)
+        self._tail.sent(msg)
         self._changed(ch.update_events(body, ops, self.data))
 
     def _changed(self, events: list[ch.ChangeEvent]) -> None:

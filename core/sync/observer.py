@@ -155,7 +155,8 @@ class DataObjectObserver(DataObject):
                 self.resyncs += 1
                 self._monitor("resync", version=self.version)
                 answer = await self.syncher.sandbox.request(
-                    {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}})
+                    {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
+                    timeout=self.syncher.runtime.timers.resync_read)
                 code = code_of(answer)
                 if code == 200:
                     value = answer.get("body", {}).get("value")

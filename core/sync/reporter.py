@@ -13,6 +13,7 @@ from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
 from core.sync.sandbox import SandboxListener
+from core.sync.tail import Tail
 from core.sync.tracked import TrackedList, wrap
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class DataObjectReporter(DataObject):
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
         self.data = data
         self._listeners: list[SandboxListener] = []
+        self._tail = Tail(syncher.sandbox, syncher.runtime.timers.tail,
+                          lambda: not self.closed and self.status == "live")
 
     @property
     def data(self) -> dict[str, Any]:
@@ -60,6 +63,7 @@ class DataObjectReporter(DataObject):
             self._listeners.append(sandbox.add(addr.children(self.url, name), self._on_children_msg))
 
     def _release(self) -> None:
+        self._tail.cancel()
         for listener in self._listeners:
             listener.remove()
         self._listeners = []
@@ -101,6 +105,7 @@ class DataObjectReporter(DataObject):
         msg = {"type": "update", "from": self.url, "to": addr.changes(self.url),
                "body": {"version": self.version, "source": self.syncher.url, "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
+        self._tail.sent(msg)
         if self._change_handlers:
             self._changed(ch.update_events(body, ops, self.data))
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from core.sync.data_object import DataObject, iso_now
 from core.sync.events import NotificationEvent
 from core.sync.observer import DataObjectObserver, split_value
 from core.sync.reporter import DataObjectReporter
-from core.sync.sandbox import SandboxListener
+from core.sync.sandbox import Sandbox, SandboxListener
 
 if TYPE_CHECKING:
     from core.runtime.hyperty import Hyperty
@@ -27,7 +28,7 @@ class Syncher:
         self.hyperty = hyperty
         self.runtime = hyperty.runtime
         self.url = hyperty.url
-        self.sandbox = hyperty.sandbox
+        self.sandbox: Sandbox = hyperty.sandbox
         self.sm_url = self.runtime.sm_url
         self.reporters: dict[str, DataObjectReporter] = {}
         self.observers: dict[str, DataObjectObserver] = {}
@@ -35,6 +36,7 @@ class Syncher:
         self._stored: set[str] = set()
         self._child_counters: dict[str, int] = {}
         self._standby: dict[str, DataObjectReporter] = {}
+        self._healing_children: set[str] = set()
         self._on_reporters_resume: Callable[[list[DataObjectReporter]], Any] | None = None
         self._on_observers_resume: Callable[[list[DataObjectObserver]], Any] | None = None
         self._listener = self.sandbox.add(self.url, self._on_message)
@@ -504,12 +506,24 @@ class Syncher:
         answer = await self.sandbox.request(msg, timeout=self.runtime.timers.child)
         code = code_of(answer)
         if code == 408:
-            return child  # unconfirmed: the child stays local and is shared anyway (PROTOCOL §3.7)
+            # Unconfirmed: the child stays local and is shared anyway (PROTOCOL §3.7). The create is
+            # sent again in the background (a known childId is ignored), so a lost one still arrives.
+            self.runtime.tasks.spawn(self._resend_create(parent, child, msg), f"resend child {cid}")
+            return child
         if code >= 300:
             parent.children.pop(cid, None)
             child.closed = True
             raise SyncError(code, answer.get("body", {}).get("description", "child refused"), answer)
         return child
+
+    async def _resend_create(self, parent: DataObject, child: DataObjectChild, msg: Message) -> None:
+        for _ in range(3):
+            if parent.closed or child.closed:
+                return
+            answer = await self.sandbox.request({k: v for k, v in msg.items() if k != "id"},
+                                                timeout=self.runtime.timers.child)
+            if code_of(answer) != 408:
+                return
 
     def _on_children_msg(self, parent: DataObject, msg: Message) -> None:
         if msg["from"] == self.url or msg["type"] == "response" or parent.closed:
@@ -526,14 +540,14 @@ class Syncher:
             return
         child = parent.children.get(cid)
         if child is None:
-            if isinstance(parent, DataObjectObserver):
-                parent.resync_soon()
+            if mtype == "update" and cid.startswith(msg["from"] + "#"):   # its create was lost: fetch it
+                self._heal_child(parent, cid, msg["from"], name)
             return
         if mtype == "update":
             if msg["from"] != child.reporter:
                 return
             if not child._apply(b):
-                self.runtime.tasks.spawn(self._read_child(child), f"read child {cid}")
+                self._heal_child(parent, cid, child.reporter, name)
         elif mtype == "delete":
             if msg["from"] not in (child.reporter, parent.metadata.get("reporter")):
                 return
@@ -542,14 +556,38 @@ class Syncher:
             for handler in parent._child_handlers:
                 parent._call(handler, {"type": "delete", "url": parent.url, "childId": cid, "child": child})
 
-    async def _read_child(self, child: DataObjectChild) -> None:
-        """A child gap heals by reading the child from its own reporter, the one source of truth for
-        it (the parent's reporter may have missed the same update) [OUR DESIGN, DECISIONS.md]."""
-        answer = await self.sandbox.request({"type": "read", "from": self.url, "to": child.reporter,
-                                             "body": {"resource": child.child_id}})
-        value = answer.get("body", {}).get("value")
-        if code_of(answer) == 200 and isinstance(value, dict):
-            child._replace(value)
+    def _heal_child(self, parent: DataObject, cid: str, reporter: str, name: str) -> None:
+        key = f"{parent.url} {cid}"
+        if key not in self._healing_children:
+            self._healing_children.add(key)
+            self.runtime.tasks.spawn(self._read_child(parent, cid, reporter, name), f"read child {cid}")
+
+    async def _read_child(self, parent: DataObject, cid: str, reporter: str, name: str) -> None:
+        """A child gap (or an update of a child whose create was lost) heals by reading the child from
+        its own reporter, the one source of truth for it: the parent's reporter may have missed the
+        same message [OUR DESIGN, DECISIONS.md]. Retried with backoff on 408/5xx; 404 = deleted."""
+        timers = self.runtime.timers
+        backoff = timers.gap_grace
+        try:
+            while not parent.closed:
+                answer = await self.sandbox.request({"type": "read", "from": self.url, "to": reporter,
+                                                     "body": {"resource": cid}}, timeout=timers.resync_read)
+                code, value = code_of(answer), answer.get("body", {}).get("value")
+                if code == 200 and isinstance(value, dict):
+                    child = parent.children.get(cid)
+                    if child is None:
+                        value = {**value, "url": cid, "reporter": reporter}
+                        parent.children[cid] = DataObjectChild(parent, name, value)
+                    else:
+                        child._replace(value)
+                    return
+                if code == 404 and answer.get("body", {}).get("description") == "unknown child":
+                    parent.children.pop(cid, None)
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, timers.resync_max_backoff)
+        finally:
+            self._healing_children.discard(f"{parent.url} {cid}")
 
     def _child_read(self, msg: Message) -> None:
         """A child's reporter answers a read of its child (the parent reporter healing a gap)."""
