@@ -1,9 +1,17 @@
 """The monitor feed: trace events are queued by the engine's callback and flushed to the models in
 batches on a Qt timer, so the engine never waits for the GUI and the GUI repaints at most ten times
-a second however busy the engine is."""
+a second however busy the engine is.
+
+A batch goes to the index first, then to each sink in order. On the timer, that work is done in
+slices of about `SLICE_SECONDS` (a sink is never cut in two). Between two slices Qt paints what the
+previous sinks changed and the shared loop runs the timers that fell due meanwhile (the rest of the
+batch waits behind them), so a busy batch never holds the loop for the sum of its sinks.
+`flush()` called directly does the whole batch at once (tests and screenshots rely on that).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from typing import Protocol
@@ -18,6 +26,8 @@ from ui.index import EngineIndex
 FLUSH_INTERVAL_MS = 100
 #: Flush durations kept for the status bar and the bench.
 FLUSH_SAMPLES = 1_000
+#: Longest run of flushing work before the loop gets a turn, in seconds.
+SLICE_SECONDS = 0.006
 
 
 class Sink(Protocol):
@@ -39,13 +49,24 @@ class MonitorFeed(QObject):
         self.flush_times: deque[float] = deque(maxlen=FLUSH_SAMPLES)
         self.batch_sizes: deque[int] = deque(maxlen=FLUSH_SAMPLES)
         self.events_seen = 0
+        self._batch: list[TraceEvent] | None = None   # the batch under way
+        self._step = 0                                 # its next step (0: the index, then each sink)
+        self._spent = 0.0                              # time spent on it so far
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
+        self._resume = QTimer(self)
+        self._resume.setSingleShot(True)
+        self._resume.setInterval(0)
+        self._resume.timeout.connect(lambda: self._work(SLICE_SECONDS))
 
     def _queue_event(self, event: TraceEvent) -> None:
         # Called synchronously by the engine: record only.
+        self._queue.append(event)
+
+    def push(self, event: TraceEvent) -> None:
+        """Queue an event from outside the lab (a live node the console watches, `ui.remote`)."""
         self._queue.append(event)
 
     def add_sink(self, sink: Sink) -> None:
@@ -56,17 +77,57 @@ class MonitorFeed(QObject):
         return len(self._queue)
 
     def flush(self) -> None:
-        """Hand every queued event to the sinks now (the timer calls this; tests may too)."""
+        """Hand every queued event to the sinks now, all before returning (tests and screenshots)."""
+        if self._batch is not None:
+            self._work(None)
+        self._begin()
+        self._work(None)
+
+    def _tick(self) -> None:
+        if self._batch is None:
+            self._begin()
+        self._work(SLICE_SECONDS)
+
+    def _begin(self) -> None:
+        self._batch, self._queue = self._queue, []
+        self._step = 0
+        self._spent = 0.0
+        self.events_seen += len(self._batch)
+
+    def _work(self, budget: float | None) -> None:
+        """Run the batch's next steps, stopping after `budget` seconds (None: to the end)."""
+        events = self._batch
+        if events is None:
+            return
         started = time.perf_counter()
-        events, self._queue = self._queue, []
-        self.events_seen += len(events)
-        self.index.observe(events)
-        for sink in self.sinks:
-            sink.ingest(events)
-        self.flush_times.append(time.perf_counter() - started)
+        steps = len(self.sinks) + 1
+        while self._step < steps:
+            if self._step == 0:
+                self.index.observe(events)
+            else:
+                self.sinks[self._step - 1].ingest(events)
+            self._step += 1
+            if budget is not None and self._step < steps and time.perf_counter() - started > budget:
+                self._spent += time.perf_counter() - started
+                self._later()
+                return
+        self._spent += time.perf_counter() - started
+        self._batch = None
+        self.flush_times.append(self._spent)
         self.batch_sizes.append(len(events))
         self.flushed.emit()
 
+    def _later(self) -> None:
+        """Go on with the batch once the loop has run what fell due meanwhile: as a timer due now on
+        the shared loop, it comes after every timer that fell due before it (a 10 ms sleep, an
+        engine timeout). Without a running asyncio loop, on the next Qt turn."""
+        try:
+            asyncio.get_running_loop().call_later(0, self._work, SLICE_SECONDS)
+        except RuntimeError:
+            self._resume.start()
+
     def close(self) -> None:
         self._timer.stop()
+        self._resume.stop()
+        self._batch = None  # a slice still scheduled finds nothing to do
         self._unsubscribe()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.monitor import TraceEvent
+from ui.models.log_row import CODE, ID, KIND, RESOURCE, SENDER, TO, TS, TYPE, LogRow, message_of
 from ui.naming import MN_PREFIX, REGISTRY_PREFIX, RUNTIME_PREFIX, Namer, object_of, runtime_of
 
 #: Longest span of a flow whose final answer never came.
@@ -36,79 +36,74 @@ class Chart:
     arrows: list[Arrow]
 
 
-def _code(msg: dict[str, Any]) -> int | None:
-    body = msg.get("body")
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+def _key(row: LogRow) -> tuple[Any, ...]:
+    return row[TYPE], row[SENDER], row[TO], row[ID], row[CODE]
 
 
-def _key(msg: dict[str, Any]) -> tuple[Any, ...]:
-    return msg.get("type"), msg.get("from"), msg.get("to"), msg.get("id"), _code(msg)
-
-
-def _objects_of(msg: dict[str, Any]) -> set[str]:
-    found = {object_of(str(msg.get("from", ""))), object_of(str(msg.get("to", "")))}
-    body = msg.get("body")
-    if isinstance(body, dict):
-        if isinstance(body.get("resource"), str):
-            found.add(object_of(body["resource"]))
-        for address in body.get("resources", []) if isinstance(body.get("resources"), list) else []:
+def _objects_of(row: LogRow) -> set[str]:
+    found = {object_of(row[SENDER]), object_of(row[TO]), object_of(row[RESOURCE])}
+    if row[TYPE] in ("subscribe", "unsubscribe"):  # node subscriptions name their addresses in `resources`
+        body = message_of(row).get("body")
+        resources = body.get("resources") if isinstance(body, dict) else None
+        for address in resources if isinstance(resources, list) else []:
             if isinstance(address, str):
                 found.add(object_of(address))
     found.discard("")
     return found
 
 
-def _is_message(event: TraceEvent) -> bool:
-    return event.kind == "message" and isinstance(event.message, dict)
+def _is_message(row: LogRow) -> bool:
+    return row[KIND] == "message"
 
 
-def flow_rows(rows: Sequence[TraceEvent], seed: int, max_span: float = MAX_SPAN) -> list[int]:
+def flow_rows(rows: Sequence[LogRow], seed: int, max_span: float = MAX_SPAN) -> list[int]:
     """Indexes into `rows` of the messages of the flow that `rows[seed]` belongs to."""
     if not 0 <= seed < len(rows) or not _is_message(rows[seed]):
         return []
-    msg = rows[seed].message or {}
-    if msg.get("type") == "response":
+    first = rows[seed]
+    if first[TYPE] == "response":
         for i in range(seed - 1, -1, -1):
-            other = rows[i].message or {}
-            if (_is_message(rows[i]) and other.get("type") != "response" and other.get("from") == msg.get("to")
-                    and other.get("id") == msg.get("id")):
-                seed, msg = i, other
+            other = rows[i]
+            if first[TS] - other[TS] > max_span:
                 break
-    objects = _objects_of(msg)
-    start_ts = rows[seed].ts
+            if (_is_message(other) and other[TYPE] != "response" and other[SENDER] == first[TO]
+                    and other[ID] == first[ID]):
+                seed, first = i, other
+                break
+    objects = _objects_of(first)
+    start_ts = first[TS]
     end_ts = start_ts + max_span
     for i in range(seed + 1, len(rows)):
-        other = rows[i].message or {}
-        if (_is_message(rows[i]) and other.get("type") == "response" and other.get("to") == msg.get("from")
-                and other.get("id") == msg.get("id") and (_code(other) or 0) >= 200):
-            end_ts = rows[i].ts
+        other = rows[i]
+        if other[TS] > end_ts:
+            break
+        if (_is_message(other) and other[TYPE] == "response" and other[TO] == first[SENDER]
+                and other[ID] == first[ID] and (other[CODE] or 0) >= 200):
+            end_ts = other[TS]
             break
     # Ordinary traffic on the object (updates, children) is not part of another flow.
-    quiet = msg.get("type") != "update" and "/children/" not in str(msg.get("to", ""))
-    requests = {(msg.get("from"), msg.get("id"))}
-    seen = {_key(msg)}
+    quiet = first[TYPE] != "update" and "/children/" not in first[TO]
+    requests = {(first[SENDER], first[ID])}
+    seen = {_key(first)}
     out = [seed]
     for i in range(seed + 1, len(rows)):
-        event = rows[i]
-        if event.ts > end_ts:
+        other = rows[i]
+        if other[TS] > end_ts:
             break
-        if not _is_message(event):
+        if not _is_message(other):
             continue
-        other = event.message or {}
         key = _key(other)
         if key in seen:
             continue
-        if other.get("type") == "response":
-            if (other.get("to"), other.get("id")) not in requests:
+        if other[TYPE] == "response":
+            if (other[TO], other[ID]) not in requests:
                 continue
         else:
-            mine = _objects_of(other)
-            if not objects or not (mine & objects):
+            if quiet and (other[TYPE] == "update" or "/children/" in other[TO]):
                 continue
-            if quiet and (other.get("type") == "update" or "/children/" in str(other.get("to", ""))):
+            if not objects or not (_objects_of(other) & objects):
                 continue
-            requests.add((other.get("from"), other.get("id")))
+            requests.add((other[SENDER], other[ID]))
         seen.add(key)
         out.append(i)
     return out
@@ -121,7 +116,7 @@ class Lifelines:
         self.namer = namer
         self.reporter_of = reporter_of
 
-    def of(self, address: str, msg: dict[str, Any], sending: bool) -> tuple[str, str]:
+    def of(self, address: str, mtype: str, sending: bool) -> tuple[str, str]:
         if address.startswith("hyperty://"):
             base = address.split("#", 1)[0]
             return "h:" + base, self.namer.short(base)
@@ -145,8 +140,8 @@ class Lifelines:
             owner = self.reporter_of(obj)
             if owner is not None:
                 hyperty, runtime = owner
-                to_hyperty = rest == "" and ((sending and msg.get("type") == "update")
-                                             or (not sending and msg.get("type") != "response"))
+                to_hyperty = rest == "" and ((sending and mtype == "update")
+                                             or (not sending and mtype != "response"))
                 if to_hyperty:
                     return "h:" + hyperty, self.namer.short(hyperty)
                 return "sm:" + runtime, f"{runtime.rsplit('/', 1)[-1]} SM"
@@ -154,16 +149,15 @@ class Lifelines:
         return "x:" + address, address
 
 
-def build_chart(rows: Sequence[TraceEvent], seed: int, lifelines: Lifelines) -> Chart:
+def build_chart(rows: Sequence[LogRow], seed: int, lifelines: Lifelines) -> Chart:
     order: dict[str, str] = {}
     arrows = []
     for i in flow_rows(rows, seed):
-        msg = rows[i].message or {}
-        source = lifelines.of(str(msg.get("from", "")), msg, True)
-        target = lifelines.of(str(msg.get("to", "")), msg, False)
+        row = rows[i]
+        source = lifelines.of(row[SENDER], row[TYPE], True)
+        target = lifelines.of(row[TO], row[TYPE], False)
         order.setdefault(*source)
         order.setdefault(*target)
-        code = _code(msg)
-        label = f"{msg.get('type')}{'' if code is None else ' ' + str(code)}"
+        label = f"{row[TYPE]}{'' if row[CODE] is None else ' ' + str(row[CODE])}"
         arrows.append(Arrow(i, source[0], target[0], label))
     return Chart(list(order.items()), arrows)

@@ -1,21 +1,25 @@
-"""Lookups over the lab's public API (runtimes, hyperties, reporter and observer objects by URL).
+"""What the console knows of the lab: runtimes, hyperties, and the reporter and observer replica of
+every object, kept in step by the monitor instead of rescanned.
 
-Rebuilt lazily once per flush: the engine is the truth and a scan of a few thousand objects costs
-about a millisecond, far less than keeping a mirror in step with every event.
+Each batch of trace events names what it touched: `held`/`released` name a replica, `hyperty` and
+`session` events a runtime, and every event names the objects it concerns (its `object`, or the
+object of a message's addresses). Only those are looked up again through the engine's public API
+(`runtime.hyperty_urls`, `syncher.reporters`/`observers`), so a flush costs what changed, not the
+size of the lab. The whole lab is read once, when the console opens on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.lab import Lab
 from core.monitor import TraceEvent
-from ui.naming import Namer
+from ui.naming import Namer, object_of
 
 
-@dataclass
+@dataclass(slots=True)
 class Replica:
     """One copy of an object: the reporter's or one observer's."""
 
@@ -29,72 +33,145 @@ class Replica:
         return f"{self.hyperty.name} ({'reporter' if self.is_reporter else 'observer'})"
 
 
-@dataclass
-class Snapshot:
-    hyperties: dict[str, Any] = field(default_factory=dict)
-    hyperty_names: dict[str, str] = field(default_factory=dict)
-    reporters: dict[str, Replica] = field(default_factory=dict)
-    observers: dict[str, list[Replica]] = field(default_factory=dict)
-    runtimes: dict[str, Any] = field(default_factory=dict)
+def objects_of(event: TraceEvent) -> tuple[str, ...]:
+    """The object URLs a trace event concerns ('' entries dropped by the caller)."""
+    message = event.message
+    if message is not None:
+        body = message.get("body")
+        resource = body.get("resource") if isinstance(body, dict) else None
+        found = (object_of(str(message.get("from", ""))), object_of(str(message.get("to", ""))))
+        return (*found, object_of(resource)) if isinstance(resource, str) else found
+    url = event.detail.get("object")
+    return (url,) if isinstance(url, str) else ()
 
 
 class EngineIndex:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.namer = Namer()
-        self._snapshot: Snapshot | None = None
+        self.runtimes: dict[str, Any] = {}
+        self.hyperties: dict[str, Any] = {}
+        self.reporters: dict[str, Replica] = {}
+        self.observers: dict[str, dict[str, Replica]] = {}   # object URL → hyperty URL → replica
+        self.observer_count = 0
+        #: Objects the last batch concerned, in the order it first named them: the rows every view
+        #: looks at again (new rows join the tables in that order).
+        self.touched: dict[str, None] = {}
+        #: Objects whose set of replicas changed in the last batch.
+        self.replicas_changed: set[str] = set()
+        for runtime in lab.runtimes:
+            self._read_runtime(runtime)
+
+    # feeding -------------------------------------------------------------------------------------
 
     def observe(self, events: Iterable[TraceEvent]) -> None:
-        self._snapshot = None
+        """Take in one batch of trace events (in order); `touched` then names the objects it concerned."""
+        touched: dict[str, None] = {}
+        held: dict[tuple[str, str, str], None] = {}  # (runtime, hyperty, object) to look up again, in order
+        runtimes: set[str] = set()
+        for event in events:
+            for url in objects_of(event):
+                touched[url] = None
+            kind = event.kind
+            if kind == "object":
+                detail = event.detail
+                action = detail.get("action")
+                if action in ("held", "released"):
+                    held[(event.where, str(detail.get("hyperty", "")), str(detail.get("object", "")))] = None
+                elif action == "hyperty":
+                    runtimes.add(event.where)
+            elif kind == "session":
+                runtimes.add(event.where)
+        touched.pop("", None)
+        for url in runtimes:
+            self._runtime_changed(url)
+        self.replicas_changed = set()
+        for where, hyperty_url, url in held:
+            self._look_up(where, hyperty_url, url)
+        touched.update(dict.fromkeys(self.replicas_changed))
+        self.touched = touched
 
-    def invalidate(self) -> None:
-        self._snapshot = None
+    def _runtime_changed(self, url: str) -> None:
+        runtime = self.runtimes.get(url)
+        if runtime is None:
+            runtime = next((rt for rt in self.lab.runtimes if rt.url == url), None)
+        if runtime is not None:
+            self._read_runtime(runtime, replicas=False)
 
-    @property
-    def snapshot(self) -> Snapshot:
-        if self._snapshot is None:
-            self._snapshot = self._scan()
-        return self._snapshot
-
-    def _scan(self) -> Snapshot:
-        snap = Snapshot()
-        for runtime in self.lab.runtimes:
-            snap.runtimes[runtime.url] = runtime
-            for hyperty in runtime.hyperties.values():
-                snap.hyperties[hyperty.url] = hyperty
-                snap.hyperty_names[hyperty.url] = hyperty.name
+    def _read_runtime(self, runtime: Any, replicas: bool = True) -> None:
+        """Take a runtime's hyperties (and, when the console opens, their replicas) from the engine."""
+        self.runtimes[runtime.url] = runtime
+        current = dict(runtime.hyperty_urls)
+        for url in [u for u, h in self.hyperties.items() if h.runtime is runtime and u not in current]:
+            del self.hyperties[url]
+            self.namer.name_hyperty(url, None)
+        for url, hyperty in current.items():
+            self.hyperties[url] = hyperty
+            self.namer.name_hyperty(url, hyperty.name)
+            if replicas:
                 syncher = hyperty.syncher
-                for url, obj in syncher.reporters.items():
-                    snap.reporters[url] = Replica(url, hyperty, obj, True)
-                for url, obj in syncher.observers.items():
-                    snap.observers.setdefault(url, []).append(Replica(url, hyperty, obj, False))
-        self.namer.hyperties = snap.hyperty_names
-        return snap
+                for obj_url in (*syncher.reporters, *syncher.observers):
+                    self._look_up(runtime.url, url, obj_url)
+
+    def _look_up(self, where: str, hyperty_url: str, url: str) -> None:
+        """Make the replicas of (`hyperty_url`, `url`) what the hyperty's Syncher holds now."""
+        if where not in self.runtimes:
+            self._runtime_changed(where)
+        runtime = self.runtimes.get(where)
+        hyperty = runtime.hyperty_urls.get(hyperty_url) if runtime is not None else None
+        syncher = hyperty.syncher if hyperty is not None else None
+        reporter = syncher.reporters.get(url) if syncher is not None else None
+        observer = syncher.observers.get(url) if syncher is not None else None
+        mine = self.reporters.get(url)
+        if reporter is not None and not reporter.closed:
+            if mine is None or mine.obj is not reporter:
+                self.reporters[url] = Replica(url, hyperty, reporter, True)
+                self.replicas_changed.add(url)
+        elif mine is not None and mine.hyperty.url == hyperty_url:
+            del self.reporters[url]
+            self.replicas_changed.add(url)
+        theirs = self.observers.get(url, {})
+        known = theirs.get(hyperty_url)
+        if observer is not None and not observer.closed:
+            if known is None or known.obj is not observer:
+                self.observer_count += known is None
+                self.observers.setdefault(url, theirs)[hyperty_url] = Replica(url, hyperty, observer, False)
+                self.replicas_changed.add(url)
+        elif known is not None:
+            del theirs[hyperty_url]
+            self.observer_count -= 1
+            if not theirs:
+                del self.observers[url]
+            self.replicas_changed.add(url)
 
     # lookups -------------------------------------------------------------------------------------
 
     def hyperty(self, url: str) -> Any | None:
-        return self.snapshot.hyperties.get(url)
+        return self.hyperties.get(url)
 
     def runtime(self, url: str) -> Any | None:
-        return self.snapshot.runtimes.get(url)
+        return self.runtimes.get(url)
 
     def reporter(self, url: str) -> Replica | None:
-        return self.snapshot.reporters.get(url)
+        return self.reporters.get(url)
+
+    def observer_replicas(self, url: str) -> list[Replica]:
+        theirs = self.observers.get(url)
+        return list(theirs.values()) if theirs else []
 
     def replicas(self, url: str) -> list[Replica]:
         """The reporter's replica first, then each observer's."""
-        snap = self.snapshot
-        first = [snap.reporters[url]] if url in snap.reporters else []
-        return first + snap.observers.get(url, [])
+        first = [self.reporters[url]] if url in self.reporters else []
+        return first + self.observer_replicas(url)
+
+    def reporter_urls(self) -> list[str]:
+        return list(self.reporters)
 
     def object_urls(self) -> list[str]:
-        snap = self.snapshot
-        return list(dict.fromkeys([*snap.reporters, *snap.observers]))
+        return list(dict.fromkeys([*self.reporters, *self.observers]))
 
     def all_hyperties(self) -> list[Any]:
-        return list(self.snapshot.hyperties.values())
+        return list(self.hyperties.values())
 
     def short(self, address: str) -> str:
-        _ = self.snapshot  # names follow the current scan
         return self.namer.short(address)

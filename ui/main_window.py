@@ -16,6 +16,7 @@ from ui.dialogs.faults import FaultsDialog
 from ui.dialogs.object_actions import SubscribeDialog
 from ui.dialogs.runtime_actions import AddHypertyDialog, AddRuntimeDialog, CrashRuntimeDialog, RestartRuntimeDialog
 from ui.docks.messages import MessagesDock
+from ui.docks.nodes import NodesDock
 from ui.docks.objects import ObjectsDock
 from ui.docks.routing import RoutingDock
 from ui.docks.subscriptions import SubscriptionsDock
@@ -27,10 +28,11 @@ from ui.models.objects import ObjectsModel
 from ui.models.routing import RoutingModel
 from ui.models.subscriptions import SubscriptionsModel
 from ui.models.topology import Item, TopologyModel
+from ui.remote import RemoteNodes
 from ui.status import StatusTracker
 
 #: Bumped when the dock layout changes, so an old saved layout is not restored onto new docks.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -59,10 +61,14 @@ class MainWindow(QMainWindow):
         self.subscriptions_dock = SubscriptionsDock(self.subscriptions, self)
         self.routing_dock = RoutingDock(self.routing, self)
         self.messages_dock = MessagesDock(self.log, self.index, self)
+        self.remote = RemoteNodes(self.feed, settings, self)  # live nodes watched (File → Connect to node)
+        self.nodes_dock = NodesDock(self.remote, self.show_dialog, self)
         for sink in (self.history, self.log, self.objects, self.subscriptions, self.routing, self.topology,
                      self.objects_dock.history_model, self.status):
             self.feed.add_sink(sink)
+        self.feed.add_sink(self.nodes_dock.model)
         self.feed.flushed.connect(self._flushed)
+        self.remote.message.connect(self.say)
 
         self.objects_dock.objectSelected.connect(self.select_object)
         self.objects_dock.message.connect(self.say)
@@ -91,6 +97,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.objects_dock, self.subscriptions_dock, Qt.Orientation.Horizontal)
         self.splitDockWidget(self.subscriptions_dock, self.routing_dock, Qt.Orientation.Vertical)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.messages_dock)
+        self.tabifyDockWidget(self.topology_dock, self.nodes_dock)
+        self.topology_dock.raise_()
         self.resizeDocks([self.topology_dock, self.objects_dock, self.subscriptions_dock], [260, 700, 460],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.messages_dock], [300], Qt.Orientation.Vertical)
@@ -99,11 +107,13 @@ class MainWindow(QMainWindow):
     @property
     def docks(self) -> list[QDockWidget]:
         return [self.topology_dock, self.objects_dock, self.subscriptions_dock, self.routing_dock,
-                self.messages_dock]
+                self.messages_dock, self.nodes_dock]
 
     def _menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.addAction("Connect to node…", self.nodes_dock.open_connect_dialog).setShortcut("Ctrl+K")
+        file_menu.addSeparator()
         file_menu.addAction("Import message log…", self.messages_dock._import_clicked)
         file_menu.addAction("Export message log…", self.messages_dock._export_clicked)
         file_menu.addSeparator()
@@ -153,6 +163,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         for dialog in list(self.dialogs):
             dialog.reject()
+        self.remote.close()
         self.feed.close()
         super().closeEvent(event)
 
@@ -165,6 +176,7 @@ class MainWindow(QMainWindow):
     def flush(self) -> None:
         """Bring every view up to date with the engine now."""
         self.feed.flush()
+        self.log.catch_up()
 
     # selection (an object selected anywhere is selected everywhere) ---------------------------------
 

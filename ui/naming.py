@@ -12,8 +12,23 @@ def short_id(ident: str, keep: int = 6) -> str:
     return ident if len(ident) <= keep + 1 else ident[:keep] + "…"
 
 
+#: Addresses whose object is remembered: every trace event asks, and the same few thousand
+#: addresses come back again and again.
+OBJECTS_KEPT = 16_384
+_objects: dict[str, str] = {}
+
+
 def object_of(address: str) -> str:
     """The ObjectURL an address belongs to (`O`, `O/subscription`, `O/changes`, `O/children/n`), or ''."""
+    found = _objects.get(address)
+    if found is None:
+        if len(_objects) >= OBJECTS_KEPT:
+            _objects.clear()
+        found = _objects[address] = _object_of(address)
+    return found
+
+
+def _object_of(address: str) -> str:
     scheme, sep, rest = address.partition("://")
     if not sep or scheme in ("hyperty", "hyperty-runtime", "domain", "user", "hyperty-catalogue"):
         return ""
@@ -30,13 +45,35 @@ def runtime_of(address: str) -> str:
     return "/".join(parts[:4]) if len(parts) >= 4 else ""
 
 
+#: Short names remembered (a view repaints the same few addresses over and over).
+NAMES_KEPT = 4_096
+
+
 class Namer:
     """Turns URLs into names: hyperties by their name, runtimes by their id, objects by a short guid."""
 
     def __init__(self) -> None:
         self.hyperties: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+
+    def name_hyperty(self, url: str, name: str | None) -> None:
+        """Call hyperty `url` `name` from now on (None: by its short id again)."""
+        if self.hyperties.get(url) != name:
+            if name is None:
+                self.hyperties.pop(url, None)
+            else:
+                self.hyperties[url] = name
+            self._names.clear()
 
     def short(self, address: str) -> str:
+        name = self._names.get(address)
+        if name is None:
+            if len(self._names) >= NAMES_KEPT:
+                self._names.clear()
+            name = self._names[address] = self._short(address)
+        return name
+
+    def _short(self, address: str) -> str:
         if not address:
             return ""
         if address.startswith(HYPERTY_PREFIX):

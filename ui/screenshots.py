@@ -9,6 +9,7 @@ from PySide6.QtCore import QItemSelectionModel
 
 from core.schemas import COMM_SCHEMA
 from ui.main_window import MainWindow
+from ui.models.log_row import SENDER, TYPE
 
 
 def save_window(window: MainWindow, path: Path) -> Path:
@@ -59,6 +60,7 @@ async def save_views(window: MainWindow, demo: Any, folder: Path) -> list[Path]:
         flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
         selection.select(objects.history_model.index(max(0, rows - 6), 0), flags)
         selection.select(objects.history_model.index(rows - 1, 0), flags)
+        objects.versions.scrollTo(objects.history_model.index(rows - 1, 0))
     saved.append(_save(objects, folder / "console-history.png"))
     objects.tabs.setCurrentIndex(0)
 
@@ -75,7 +77,7 @@ async def save_views(window: MainWindow, demo: Any, folder: Path) -> list[Path]:
     window.flush()
     rows_ = messages.model.rows
     seed = next(i for i in range(len(rows_) - 1, -1, -1)
-                if (rows_[i].message.get("type") == "subscribe" and rows_[i].message.get("from") == erin.url))
+                if rows_[i][TYPE] == "subscribe" and rows_[i][SENDER] == erin.url)
     messages.select_source_row(seed)
     messages.draw_flow(seed)
     saved.append(_save(messages, folder / "console-messages.png"))

@@ -1,5 +1,6 @@
 """The status line: messages per second, objects, subscriptions, replicas out of date, and the median
-time an update takes from the reporter's runtime to an observer's."""
+time an update takes from the reporter's runtime to an observer's. Counts are kept per object and
+updated for the objects each batch concerned."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class StatusTracker:
         self.samples: deque[float] = deque(maxlen=SAMPLES)
         self.rate = 0.0
         self.objects = self.subscriptions = self.behind = 0
+        self._behind_of: dict[str, int] = {}
+        self._count(index.object_urls())
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
         count = 0
@@ -53,19 +56,21 @@ class StatusTracker:
         while self.window and self.window[0][0] <= now - 1.0:
             self.window.popleft()
         self.rate = float(sum(c for _, c in self.window))
-        self._count()
+        self._count(self.index.touched)
 
-    def _count(self) -> None:
-        snap = self.index.snapshot
-        self.objects = len(snap.reporters)
-        self.subscriptions = 0
-        self.behind = 0
-        for url, replicas in snap.observers.items():
-            reporter = snap.reporters.get(url)
-            for rep in replicas:
-                self.subscriptions += 1
-                if rep.obj.status != "live" or (reporter is not None and rep.obj.version < reporter.obj.version):
-                    self.behind += 1
+    def _count(self, urls: Iterable[str]) -> None:
+        index = self.index
+        self.objects = len(index.reporters)
+        self.subscriptions = index.observer_count
+        for url in urls:
+            reporter = index.reporter(url)
+            behind = sum(1 for rep in index.observer_replicas(url) if rep.obj.status != "live"
+                         or (reporter is not None and rep.obj.version < reporter.obj.version))
+            self.behind += behind - self._behind_of.get(url, 0)
+            if behind:
+                self._behind_of[url] = behind
+            else:
+                self._behind_of.pop(url, None)
 
     @property
     def median_ms(self) -> float | None:

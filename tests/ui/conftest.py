@@ -1,6 +1,7 @@
-"""Console tests run on a qasync loop: the engine's coroutines and the Qt widgets share one thread,
-exactly as in the application. Views are brought up to date with `window.flush()` after
-`await lab.settle()`, never by sleeping."""
+"""Console tests run on the application's loop (`ui.app.SharedLoop`): the engine's coroutines and
+the Qt widgets share one thread, exactly as in the application. Views are brought up to date with
+`window.flush()` after `await lab.settle()`; a condition the engine reaches on its own timers is
+awaited with `lab.until` (looked at again after each monitor event), never by sleeping."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from console.demo import Demo, build_demo
 from core.lab import Lab
 from tests.conftest import FAST
+from ui.app import SharedLoop
 from ui.main_window import MainWindow
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:
     app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+    return SharedLoop(app)  # the application's loop
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config,
@@ -47,16 +48,4 @@ async def demo(lab: Lab, window: MainWindow) -> Demo:
     return built
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, lab: Lab | None = None) -> None:
-    """Wait for a condition the engine reaches on its own timers (a resync), polling the loop."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached")
-        if lab is not None:
-            await lab.settle()
-        await asyncio.sleep(0.01)
-
-
-__all__ = ["FAST", "Path", "until"]
+__all__ = ["FAST", "Path"]

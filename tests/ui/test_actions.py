@@ -209,10 +209,7 @@ async def test_stress_creates_objects_with_progress_and_can_be_cancelled(lab: La
     stress.rate.setValue(200)
     task = stress.submit()
     assert task is not None
-    while len(stress.created) < count or stress.updates < 20:
-        await lab.settle()
-        if task.done():
-            break
+    await lab.until(lambda: (len(stress.created) >= count and stress.updates >= 20) or task.done())
     assert stress.progress.maximum() == 0  # creation done, now the update phase
     stress.reject()
     await lab.settle()

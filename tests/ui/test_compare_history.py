@@ -7,7 +7,6 @@ import re
 
 from console.demo import Demo
 from core.lab import Lab
-from tests.ui.conftest import until
 from ui.main_window import MainWindow
 
 
@@ -40,7 +39,7 @@ async def test_diverged_replica_is_marked_until_heal_and_resync(lab: Lab, window
 
     lab.heal(carol.runtime)
     demo.chat.data["participants"]["carol"]["status"] = "back"  # the next update shows carol the gap
-    await until(lambda: replica.version == demo.chat.version and replica.status == "live", lab=lab)
+    await lab.until(lambda: replica.version == demo.chat.version and replica.status == "live")
     window.flush()
     assert replica.data == demo.chat.data
     assert model.differences == 0

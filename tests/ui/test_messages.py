@@ -10,6 +10,7 @@ from console.demo import Demo
 from core.lab import Lab
 from core.schemas import COMM_SCHEMA
 from ui.main_window import MainWindow
+from ui.models.log_row import message_of
 from ui.models.message_log import MessageLogModel
 
 
@@ -26,17 +27,18 @@ async def test_filters_by_type_address_wildcards_and_text(lab: Lab, window: Main
     rows = window.log.rows
     assert len(rows) > 100
     dock.type_box.setCurrentIndex(dock.type_box.findData("subscribe"))
-    subscribes = [r for r in rows if r.message.get("type") == "subscribe"]
+    subscribes = [r for r in rows if message_of(r).get("type") == "subscribe"]
     assert dock.proxy.rowCount() == len(subscribes) > 0
     assert {row[3] for row in shown(window)} == {"subscribe"}
     dock.type_box.setCurrentIndex(0)
     guid = demo.chat.url.rsplit("/", 1)[-1]
     dock.address.setText(f"comm://a.example/{guid[:4]}*/subscription")
-    expected = [r for r in rows if f"{demo.chat.url}/subscription" in (r.message.get("from"), r.message.get("to"))]
+    address = f"{demo.chat.url}/subscription"
+    expected = [r for r in rows if address in (message_of(r).get("from"), message_of(r).get("to"))]
     assert dock.proxy.rowCount() == len(expected) > 0
     dock.address.setText("")
     dock.text.setText("AWAY")  # free text, case-insensitive
-    expected = [r for r in rows if b'"value":"away"' in orjson.dumps(r.message)]
+    expected = [r for r in rows if b'"value":"away"' in orjson.dumps(message_of(r))]
     assert dock.proxy.rowCount() == len(expected) > 0
     dock.text.setText("")
     assert dock.proxy.rowCount() == len(rows)
@@ -104,8 +106,8 @@ async def test_sequence_chart_of_one_subscribe_has_the_arrows_of_protocol_3_2(la
     window.flush()
     dock = window.messages_dock
     rows = window.log.rows
-    seed = next(i for i, r in enumerate(rows) if r.message.get("type") == "subscribe"
-                and r.message.get("from") == erin.url)
+    seed = next(i for i, r in enumerate(rows) if message_of(r).get("type") == "subscribe"
+                and message_of(r).get("from") == erin.url)
     dock.draw_flow(seed)
     chart = dock.chart.chart
     names = dict(chart.lifelines)
@@ -140,8 +142,8 @@ async def test_sequence_chart_of_a_first_subscribe_includes_the_node_subscriptio
     await lab.settle()
     window.flush()
     rows = window.log.rows
-    seed = next(i for i, r in enumerate(rows) if r.message.get("type") == "subscribe"
-                and r.message.get("from") == frank.url)
+    seed = next(i for i, r in enumerate(rows) if message_of(r).get("type") == "subscribe"
+                and message_of(r).get("from") == frank.url)
     window.messages_dock.draw_flow(seed)
     chart = window.messages_dock.chart.chart
     names = dict(chart.lifelines)

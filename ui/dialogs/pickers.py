@@ -52,7 +52,7 @@ class ObjectPicker(QComboBox):
                  editable: bool = False) -> None:
         super().__init__()
         self.setEditable(editable)
-        urls = list(index.snapshot.reporters) if reporters_only else index.object_urls()
+        urls = index.reporter_urls() if reporters_only else index.object_urls()
         for url in urls:
             rep = index.reporter(url)
             name = rep.obj.metadata.get("name", "") if rep is not None else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ui.docks.tables import table_view
 from ui.flow import Lifelines, build_chart
 from ui.index import EngineIndex
+from ui.models.log_row import event_of
 from ui.models.message_filter import MessageFilter
 from ui.models.message_log import LogImportError, MessageFilterProxy, MessageLogModel
 from ui.widgets.sequence_chart import SequenceChart
@@ -77,10 +78,15 @@ class MessagesDock(QDockWidget):
 
         self.view = table_view()
         self.view.setModel(self.proxy)
-        for column, width in enumerate((95, 80, 36, 72, 150, 190, 44, 42)):
+        live.shadingChanged.connect(self.view.viewport().update)
+        for column, width in enumerate((95, 80, 36, 72, 150, 190, 64, 42)):
             self.view.setColumnWidth(column, width)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.proxy.rowsInserted.connect(self._follow)
+        self._to_end = QTimer(self)
+        self._to_end.setSingleShot(True)
+        self._to_end.setInterval(0)
+        self._to_end.timeout.connect(self.view.scrollToBottom)
         self.chart = SequenceChart()
         self.chart.messageClicked.connect(self.select_source_row)
         scroll = QScrollArea()
@@ -123,14 +129,17 @@ class MessagesDock(QDockWidget):
         self.pause_button.setText("▶ Resume" if paused else "❚❚ Pause")
 
     def _follow(self) -> None:
+        """Keep showing the newest rows while the log is scrolled to its end and nothing is selected.
+        The scroll waits for the view's own (deferred) layout of the new rows, so one repaint shows both."""
         bar = self.view.verticalScrollBar()
         if bar.value() >= bar.maximum() - 30 and not self.view.selectionModel().hasSelection():
-            self.view.scrollToBottom()
+            self._to_end.start()
 
     # export / import -------------------------------------------------------------------------------
 
     def export_to(self, path: str | Path) -> int:
         """Write the rows the log shows (filters applied) as JSON Lines; returns how many."""
+        self.live.catch_up()
         count = MessageLogModel.export_rows(self.proxy.log_rows(), path)
         self.message.emit(f"exported {count} messages to {path}")
         return count
@@ -176,13 +185,13 @@ class MessagesDock(QDockWidget):
             self.draw_flow(row)
 
     def show_detail(self, row: int) -> None:
-        event = self.model.rows[row].event
+        event = event_of(self.model.rows[row])
         meta = {k: v for k, v in event.to_dict().items() if k != "message"}
         self.detail.setPlainText(orjson.dumps(event.message, option=orjson.OPT_INDENT_2).decode()
                                  + "\n\n" + orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode())
 
     def draw_flow(self, row: int) -> None:
-        chart = build_chart([r.event for r in self.model.rows], row, self.lifelines)
+        chart = build_chart(self.model.rows, row, self.lifelines)
         self.chart.set_chart(chart)
         self.chart.select_row(row)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,6 +33,11 @@ from ui.models.history import HistoryModel
 from ui.models.json_tree import JsonTreeModel, Side
 from ui.models.objects import ObjectsModel
 from ui.models.table import KEY_ROLE, TextFilterProxy
+
+#: Position of the Children tab.
+CHILDREN_TAB = 3
+#: How often the ages in the objects table are repainted, in ms.
+AGE_TICK_MS = 1_000
 
 
 def replica_side(rep: Replica, editable: bool = True) -> Side:
@@ -66,6 +71,7 @@ class ObjectsDock(QDockWidget):
         self.replicas: list[Replica] = []
         self._watches: list[ChangeBuffer] = []
         self._compare_watches: list[ChangeBuffer] = []
+        self._children_shown: list[tuple[str, int]] = []
 
         self.proxy = TextFilterProxy()
         self.proxy.setSourceModel(model)
@@ -78,6 +84,10 @@ class ObjectsDock(QDockWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setColumnWidth(0, 170)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self._ages = QTimer(self)  # "Last change" is an age worked out at paint time: repaint it
+        self._ages.setInterval(AGE_TICK_MS)
+        self._ages.timeout.connect(self.table.viewport().update)
+        self._ages.start()
 
         # Tree: one replica
         self.tree_model = JsonTreeModel()
@@ -115,6 +125,8 @@ class ObjectsDock(QDockWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.patch_text)
         lower.addWidget(self.version_diff)
+        lower.setSizes([2, 3])  # the two versions side by side need the room
+        self.version_diff.header().resizeSection(0, 130)
         history_split = QSplitter(Qt.Orientation.Vertical)
         history_split.addWidget(self.versions)
         history_split.addWidget(lower)
@@ -132,6 +144,7 @@ class ObjectsDock(QDockWidget):
         self.tabs.addTab(compare_tab, "Side by side")
         self.tabs.addTab(history_tab, "History")
         self.tabs.addTab(children_tab, "Children")
+        self.tabs.currentChanged.connect(lambda tab: self._children() if tab == CHILDREN_TAB else None)
         split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -172,19 +185,19 @@ class ObjectsDock(QDockWidget):
 
     def select_object(self, url: str) -> None:
         """Show `url` (selecting its row) with its replicas."""
+        if url != self.current:
+            self.current = url  # first: selecting the row below must not announce it again
+            self.history.pin(url)
+            self._load_replicas()
+            self.history_model.set_object(url)
+            self.patch_text.clear()
+            self.version_diff_model.set_sides([])
         row = self.model.row_of(url)
         if row >= 0:
             index = self.proxy.mapFromSource(self.model.index(row, 0))
             if index.isValid() and self.table.currentIndex().row() != index.row():
                 self.table.selectionModel().setCurrentIndex(
                     index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-        if url == self.current:
-            return
-        self.current = url
-        self._load_replicas()
-        self.history_model.set_object(url)
-        self.patch_text.clear()
-        self.version_diff_model.set_sides([])
 
     def _load_replicas(self) -> None:
         self.replicas = self.index.replicas(self.current)
@@ -211,6 +224,7 @@ class ObjectsDock(QDockWidget):
         return next((r for r in self.replicas if r.hyperty.url == url), None)
 
     def _show_tree(self) -> None:
+        self._children_shown.clear()
         for w in self._watches:
             w.close()
         rep = self._replica(self.replica_box)
@@ -218,6 +232,8 @@ class ObjectsDock(QDockWidget):
         self.tree_model.set_sides([replica_side(rep)] if rep is not None else [])
         self.tree.expandToDepth(1)
         self._labels()
+        if self.tabs.currentIndex() == CHILDREN_TAB:
+            self._children()
 
     def _show_compare(self) -> None:
         for w in self._compare_watches:
@@ -246,19 +262,20 @@ class ObjectsDock(QDockWidget):
     # live refresh (after each feed flush) ----------------------------------------------------------
 
     def on_flush(self) -> None:
-        if self.current:
-            fresh = self.index.replicas(self.current)
-            if [(r.hyperty.url, id(r.obj)) for r in fresh] != [(r.hyperty.url, id(r.obj)) for r in self.replicas]:
-                keep = (self.replica_box.currentData(), self.left_box.currentData(), self.right_box.currentData())
-                self._load_replicas()
-                for box, url in zip((self.replica_box, self.left_box, self.right_box), keep, strict=True):
-                    if url:
-                        self.choose(box, url)
+        """Bring the selected object's views up to date after a feed flush (costs what changed)."""
+        index = self.index
+        if self.current and self.current in index.replicas_changed:
+            keep = (self.replica_box.currentData(), self.left_box.currentData(), self.right_box.currentData())
+            self._load_replicas()
+            for box, url in zip((self.replica_box, self.left_box, self.right_box), keep, strict=True):
+                if url:
+                    self.choose(box, url)
         self._refresh(self.tree_model, self._watches)
         self._refresh(self.compare_model, self._compare_watches)
-        self._labels()
-        if self.tabs.currentIndex() == 3:
-            self._children()
+        if self.current in index.touched:
+            self._labels()
+            if self.tabs.currentIndex() == CHILDREN_TAB:
+                self._children()
 
     @staticmethod
     def _refresh(model: JsonTreeModel, watches: list[ChangeBuffer]) -> None:
@@ -274,13 +291,24 @@ class ObjectsDock(QDockWidget):
             model.refresh(paths)
 
     def _children(self) -> None:
+        """Fill the Children tab; rows whose child and version did not change are left alone."""
         rep = self._replica(self.replica_box)
         children = list(rep.obj.children.values()) if rep is not None else []
+        shown = self._children_shown
+        if len(children) < len(shown) or any(shown[i][0] != c.child_id for i, c in enumerate(children[:len(shown)])):
+            shown.clear()
         self.children_table.setRowCount(len(children))
         for row, child in enumerate(children):
+            mark = (child.child_id, child.version)
+            if row < len(shown) and shown[row] == mark:
+                continue
             for column, text in enumerate((self.index.short(child.child_id), child.name, str(child.version),
                                            orjson.dumps(child.data).decode())):
                 self.children_table.setItem(row, column, QTableWidgetItem(text))
+            if row < len(shown):
+                shown[row] = mark
+            else:
+                shown.append(mark)
 
     # history -------------------------------------------------------------------------------------
 
@@ -291,9 +319,8 @@ class ObjectsDock(QDockWidget):
             return
         versions = [self.history_model.version_at(r) for r in rows]
         if len(versions) == 1:
-            entry = self.history_model.entries[rows[0]]
             self.show_version_diff(versions[0] - 1 if versions[0] - 1 >= log.base_version else versions[0],
-                                   versions[0], single=entry.ops)
+                                   versions[0], single=self.history_model.ops_at(rows[0]))
         else:
             self.show_version_diff(versions[0], versions[-1])
 

@@ -21,6 +21,7 @@ class RoutingDock(QDockWidget):
         self.filter.textChanged.connect(self.proxy.set_pattern)
         self.view = table_view()
         self.view.setModel(self.proxy)
+        model.shadingChanged.connect(self.view.viewport().update)
         self.view.setColumnWidth(0, 90)
         self.view.setColumnWidth(1, 50)
         self.view.setColumnWidth(2, 260)

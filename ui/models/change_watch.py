@@ -1,13 +1,13 @@
 """Which paths of a replica changed since the last look, from the replica's own `on_change` events.
 
-The engine has no way to remove an `on_change` handler, so each replica gets one hub for its
-lifetime; every view that shows the replica opens its own buffer on the hub and closes it when
-it looks elsewhere. A hub without buffers returns at once.
+A view that shows a replica opens a buffer on it (`watch`) and closes it when it looks elsewhere;
+closing removes the buffer's handler from the replica (`on_change` returns the function that
+stops it), so a replica nobody shows pays nothing.
 """
 
 from __future__ import annotations
 
-import weakref
+from collections.abc import Callable
 from typing import Any
 
 #: Paths a buffer records between two looks before it asks for a full refresh instead.
@@ -15,12 +15,15 @@ MAX_PATHS = 2_000
 
 
 class ChangeBuffer:
-    __slots__ = ("full", "hub", "paths")
+    __slots__ = ("_stop", "full", "paths")
 
-    def __init__(self, hub: ChangeHub) -> None:
-        self.hub = hub
+    def __init__(self) -> None:
         self.full = False
         self.paths: list[list[str]] = []
+        self._stop: Callable[[], None] | None = None
+
+    def __call__(self, event: Any) -> None:
+        self.add(getattr(event, "field", ""))
 
     def add(self, field: str) -> None:
         if not field or len(self.paths) >= MAX_PATHS:
@@ -35,32 +38,13 @@ class ChangeBuffer:
         return full, paths
 
     def close(self) -> None:
-        if self in self.hub.buffers:
-            self.hub.buffers.remove(self)
-
-
-class ChangeHub:
-    __slots__ = ("__weakref__", "buffers")
-
-    def __init__(self) -> None:
-        self.buffers: list[ChangeBuffer] = []
-
-    def __call__(self, event: Any) -> None:
-        if self.buffers:
-            field = getattr(event, "field", "")
-            for buffer in self.buffers:
-                buffer.add(field)
-
-
-_hubs: weakref.WeakKeyDictionary[Any, ChangeHub] = weakref.WeakKeyDictionary()
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
 
 
 def watch(replica: Any) -> ChangeBuffer:
     """A new buffer of the changes of `replica` from now on (close it when done)."""
-    hub = _hubs.get(replica)
-    if hub is None:
-        hub = _hubs[replica] = ChangeHub()
-        replica.on_change(hub)
-    buffer = ChangeBuffer(hub)
-    hub.buffers.append(buffer)
+    buffer = ChangeBuffer()
+    buffer._stop = replica.on_change(buffer)
     return buffer

@@ -9,7 +9,7 @@ import orjson
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from core.monitor import TraceEvent
-from ui.history import Entry, HistoryStore
+from ui.history import SEQ, TS, VERSION, Applied, HistoryStore, Kept
 from ui.models.message_log import clock
 
 #: Longest operations summary shown in a cell.
@@ -35,7 +35,7 @@ class HistoryModel(QAbstractTableModel):
         super().__init__()
         self.store = store
         self.url = ""
-        self.entries: list[Entry] = []
+        self.entries: list[tuple[Kept, Applied]] = []
 
     def set_object(self, url: str) -> None:
         self.beginResetModel()
@@ -43,7 +43,7 @@ class HistoryModel(QAbstractTableModel):
         log = self.store.log(url)
         if log is not None:
             log.materialize()
-        self.entries = list(log.entries) if log is not None else []
+        self.entries = list(zip(log.entries, log.applied, strict=True)) if log is not None else []
         self.endResetModel()
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
@@ -53,15 +53,23 @@ class HistoryModel(QAbstractTableModel):
         if log is None:
             return
         log.materialize()
-        first_kept = log.entries[0].seq if log.entries else None
-        gone = sum(1 for e in self.entries if first_kept is None or e.seq < first_kept)
+        first_kept = log.entries[0][SEQ] if log.entries else None
+        gone = 0
+        while gone < len(self.entries) and (first_kept is None or self.entries[gone][0][SEQ] < first_kept):
+            gone += 1
         if gone:
             self.beginRemoveRows(QModelIndex(), 0, gone - 1)
             del self.entries[:gone]
             self.endRemoveRows()
-        last = self.entries[-1].seq if self.entries else -1
-        fresh = [e for e in log.entries if e.seq > last]
+        last = self.entries[-1][0][SEQ] if self.entries else -1
+        fresh: list[tuple[Kept, Applied]] = []
+        for position in range(len(log.entries) - 1, -1, -1):
+            entry = log.entries[position]
+            if entry[SEQ] <= last:
+                break
+            fresh.append((entry, log.applied[position]))
         if fresh:
+            fresh.reverse()
             self.beginInsertRows(QModelIndex(), len(self.entries), len(self.entries) + len(fresh) - 1)
             self.entries.extend(fresh)
             self.endInsertRows()
@@ -80,13 +88,16 @@ class HistoryModel(QAbstractTableModel):
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self.entries[index.row()]
+        entry, applied = self.entries[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (f"v{entry.version}", clock(entry.ts), summary(entry.ops, entry.error))[column]
+            return (f"v{entry[VERSION]}", clock(entry[TS]), summary(applied.ops, applied.error))[column]
         if role == Qt.ItemDataRole.ToolTipRole and column == 2:
-            return orjson.dumps(entry.ops or [], option=orjson.OPT_INDENT_2).decode()
+            return orjson.dumps(applied.ops, option=orjson.OPT_INDENT_2).decode()
         return None
 
     def version_at(self, row: int) -> int:
-        return self.entries[row].version
+        return self.entries[row][0][VERSION]
+
+    def ops_at(self, row: int) -> list[dict[str, Any]]:
+        return self.entries[row][1].ops

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import orjson
-
-from core.monitor import TraceEvent
+from ui.models.log_row import RAW, RESOURCE, SENDER, TO, TYPE, LogRow
 
 
 def address_pattern(pattern: str) -> re.Pattern[str] | None:
@@ -18,10 +16,6 @@ def address_pattern(pattern: str) -> re.Pattern[str] | None:
     if "*" not in pattern:
         pattern += "*"  # a bare prefix is what people type
     return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
-
-
-def envelope_text(event: TraceEvent) -> str:
-    return orjson.dumps(event.to_dict()).decode().lower()
 
 
 @dataclass
@@ -35,20 +29,14 @@ class MessageFilter:
     def __post_init__(self) -> None:
         self._address = address_pattern(self.address)
         self._text = self.text.strip().lower()
+        #: True when the filter accepts every row (asked for every row the log takes in).
+        self.empty = not self.types and self._address is None and not self._text
 
-    @property
-    def empty(self) -> bool:
-        return not self.types and self._address is None and not self._text
-
-    def accepts(self, event: TraceEvent) -> bool:
-        msg = event.message or {}
-        if self.types and str(msg.get("type", "")) not in self.types:
+    def accepts(self, row: LogRow) -> bool:
+        if self.types and row[TYPE] not in self.types:
             return False
         if self._address is not None:
-            candidates = [str(msg.get("from", "")), str(msg.get("to", ""))]
-            body = msg.get("body")
-            if isinstance(body, dict) and isinstance(body.get("resource"), str):
-                candidates.append(body["resource"])
-            if not any(self._address.match(c) for c in candidates):
+            match = self._address.match
+            if not (match(row[SENDER]) or match(row[TO]) or (row[RESOURCE] and match(row[RESOURCE]))):
                 return False
-        return not self._text or self._text in envelope_text(event)
+        return not self._text or self._text in row[RAW].lower()

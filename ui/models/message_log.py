@@ -1,5 +1,10 @@
 """The message log: every `message` (and `drop`) trace event, newest last, bounded, pausable,
-exportable to and importable from JSON Lines."""
+exportable to and importable from JSON Lines.
+
+A row (`ui.models.log_row`) keeps the fields the table shows and filters on, and the event as its
+JSON Lines text (what export writes): no engine dict is kept alive, and rows are plain tuples the
+garbage collector does not walk.
+"""
 
 from __future__ import annotations
 
@@ -20,44 +25,46 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
+from ui.models.log_row import (
+    CODE,
+    DIRECTION,
+    ID,
+    KIND,
+    RAW,
+    SENDER,
+    TO,
+    TS,
+    TYPE,
+    WHERE,
+    LogRow,
+    concerns,
+    log_row,
+    size_of,
+)
 from ui.models.message_filter import MessageFilter
-from ui.naming import Namer, object_of
+from ui.naming import Namer
 
-#: Rows kept; the oldest go first. Bounds memory under a stress run (about 1 KB a row).
+#: Rows kept; the oldest go first. Bounds memory under a stress run (about 0.6 KB a row).
 MAX_ROWS = 50_000
 #: Rows trimmed at once when the bound is passed (amortises the removal).
 TRIM_CHUNK = 2_000
+#: Under heavy traffic (BUSY_ROWS or more waiting) new rows join the table at most this often, in
+#: seconds: every change of the table repaints the whole followed log (about 10 ms offscreen), and
+#: nobody reads ten screens a second. Lighter traffic shows at every flush.
+APPEND_EVERY = 0.25
+BUSY_ROWS = 200
 
 COLUMNS = ("Time", "Where", "Dir", "Type", "From", "To", "Id", "Code", "Size")
 LOGGED_KINDS = ("message", "drop")
 SELECTED_BRUSH = QBrush(QColor(80, 140, 255, 60))
+DROP_BRUSH = QBrush(QColor(220, 60, 60))
+ANSWERED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+                      Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole})
+TOOLTIP_FIELDS = {1: WHERE, 4: SENDER, 5: TO}
 
 
 class LogImportError(ValueError):
     """A JSON Lines file that is not a SyncScope log; the message names the line."""
-
-
-class LogRow:
-    __slots__ = ("event", "size")
-
-    def __init__(self, event: TraceEvent) -> None:
-        self.event = event
-        self.size = -1
-
-    @property
-    def message(self) -> dict[str, Any]:
-        return self.event.message or {}
-
-    @property
-    def code(self) -> int | None:
-        body = self.message.get("body")
-        code = body.get("code") if isinstance(body, dict) else None
-        return code if isinstance(code, int) and not isinstance(code, bool) else None
-
-    def byte_size(self) -> int:
-        if self.size < 0:
-            self.size = len(orjson.dumps(self.message))
-        return self.size
 
 
 def clock(ts: float) -> str:
@@ -65,9 +72,11 @@ def clock(ts: float) -> str:
 
 
 class MessageLogModel(QAbstractTableModel):
-    """Rows of trace events; `paused` holds new rows back without losing them."""
+    """Rows of trace events; `paused` holds new rows back without losing them, `catch_up` shows
+    at once the rows that heavy traffic keeps waiting for their turn."""
 
     pausedChanged = Signal()
+    shadingChanged = Signal()
 
     def __init__(self, namer: Namer | None = None, max_rows: int = MAX_ROWS, source: str = "live") -> None:
         super().__init__()
@@ -79,20 +88,31 @@ class MessageLogModel(QAbstractTableModel):
         self.paused = False
         self.selected_object = ""
         self.dropped = 0
+        self._last_row: LogRow | None = None
+        self._last_concerns = False
+        self._waiting: list[LogRow] = []     # rows not shown yet (heavy traffic: see APPEND_EVERY)
+        self._appended_at = 0.0
 
     # feeding ---------------------------------------------------------------------------------------
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
-        fresh = [LogRow(e) for e in events if e.kind in LOGGED_KINDS and e.message is not None]
-        if not fresh:
-            return
+        fresh = [log_row(e) for e in events if e.kind in LOGGED_KINDS and e.message is not None]
         if self.paused:
             self.held.extend(fresh)
             if len(self.held) > self.max_rows:
                 self.dropped += len(self.held) - self.max_rows
                 del self.held[: len(self.held) - self.max_rows]
             return
-        self._append(fresh)
+        self._waiting.extend(fresh)
+        if len(self._waiting) < BUSY_ROWS or time.monotonic() - self._appended_at >= APPEND_EVERY:
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Show the rows that wait for their turn now (see APPEND_EVERY)."""
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            self._append(waiting)
+        self._appended_at = time.monotonic()
 
     def _append(self, fresh: list[LogRow]) -> None:
         first = len(self.rows)
@@ -110,6 +130,7 @@ class MessageLogModel(QAbstractTableModel):
     def set_paused(self, paused: bool) -> None:
         if paused == self.paused:
             return
+        self.catch_up()
         self.paused = paused
         if not paused and self.held:
             held, self.held = self.held, []
@@ -120,14 +141,17 @@ class MessageLogModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows.clear()
         self.held.clear()
+        self._waiting.clear()
         self.dropped = 0
         self.endResetModel()
 
     def set_selected_object(self, url: str) -> None:
+        """Shade the messages of `url`. Only the shading changes: `shadingChanged` asks the views to
+        repaint, where a `dataChanged` over 50,000 rows made the filter proxy test every row again
+        (some 100 ms a click)."""
         self.selected_object = url
-        if self.rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1),
-                                  [Qt.ItemDataRole.BackgroundRole])
+        self._last_row = None
+        self.shadingChanged.emit()
 
     # export / import (JSON Lines, one TraceEvent.to_dict() per line) --------------------------------
 
@@ -136,14 +160,14 @@ class MessageLogModel(QAbstractTableModel):
         count = 0
         with open(path, "wb") as out:
             for row in rows:
-                out.write(orjson.dumps(row.event.to_dict()) + b"\n")
+                out.write(row[RAW].encode() + b"\n")
                 count += 1
         return count
 
     @classmethod
     def import_file(cls, path: str | Path, namer: Namer | None = None) -> MessageLogModel:
         """A log model holding the rows of a JSON Lines export (browsable like the live one)."""
-        events = []
+        rows: list[LogRow] = []
         with open(path, "rb") as source:
             for number, line in enumerate(source, 1):
                 if not line.strip():
@@ -154,9 +178,12 @@ class MessageLogModel(QAbstractTableModel):
                     raise LogImportError(f"line {number}: not JSON ({exc})") from exc
                 if not isinstance(raw, dict) or raw.get("kind") not in LOGGED_KINDS:
                     raise LogImportError(f"line {number}: not a message trace event")
-                events.append(TraceEvent.from_dict(raw))
-        model = cls(namer, max_rows=max(MAX_ROWS, len(events)), source=str(path))
-        model.ingest(events)
+                event = TraceEvent.from_dict(raw)
+                if event.message is not None:
+                    rows.append(log_row(event))
+        model = cls(namer, max_rows=max(MAX_ROWS, len(rows)), source=str(path))
+        if rows:
+            model._append(rows)
         return model
 
     # Qt ------------------------------------------------------------------------------------------
@@ -173,56 +200,55 @@ class MessageLogModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # A painted cell asks for some eight roles; the ones this model never answers return first.
+        if role not in ANSWERED or not index.isValid():
             return None
         row = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column in (1, 4, 5):
-            msg = row.message
-            return {1: row.event.where, 4: msg.get("from"), 5: msg.get("to")}[column]
-        if role == Qt.ItemDataRole.UserRole:
-            return self.sort_key(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole and self.selected_object:
-            msg = row.message
-            if self.selected_object in (object_of(str(msg.get("to", ""))), object_of(str(msg.get("from", "")))):
-                return SELECTED_BRUSH
-        if role == Qt.ItemDataRole.ForegroundRole and row.event.kind == "drop":
-            return QBrush(QColor(220, 60, 60))
-        return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return SELECTED_BRUSH if self.selected_object and self._concerns_selected(row) else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return DROP_BRUSH if row[KIND] == "drop" else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row[TOOLTIP_FIELDS[column]] if column in TOOLTIP_FIELDS else None
+        return self.sort_key(row, column)
+
+    def _concerns_selected(self, row: LogRow) -> bool:
+        """Whether `row` is about the selected object (asked once per cell: the last row's answer is kept)."""
+        if row is not self._last_row:
+            self._last_row, self._last_concerns = row, concerns(row, self.selected_object)
+        return self._last_concerns
 
     def display(self, row: LogRow, column: int) -> str:
-        msg = row.message
-        event = row.event
         if column == 0:
-            return clock(event.ts)
+            return clock(row[TS])
         if column == 1:
-            return self.namer.short(event.where)
+            return self.namer.short(row[WHERE])
         if column == 2:
-            return "drop" if event.kind == "drop" else str(event.direction or "")
+            return row[DIRECTION]
         if column == 3:
-            return str(msg.get("type", ""))
+            return row[TYPE]
         if column == 4:
-            return self.namer.short(str(msg.get("from", "")))
+            return self.namer.short(row[SENDER])
         if column == 5:
-            return self.namer.short(str(msg.get("to", "")))
+            return self.namer.short(row[TO])
         if column == 6:
-            return str(msg.get("id", ""))
+            return row[ID]
         if column == 7:
-            code = row.code
-            return "" if code is None else str(code)
+            return "" if row[CODE] is None else str(row[CODE])
         if column == 8:
-            return f"{row.byte_size()} B"
+            return f"{size_of(row)} B"
         return ""
 
     def sort_key(self, row: LogRow, column: int) -> Any:
         if column == 0:
-            return row.event.ts
+            return row[TS]
         if column == 7:
-            return row.code or 0
+            return row[CODE] or 0
         if column == 8:
-            return row.byte_size()
+            return size_of(row)
         return self.display(row, column)
 
     def row_at(self, row: int) -> LogRow:
@@ -251,7 +277,7 @@ class MessageFilterProxy(QSortFilterProxyModel):
             return True
         model = self.sourceModel()
         assert isinstance(model, MessageLogModel)
-        return self.filter.accepts(model.rows[source_row].event)
+        return self.filter.accepts(model.rows[source_row])
 
     def log_rows(self) -> list[LogRow]:
         """The rows the view shows, in view order."""

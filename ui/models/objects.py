@@ -1,4 +1,6 @@
-"""The data objects table: every object with a reporter in the lab, refreshed from the engine each flush."""
+"""The data objects table: every object with a reporter in the lab. Each flush reads again only the
+objects the batch's trace events concerned (`EngineIndex.touched`). The row keeps the time of the
+last change; its age is worked out when the cell is painted (the dock repaints once a second)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
 from ui.index import EngineIndex
-from ui.models.table import KeyedTableModel
+from ui.models.table import GONE, KeyedTableModel
 
 
 def schema_name(schema: str) -> str:
@@ -36,32 +38,39 @@ class ObjectsModel(KeyedTableModel):
     def __init__(self, index: EngineIndex) -> None:
         super().__init__()
         self.engine = index
-        self._changed_at: dict[str, tuple[int, float]] = {}
+        self.refresh(index.object_urls())
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
-        self.refresh()
+        if self.engine.touched:
+            self.refresh(self.engine.touched)
 
-    def refresh(self) -> None:
-        snap = self.engine.snapshot
+    def refresh(self, urls: Iterable[str]) -> None:
+        """Read the rows of `urls` again from the engine (through the index)."""
         now = time.time()
-        wanted: dict[Hashable, tuple[Any, ...]] = {}
-        for url, rep in snap.reporters.items():
-            obj = rep.obj
-            version = obj.version
-            seen = self._changed_at.get(url)
-            if seen is None or seen[0] != version:
-                seen = self._changed_at[url] = (version, now)
-            replicas = snap.observers.get(url, [])
-            behind = sum(1 for r in replicas if r.obj.version < version or r.obj.status != "live")
-            wanted[url] = (url, obj.metadata.get("name", ""), schema_name(obj.schema), rep.hyperty.name, version,
-                           len(obj.subscriptions), len(obj.children), age_text(now - seen[1]), obj.status, behind)
-        for url in [u for u in self._changed_at if u not in snap.reporters]:
-            del self._changed_at[url]
-        self.apply(wanted)
+        changes: dict[Hashable, tuple[Any, ...] | None] = {}
+        for url in urls:
+            changes[url] = self._row(url, now)
+        self.update_rows(changes)
+
+    def _row(self, url: str, now: float) -> tuple[Any, ...] | None:
+        rep = self.engine.reporter(url)
+        if rep is None:
+            return GONE
+        obj = rep.obj
+        version = obj.version
+        row = self.row_of(url)
+        changed_at = now
+        if row >= 0 and self.values[row][self.VERSION] == version:
+            changed_at = self.values[row][self.AGE]
+        behind = sum(1 for r in self.engine.observer_replicas(url) if r.obj.version < version or r.obj.status != "live")
+        return (url, obj.metadata.get("name", ""), schema_name(obj.schema), rep.hyperty.name, version,
+                len(obj.subscriptions), len(obj.children), changed_at, obj.status, behind)
 
     def text(self, row: int, column: int, value: Any) -> str:
         if column == self.URL:
             return self.engine.short(str(value))
+        if column == self.AGE:
+            return age_text(time.time() - value)
         return super().text(row, column, value)
 
     def extra(self, row: int, column: int, role: int) -> Any:

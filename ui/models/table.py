@@ -1,9 +1,11 @@
-"""A table of keyed rows refreshed from a scan: rows added at the end, removed in runs, and one
-`dataChanged` per contiguous run of rows whose values changed."""
+"""A table of keyed rows changed in place: new rows are appended, gone rows removed in runs, and
+one `dataChanged` goes out per contiguous run of rows whose values changed. A batch of changes
+costs the rows it names, never a pass over the whole table (except renumbering the rows after a
+removal, a dict update per row that moved)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -15,6 +17,12 @@ SORT_ROLE = Qt.ItemDataRole.UserRole
 #: Role carrying a row's key (object URL, (object, hyperty)…).
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
+#: `update_rows` value meaning "remove this row".
+GONE = None
+#: The roles tables answer (`extra` may answer the last three).
+ANSWERED = frozenset({Qt.ItemDataRole.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ItemDataRole.ToolTipRole,
+                      Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole})
+
 
 class KeyedTableModel(QAbstractTableModel):
     columns: tuple[str, ...] = ()
@@ -24,31 +32,47 @@ class KeyedTableModel(QAbstractTableModel):
         self.keys: list[Hashable] = []
         self.values: list[tuple[Any, ...]] = []
         self.positions: dict[Hashable, int] = {}
+        #: dataChanged signals sent by the last `update_rows` (one per contiguous run).
         self.last_signals = 0
 
-    def apply(self, wanted: dict[Hashable, tuple[Any, ...]]) -> None:
-        """Make the rows equal `wanted` (key → values), keeping the order of rows that stay."""
-        gone = [i for i, key in enumerate(self.keys) if key not in wanted]
-        for first, last in reversed(runs(gone)):
-            self.beginRemoveRows(QModelIndex(), first, last)
-            del self.keys[first:last + 1]
-            del self.values[first:last + 1]
-            self.endRemoveRows()
+    def update_rows(self, changes: Mapping[Hashable, tuple[Any, ...] | None]) -> None:
+        """Apply `changes` (key → the row's values, or GONE to remove it); rows not named stay as they are."""
+        positions = self.positions
+        gone = [positions[key] for key, values in changes.items() if values is GONE and key in positions]
         if gone:
-            self.positions = {key: i for i, key in enumerate(self.keys)}
-        fresh = [key for key in wanted if key not in self.positions]
-        changed = [i for i, key in enumerate(self.keys) if self.values[i] != wanted[key]]
-        for i in changed:
-            self.values[i] = wanted[self.keys[i]]
+            self._remove(gone)
+        changed: list[int] = []
+        fresh: list[Hashable] = []
+        for key, values in changes.items():
+            if values is GONE:
+                continue
+            row = positions.get(key)
+            if row is None:
+                fresh.append(key)
+            elif self.values[row] != values:
+                self.values[row] = values
+                changed.append(row)
         self.last_signals = emit_changed(self, changed, len(self.columns) - 1)
         if fresh:
             first = len(self.keys)
             self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
             for key in fresh:
-                self.positions[key] = len(self.keys)
+                positions[key] = len(self.keys)
                 self.keys.append(key)
-                self.values.append(wanted[key])
+                self.values.append(changes[key])  # type: ignore[arg-type]
             self.endInsertRows()
+
+    def _remove(self, rows: list[int]) -> None:
+        spans = runs(rows)
+        for first, last in reversed(spans):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for key in self.keys[first:last + 1]:
+                del self.positions[key]
+            del self.keys[first:last + 1]
+            del self.values[first:last + 1]
+            self.endRemoveRows()
+        for row in range(spans[0][0], len(self.keys)):
+            self.positions[self.keys[row]] = row
 
     def row_of(self, key: Hashable) -> int:
         return self.positions.get(key, -1)
@@ -65,7 +89,8 @@ class KeyedTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # A painted cell asks for some eight roles; the ones no table answers return first.
+        if role not in ANSWERED or not index.isValid():
             return None
         value = self.values[index.row()][index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
