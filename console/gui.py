@@ -80,6 +80,7 @@ async def _console(args: argparse.Namespace, app: Any) -> int:
             count, rate = args.stress
             objects = await workload.create_objects(demo.reporter, count, [demo.observers[-1]])
             tasks.append(asyncio.ensure_future(workload.update_objects(objects, rate)))
+        window.flush()  # the demo's objects have rows before one of them is selected
         window.select_object(demo.chat.url)
         if not headless_output:
             await closed
