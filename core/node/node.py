@@ -23,6 +23,7 @@ from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
 from core.node.state import MemoryState
 from core.node.subscription_manager import MAX_SUBSCRIPTIONS, SubscriptionManager
+from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 
@@ -68,6 +69,7 @@ class MessageNode:
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
         self.stats = {"in": 0, "out": 0, "dropped": 0}
+        self.policy = Policy()   # the node's policy interceptor: action "route" (PROTOCOL §6)
         self.session_hooks: list[SessionHook] = []
         self.state = state or MemoryState()
         self._restore()
@@ -246,6 +248,12 @@ class MessageNode:
         source = body.get("source")
         if not self._owns(s, msg["from"]) or (isinstance(source, str) and source and not self._owns(s, source)):
             self._answer(s, msg, 403, "not owned by this session")
+            return
+        if not self.policy.allows("route", msg):
+            self.stats["dropped"] += 1
+            if self.monitor.active:
+                self.monitor.emit("drop", self.url, reason="Blocked by policy", message=msg, session=s.runtime)
+            self._answer(s, msg, 403, "Blocked by policy")
             return
         to = msg["to"]
         if to.startswith(self.url + "/") or to == self.registry_url:

@@ -131,3 +131,14 @@ async def test_policy_on_incoming_messages(lab: Lab) -> None:
     assert (obs.data, obs.version, obs.resyncs) == ({"n": 2}, 2, 1)
     rt_a.policy.deny("receive", from_=bob.url)
     assert await codes(bob.syncher.read(chat.url)) == (403, "Blocked by policy")
+
+
+async def test_node_policy_blocks_routing_with_403(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, eve, chat, obs = await world(lab)
+    node = lab.nodes["a.example"]
+    node.policy.deny("route", from_=eve.url)
+    assert await codes(eve.syncher.read(chat.url)) == (403, "Blocked by policy")
+    assert (await bob.syncher.read(chat.url))["data"] == {"n": 0}     # everyone else is routed as before
+    node.policy.clear()
+    chat.on_read(lambda e: e.accept())
+    assert (await eve.syncher.read(chat.url))["version"] == 0
