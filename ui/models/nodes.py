@@ -20,6 +20,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
+from ui.models.header import column_header
 from ui.remote import NodeWatch, RemoteNodes, WatchState
 
 #: Sessions no longer known to be open (closed, refused, unknown) kept under a node; the oldest go first.
@@ -340,9 +341,7 @@ class NodesModel(QAbstractItemModel):
         return len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section]
-        return None
+        return column_header(self.columns, section, orientation, role)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row_at(index)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
 from ui.index import EngineIndex
+from ui.models.header import column_header
 from ui.models.ranges import emit_changed
 
 STATE_MARKS = {"up": "● up", "faulty": "◐ faulty", "partitioned": "○ partitioned", "down": "× down", "": ""}
@@ -156,9 +157,7 @@ class TopologyModel(QAbstractItemModel):
         return len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section]
-        return None
+        return column_header(self.columns, section, orientation, role)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         item = self.item(index)
