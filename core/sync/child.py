@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op
-from core.protocol.message import SyncError
+from core.protocol.message import Message, SyncError
 from core.sync.data_object import iso_now
 from core.sync.tail import Tail
 from core.sync.tracked import wrap
@@ -68,11 +68,17 @@ class DataObjectChild:
                "body": {"resource": self.child_id, "version": self.version, "source": syncher.url,
                         "lastModified": now, **body}}
         syncher.sandbox.post(msg)
+        self._sent(msg)
+        self._changed(ch.update_events(body, ops, self.data))
+
+    def _sent(self, msg: Message) -> None:
+        """The child's latest message (its create, then each update) is re-sent once after a quiet
+        period, so a replica that lost it still gets it (tail retransmission, DECISIONS.md)."""
         if self._tail is None:
+            syncher = self.parent.syncher
             self._tail = Tail(syncher.sandbox, syncher.runtime.timers.tail,
                               lambda: not self.closed and not self.parent.closed)
         self._tail.sent(msg)
-        self._changed(ch.update_events(body, ops, self.data))
 
     def _changed(self, events: list[ch.ChangeEvent]) -> None:
         for event in events:

@@ -502,8 +502,11 @@ class Syncher:
                "body": {"resource": cid, "value": value, "identity": self.hyperty.identity}}
         if isinstance(parent, DataObjectReporter):
             self.sandbox.post(msg)
+            child._sent(msg)
             return child
         answer = await self.sandbox.request(msg, timeout=self.runtime.timers.child)
+        if not child.closed and child._tail is None:
+            child._sent(msg)
         code = code_of(answer)
         if code == 408:
             # Unconfirmed: the child stays local and is shared anyway (PROTOCOL §3.7). The create is
