@@ -528,6 +528,9 @@ class MessageNode:
                 self._answer(s, msg, 200, value=self.registry.live())
             return
         value = body.get("value")
+        if mtype == "create" and isinstance(value, list):
+            self._register_many(s, msg, value)
+            return
         url = value.get("url") if isinstance(value, dict) else body.get("resource")
         if not isinstance(url, str) or not url:
             self._answer(s, msg, 400, "missing value.url" if mtype == "create" else "missing resource")
@@ -549,6 +552,24 @@ class MessageNode:
         else:
             self._answer(s, msg, 400, "missing value")
             return
+        self._answer(s, msg, 200)
+
+    def _register_many(self, s: Session, msg: Message, values: list[Any]) -> None:
+        """A list of registrations in one create (a resume re-registers thousands): all or nothing."""
+        if not values or len(values) > self.allocator.max_per_request:
+            self._answer(s, msg, 400, f"between 1 and {self.allocator.max_per_request} registrations per request")
+            return
+        for value in values:
+            url = value.get("url") if isinstance(value, dict) else None
+            if not isinstance(url, str) or not url:
+                self._answer(s, msg, 400, "missing value.url")
+                return
+            if addr.authority(url) == self.domain and self.allocator.owner.get(url) != s.runtime:
+                self._answer(s, msg, 403, "not the owner")
+                return
+        for value in values:
+            self.registry.register(value)
+            self.state.register(value["url"], self.registry.objects[value["url"]])
         self._answer(s, msg, 200)
 
     # views -----------------------------------------------------------------------------------------

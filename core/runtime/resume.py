@@ -120,11 +120,18 @@ class Resumer:
         return False
 
     async def _register(self, objects: list[ReporterObject]) -> None:
-        """Re-register resumed objects with status live (PROTOCOL §3.8), all requests in flight at once."""
-        await asyncio.gather(*(self.sm._registry("create", {
-            "url": ro.url, "name": ro.metadata.get("name", ""), "schema": ro.schema, "reporter": ro.owner,
-            "runtime": self.runtime.url, "childrens": list(ro.childrens), "authorise": sorted(ro.preauthorised),
-            "status": "live"}) for ro in objects))
+        """Re-register resumed objects with status live (PROTOCOL §3.8): one registry request per node
+        and per thousand objects, all in flight at once."""
+        by_domain: dict[str, list[dict[str, Any]]] = {}
+        for ro in objects:
+            by_domain.setdefault(ro.domain, []).append({
+                "url": ro.url, "name": ro.metadata.get("name", ""), "schema": ro.schema, "reporter": ro.owner,
+                "runtime": self.runtime.url, "childrens": list(ro.childrens), "authorise": sorted(ro.preauthorised),
+                "status": "live"})
+        await asyncio.gather(*(
+            self.bus.request({"type": "create", "from": self.runtime.url + "/registry", "to": addr.registry(domain),
+                              "body": {"value": values[i:i + 1000]}})
+            for domain, values in by_domain.items() for i in range(0, len(values), 1000)))
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         metadata = {k: v for k, v in value_of(record).items() if k not in ("data", "version", "childrenObjects")}

@@ -40,6 +40,8 @@ async def test_reporter_runtime_restart(lab: Lab) -> None:
     await lab.settle()
     assert (obs.data, obs.version) == ({"n": 2, "l": ["x"]}, 3)
     assert rt_a.sm.reporters[chat.url].preauthorised == {bob.url}
+    registration = lab.nodes["a.example"].registry.objects[chat.url]    # re-registered in bulk, live
+    assert (registration["reporter"], registration["runtime"], registration["status"]) == (alice.url, rt_a.url, "live")
     second = await resumed.add_child("messages", {"text": "after"})
     assert second.child_id == f"{alice.url}#2"            # the child counter continues too
 
