@@ -53,6 +53,7 @@ class Runtime:
 
     def _build(self) -> None:
         """The parts a restart makes anew (everything but identity, hyperty names/URLs and tokens)."""
+        self.stopped = False
         self.tasks = TaskSet(self.monitor, self.url)
         self.bus = MessageBus(self.url, self.monitor, self.timers, egress=self._egress)
         self.bus.interceptors.append(self._policy_interceptor)
@@ -85,8 +86,9 @@ class Runtime:
         await self._stop(crashed=True)
 
     async def _stop(self, crashed: bool) -> None:
-        if not self.running and not self.stubs:
+        if self.stopped:
             return
+        self.stopped = True
         self.running = False
         for stub in self.stubs.values():
             if stub.token:
