@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from core.monitor import Monitor, TraceEvent
-from core.net.faults import Delay, FaultSet, Probability
+from core.net.faults import Delay, FaultHandle, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
 from core.net.memory import InFlight, MemoryLink
 from core.node.node import MessageNode
@@ -23,30 +23,6 @@ from core.runtime.catalogue import Catalogue
 from core.runtime.policy import Policy
 from core.runtime.runtime import Runtime
 from core.timers import Timers
-
-
-class FaultHandle:
-    """Faults added to some links; closing it (or leaving its `with`) removes them."""
-
-    def __init__(self, links: list[MemoryLink], faults: FaultSet) -> None:
-        self.links, self.faults = links, faults
-        for link in links:
-            link.faults.append(faults)
-            link.monitor.emit("session", link.runtime_url, action="faults", link=link.name, faults=len(link.faults))
-
-    def close(self) -> None:
-        self.faults.closed = True
-        for link in self.links:
-            if self.faults in link.faults:
-                link.faults.remove(self.faults)
-                link.monitor.emit("session", link.runtime_url, action="faults", link=link.name,
-                                  faults=len(link.faults))
-
-    def __enter__(self) -> FaultHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Lab:
@@ -99,7 +75,7 @@ class Lab:
         if node is None:
             return None
         link = MemoryLink(node, runtime_url, on_frame, on_close, self.inflight, self.monitor)
-        link.faults.extend(self._lab_faults)
+        link.fault_sets.extend(self._lab_faults)
         self.links.append(link)
         return link
 
@@ -121,14 +97,15 @@ class Lab:
             if faults in self._lab_faults:
                 self._lab_faults.remove(faults)
             for link in self.links:
-                if faults in link.faults:
-                    link.faults.remove(faults)
+                if faults in link.fault_sets:
+                    link.fault_sets.remove(faults)
 
         handle.close = close  # type: ignore[method-assign]
         return handle
 
     def link_faults(self, link: MemoryLink, **kwargs: Any) -> FaultHandle:
-        return FaultHandle([link], FaultSet(**kwargs))
+        """Faults on one link (as `link.faults(...)`)."""
+        return link.faults(**kwargs)
 
     def partition(self, runtime: Runtime) -> None:
         """Cut every link of `runtime`: messages both ways are dropped until `heal`."""
@@ -193,7 +170,7 @@ class Lab:
         return any(rt.healing for rt in self.runtimes)
 
     def _only_delayed(self) -> bool:
-        return any(f.delay for link in self.links for f in link.faults if not f.closed)
+        return any(f.delay for link in self.links for f in link.fault_sets if not f.closed)
 
     async def close(self) -> None:
         if self.closed:

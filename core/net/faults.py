@@ -48,3 +48,27 @@ class FaultSet:
         if self._hit(self.duplicate, data):
             out = [*out, out[-1] + (self.random.uniform(0.0, 0.005) if self.reorder else 0.0)]
         return out
+
+
+class FaultHandle:
+    """Faults added to some links; closing it (or leaving its `with`) removes them."""
+
+    def __init__(self, links: list[Any], faults: FaultSet) -> None:
+        self.links, self.faults = links, faults
+        for link in links:
+            link.fault_sets.append(faults)
+            link.monitor.emit("session", link.runtime_url, action="faults", link=link.name, faults=len(link.fault_sets))
+
+    def close(self) -> None:
+        self.faults.closed = True
+        for link in self.links:
+            if self.faults in link.fault_sets:
+                link.fault_sets.remove(self.faults)
+                link.monitor.emit("session", link.runtime_url, action="faults", link=link.name,
+                                  faults=len(link.fault_sets))
+
+    def __enter__(self) -> FaultHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from core.monitor import Monitor
-from core.net.faults import FaultSet
+from core.net.faults import Delay, FaultHandle, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler
 from core.node.node import MessageNode
 from core.protocol.message import Message
@@ -50,7 +50,7 @@ class MemoryLink:
         self.inflight = inflight
         self.monitor = monitor
         self.state = "up"
-        self.faults: list[FaultSet] = []
+        self.fault_sets: list[FaultSet] = []
         self.sent = 0
         self.session = node.connect(_NodeSide(self))
         self._loop = asyncio.get_running_loop()
@@ -58,6 +58,11 @@ class MemoryLink:
     @property
     def name(self) -> str:
         return f"{self.runtime_url} ↔ {self.node.url}"
+
+    def faults(self, drop: Probability = 0.0, duplicate: Probability = 0.0, delay: Delay = 0.0,
+               reorder: bool = False, seed: int | None = None) -> FaultHandle:
+        """Faults on this link only; the handle removes them when closed (or as a context manager)."""
+        return FaultHandle([self], FaultSet(drop, duplicate, delay, reorder, seed))
 
     # runtime → node
     def send(self, msg: Message) -> None:
@@ -96,7 +101,7 @@ class MemoryLink:
             self._drop(where, data, "partition")
             return
         delays: list[float] = [0.0]
-        for faults in self.faults:
+        for faults in self.fault_sets:
             delays = faults.apply(data, delays)
             if not delays:
                 self._drop(where, data, faults.label)

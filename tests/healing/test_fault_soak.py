@@ -85,3 +85,25 @@ async def test_every_fault_is_traced(lab: Lab, trace: Trace) -> None:
     # again, v3 held back again.
     assert faults == [("drop", None, 1), ("message", "duplicate", 2), ("message", "delay", 3),
                       ("message", "duplicate", 2), ("message", "duplicate", 2), ("message", "delay", 3)]
+
+
+async def test_faults_on_one_link(lab: Lab) -> None:
+    rt_a = await lab.runtime("a.example")
+    rt_b = await lab.runtime("b.example")
+    rt_c = await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob, carol = await rt_b.hyperty("bob"), await rt_c.hyperty("carol")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0}, observers=[bob.url, carol.url])
+    obs_b = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    obs_c = await carol.syncher.subscribe(chat.url, COMM_SCHEMA)
+    await lab.settle()
+    (link,) = [link for link in lab.links_of(rt_b) if link.node.domain == "a.example"]
+    with link.faults(drop=1.0) as handle:
+        assert link.fault_sets == [handle.faults]
+        chat.data["n"] = 1
+        await lab.settle()
+        assert (obs_b.version, obs_c.version) == (0, 1)    # only bob's runtime link loses it
+    assert link.fault_sets == []
+    chat.data["n"] = 2                                     # bob sees the gap and resyncs
+    await lab.settle()
+    assert (obs_b.data, obs_b.version, obs_c.data, obs_c.version) == ({"n": 2}, 2, {"n": 2}, 2)

@@ -192,11 +192,11 @@ async def test_faults_dialog_adds_and_removes_fault_sets(lab: Lab, window: MainW
     faults.drop.setValue(100.0)
     answer = await run(faults, lab, window)
     assert answer == f"faults on: {link.name}: drop 100%"
-    assert len(link.faults) == 1
+    assert len(link.fault_sets) == 1
     assert window.topology.data(window.topology.find("link", id(link)).siblingAtColumn(1)) == "◐ faulty"
     faults.active.setCurrentRow(0)
     faults.remove_selected()
-    assert link.faults == []
+    assert link.fault_sets == []
 
 
 @pytest.mark.parametrize("count", [40])

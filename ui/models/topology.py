@@ -34,7 +34,7 @@ class Item:
 def link_state(link: Any) -> str:
     if link.state != "up":
         return str(link.state)
-    return "faulty" if link.faults else "up"
+    return "faulty" if link.fault_sets else "up"
 
 
 class TopologyModel(QAbstractItemModel):
@@ -90,7 +90,8 @@ class TopologyModel(QAbstractItemModel):
                                                  f"{len(syncher.observers)}"), changed)
         for link in live:
             l_item = self._child(r_item, "link", id(link), link)
-            faults = f" · {len(link.faults)} fault set{'s' * (len(link.faults) != 1)}" if link.faults else ""
+            sets = len(link.fault_sets)
+            faults = f" · {sets} fault set{'s' * (sets != 1)}" if sets else ""
             self._set(l_item, (f"↔ node {link.node.domain}", STATE_MARKS[link_state(link)],
                                f"{link.sent} frames{faults}"), changed)
 
