@@ -208,3 +208,26 @@ async def test_node_refuses_publish_from_non_owner_with_403(w: World, trace: Any
     answers = [m for m in trace.messages(w.lab.nodes["a.example"].url, "out") if m["type"] == "response"]
     assert [(m["to"], m["body"]) for m in answers] == [
         (w.rt_a2.sm_url, {"code": 403, "description": "only the reporter runtime may publish changes"})]
+
+
+async def test_node_subscription_aliases(w: World) -> None:
+    """PROTOCOL §1.5 / §7 #5: `subscribe`/`unsubscribe` lists and `resource` + `childrenResources`
+    are aliases of `resources`."""
+    o = w.chat.url
+    node, sm = w.lab.nodes["a.example"], addr.mn_sm("a.example")
+    session = node.sessions[w.rt_a2.url]
+
+    async def ask_node(mtype: str, body: dict[str, Any]) -> int:
+        answer = await w.rt_a2.bus.request({"type": mtype, "from": w.rt_a2.sm_url, "to": sm, "body": body})
+        return int(answer["body"]["code"])
+
+    assert await ask_node("subscribe", {"subscribe": [addr.changes(o)]}) == 200
+    assert session.subscriptions == {addr.changes(o)}
+    assert await ask_node("unsubscribe", {"unsubscribe": [addr.changes(o)]}) == 200
+    assert session.subscriptions == set()
+    assert await ask_node("subscribe", {"resource": addr.changes(o), "childrenResources": []}) == 200
+    assert await ask_node("unsubscribe", {"resource": addr.changes(o)}) == 200
+    assert session.subscriptions == set()
+    # [O, O/children/messages]: O is only for its owner, so the expanded list is refused whole
+    assert await ask_node("subscribe", {"resource": o, "childrenResources": ["messages"]}) == 403
+    assert session.subscriptions == set()
