@@ -104,9 +104,6 @@ class MessageBus:
             return [(address, x.kind, x.owner) for x in self._listeners.get(address, ())]
         return [(a, x.kind, x.owner) for a, xs in self._listeners.items() for x in xs]
 
-    def has_listeners(self, address: str) -> bool:
-        return address in self._listeners
-
     # sending -------------------------------------------------------------------------------------
 
     def next_id(self) -> int:

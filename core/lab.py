@@ -18,9 +18,9 @@ from core.net.faults import Delay, FaultHandle, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
 from core.net.memory import InFlight, MemoryLink
 from core.node.node import MessageNode
+from core.policy import Policy
 from core.protocol import address as addr
 from core.runtime.catalogue import Catalogue
-from core.runtime.policy import Policy
 from core.runtime.runtime import Runtime
 from core.timers import Timers
 

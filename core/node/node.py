@@ -572,12 +572,6 @@ class MessageNode:
             self.state.register(value["url"], self.registry.objects[value["url"]])
         self._answer(s, msg, 200)
 
-    # views -----------------------------------------------------------------------------------------
-
-    def live_objects(self) -> list[dict[str, Any]]:
-        """The domain's registered live objects (the registry query)."""
-        return self.registry.live()
-
 
 def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | None]:
     """The address list of an MN (un)subscribe: `resources`, or one alias of PROTOCOL §1.5 / §7 #5."""

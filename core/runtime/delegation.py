@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol.message import Message, code_of, description_of
 from core.runtime.observer_object import SubscriptionState
+from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ class Delegations:
 
     async def request(self, msg: Message) -> None:
         """#1 R1 → SM_A : create {resource, delegate: R2, value: snapshot}."""
-        from core.runtime.sync_manager import Refusal
         b = msg.get("body", {})
         url, candidate = b.get("resource"), b.get("delegate")
         ro = self.sm.reporters.get(url) if isinstance(url, str) else None
@@ -189,7 +189,6 @@ class Delegations:
 
     async def accept(self, msg: Message) -> None:
         """#3 R2 → SM_B : create {resource, delegate: R2, delegationToken, schema, store?}."""
-        from core.runtime.sync_manager import Refusal
         b = msg.get("body", {})
         candidate = self.sm._local_hyperty(msg)
         url, token = b.get("resource"), b.get("delegationToken")
@@ -244,7 +243,6 @@ class Delegations:
 
     async def peer_update(self, msg: Message) -> None:
         """#9 (committed) or aborted, from the recorded peer SM only (PROTOCOL §6)."""
-        from core.runtime.sync_manager import Refusal
         b = msg.get("body", {})
         standby = self.standby.get(str(b.get("resource")))
         if standby is None or msg["from"] != standby.peer_sm:

@@ -11,6 +11,7 @@ from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.versions import VersionTracker
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
+from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 
 if TYPE_CHECKING:
@@ -63,7 +64,6 @@ class Resumer:
         """#1r R' → SM : create {resume: true, …}. Node subscriptions and registrations of all the
         selected records go out together (a resume of thousands of objects is not thousands of
         round trips)."""
-        from core.runtime.sync_manager import Refusal
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
         records = select(self.runtime.stored("reporter"), b, lambda r: r.get("reporter") == hyperty, True)
@@ -152,7 +152,6 @@ class Resumer:
 
     async def observers(self, msg: Message) -> None:
         """#1o H' → SM : subscribe {resume: true, …}; node subscriptions go out together."""
-        from core.runtime.sync_manager import Refusal
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
         records = select(self.runtime.stored("observer"), b, lambda r: hyperty in r.get("subscriptions", []), False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from core.bus import Listener
 from core.protocol import address as addr
-from core.protocol.message import Message, code_of, response
+from core.protocol.message import Message, code_of
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
@@ -59,21 +59,22 @@ class Routing:
         waiting = [self._inflight[a] for a in addresses if a in self._inflight]
         for a in addresses:
             self.mns[a] = self.mns.get(a, 0) + 1
-        reply = self._ok(addresses)
+        reply = self._reply(200)
         if fresh:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             for a in fresh:
                 self._inflight[a] = future
+            reply = self._reply(500)   # what the waiters hear if the request is cancelled
             try:
                 reply = await self._node_request("subscribe", fresh, retries)
             finally:
                 for a in fresh:
                     self._inflight.pop(a, None)
                 future.set_result(code_of(reply))
-        for other in waiting:
+        for other in dict.fromkeys(waiting):   # one future per in-flight request, however many addresses
             code = await other
             if code != 200 and code_of(reply) == 200:
-                reply = response({"id": 0, "type": "subscribe", "from": self.runtime.sm_url, "to": ""}, code)
+                reply = self._reply(code)
         if code_of(reply) != 200:
             self._drop_counts(addresses)
         return reply
@@ -105,8 +106,9 @@ class Routing:
         """Addresses this runtime holds at `domain`'s node (re-sent after every session open)."""
         return [a for a in self.mns if addr.authority(addr.object_of(a) or a) == domain]
 
-    def _ok(self, addresses: list[str]) -> Message:
-        return {"id": 0, "type": "response", "from": "", "to": self.runtime.sm_url, "body": {"code": 200}}
+    def _reply(self, code: int) -> Message:
+        """A node answer made here: for addresses already subscribed, or a request that failed elsewhere."""
+        return {"id": 0, "type": "response", "from": "", "to": self.runtime.sm_url, "body": {"code": code}}
 
     async def _node_request(self, mtype: str, addresses: list[str], retries: int) -> Message:
         """One (un)subscribe per node and per `MAX_PER_REQUEST` addresses, sent together."""
@@ -120,7 +122,7 @@ class Routing:
         if failed is not None and mtype == "subscribe":   # all or nothing across the chunks too
             done = [(d, g) for (d, g), r in zip(groups, replies, strict=True) if code_of(r) == 200]
             await asyncio.gather(*(self._ask_node("unsubscribe", d, g, 0) for d, g in done))
-        return failed or (replies[0] if replies else self._ok(addresses))
+        return failed or (replies[0] if replies else self._reply(200))
 
     async def _ask_node(self, mtype: str, domain: str, group: list[str], retries: int) -> Message:
         for attempt in range(retries + 1):

@@ -10,6 +10,7 @@ from typing import Any
 from core.bus import Listener, MessageBus
 from core.monitor import Monitor
 from core.net.link import Connector
+from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.changes import Op
 from core.protocol.message import Message, SyncError, code_of, description_of
@@ -17,7 +18,6 @@ from core.runtime.catalogue import Catalogue
 from core.runtime.hyperty import Hyperty
 from core.runtime.observer_object import ObserverObject
 from core.runtime.persistence import Persistence
-from core.runtime.policy import Policy
 from core.runtime.reporter_object import ReporterObject
 from core.runtime.routing import Routing
 from core.runtime.storage import Kind

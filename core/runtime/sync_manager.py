@@ -19,19 +19,12 @@ from core.protocol.schema import Descriptor, DescriptorError
 from core.protocol.versions import Verdict
 from core.runtime.delegation import Delegations
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
+from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 from core.runtime.resume import Resumer
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
-
-
-class Refusal(Exception):
-    """A request refused with a protocol code; the SM answers it and stops processing."""
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code, self.description = code, description
 
 
 def _now_iso() -> str:

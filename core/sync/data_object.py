@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Callable
@@ -86,7 +85,3 @@ class DataObject:
             runtime = self.syncher.runtime
             runtime.monitor.emit("object", runtime.url, action="released", object=self.url, hyperty=self.syncher.url,
                                  version=self.version)
-
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()

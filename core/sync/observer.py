@@ -233,7 +233,3 @@ class DataObjectObserver(DataObject):
         if runtime.monitor.active:
             runtime.monitor.emit("object", runtime.url, action=action, role="observer", object=self.url,
                                  hyperty=self.syncher.url, status=self.status, **detail)
-
-    def _children_listener_addresses(self) -> list[str]:
-        return [addr.children(self.url, n) for n in self.childrens]
-

@@ -8,7 +8,7 @@ import pytest
 
 from core import SyncError
 from core.lab import Lab
-from core.runtime.policy import Policy
+from core.policy import Policy
 from core.schemas import COMM_SCHEMA, CONTEXT_SCHEMA
 
 

@@ -35,8 +35,7 @@ async def test_soak_drop_duplicate_reorder(lab: Lab, trace: Trace) -> None:
         await lab.settle()
     await lab.settle()
     for obs in observers:
-        await_healthy = obs.status
-        assert (obs.data, obs.version, await_healthy) == (chat.data, 5000, "live"), obs
+        assert (obs.data, obs.version, obs.status) == (chat.data, 5000, "live"), obs
     resyncs = [e for e in trace.of_kind("object") if e.detail.get("action") == "resynced"]
     drops = [e for e in trace.of_kind("drop") if "link fault" in e.detail.get("reason", "")]
     assert len(drops) > 0 and len(resyncs) > 0

@@ -18,9 +18,9 @@ from types import TracebackType
 from core.monitor import Monitor
 from core.net.websocket import NodeServer, WebSocketConnector
 from core.node.node import MessageNode
+from core.policy import Policy
 from core.protocol import address as addr
 from core.runtime.catalogue import Catalogue
-from core.runtime.policy import Policy
 from core.runtime.runtime import Runtime
 from core.timers import Timers
 

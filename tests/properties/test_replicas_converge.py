@@ -94,7 +94,6 @@ async def scenario(draw: Any) -> None:
             else:
                 await lab.settle()
         await lab.settle()
-        await asyncio.sleep(0)
         mine = {cid: (c.version, c.data) for cid, c in chat.children.items()}
         for obs in observers:
             assert (obs.data, obs.version) == (chat.data, chat.version)
