@@ -10,52 +10,31 @@ this process, so the counts are exact.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
+from core.lab import Lab
 from core.monitor import Monitor
 from core.net.websocket import NodeServer, WebSocketConnector
-from core.node.node import MessageNode
 from core.policy import Policy
 from core.protocol import address as addr
-from core.runtime.catalogue import Catalogue
 from core.runtime.runtime import Runtime
 from core.timers import Timers
 
 
-class NetLab:
+class NetLab(Lab):
+    """The Lab with its nodes served over WebSocket; only building, settling and closing differ."""
+
     def __init__(self, storage_dir: str | Path | None = None, timers: Timers | None = None,
                  monitor: Monitor | None = None) -> None:
-        self.storage_dir = Path(storage_dir) if storage_dir is not None else None
-        self.timers = timers or Timers()
-        self.monitor = monitor or Monitor()
-        self.catalogue = Catalogue()
-        self.nodes: dict[str, MessageNode] = {}
+        super().__init__(storage_dir, timers, monitor)
         self.servers: dict[str, NodeServer] = {}
         self.urls: dict[str, str] = {}
-        self.runtimes: list[Runtime] = []
         self.connectors: list[WebSocketConnector] = []
-        self._ids = itertools.count(1)
         self.events = 0
         self.monitor.subscribe(self._count)
 
     def _count(self, _event: object) -> None:
         self.events += 1
-
-    async def __aenter__(self) -> NetLab:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
-
-    def node(self, domain: str) -> MessageNode:
-        node = self.nodes.get(domain)
-        if node is None:
-            node = self.nodes[domain] = MessageNode(domain, self.monitor)
-        return node
 
     async def serve(self, domain: str) -> NodeServer:
         server = self.servers.get(domain)
@@ -103,15 +82,6 @@ class NetLab:
             if self.in_flight == 0 and not busy:  # only a gap's grace timer can move things on
                 await self._next_event(deadline - loop.time())
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Wait until `predicate()` holds, re-checked after every monitor event."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            if loop.time() > deadline:
-                raise TimeoutError(f"condition not reached within {timeout}s")
-            await self._next_event(deadline - loop.time())
-
     async def _next_event(self, timeout: float) -> None:
         seen = asyncio.Event()
         stop = self.monitor.subscribe(lambda _event: seen.set())
@@ -123,13 +93,10 @@ class NetLab:
             stop()
         await asyncio.sleep(0)  # events are emitted before their effect: look once it happened
 
-    def _healing(self) -> bool:
-        return any(getattr(obs, "healing", False) for rt in self.runtimes for h in rt.hyperties.values()
-                   for obs in h.syncher.observers.values())
-
     async def close(self) -> None:
-        for runtime in self.runtimes:
-            await runtime.close()
+        if self.closed:
+            return
+        await super().close()
         for connector in self.connectors:
             await connector.close()
         for server in self.servers.values():
