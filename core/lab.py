@@ -75,6 +75,7 @@ class Lab:
         if node is None:
             return None
         link = MemoryLink(node, runtime_url, on_frame, on_close, self.inflight, self.monitor)
+        self._lab_faults = [f for f in self._lab_faults if not f.closed]
         link.fault_sets.extend(self._lab_faults)
         self.links.append(link)
         return link
@@ -89,19 +90,7 @@ class Lab:
         """Faults on every link, present and future (until the handle is closed)."""
         faults = FaultSet(drop, duplicate, delay, reorder, seed)
         self._lab_faults.append(faults)
-        handle = FaultHandle([link for link in self.links if link.state != "down"], faults)
-        original = handle.close
-
-        def close() -> None:
-            original()
-            if faults in self._lab_faults:
-                self._lab_faults.remove(faults)
-            for link in self.links:
-                if faults in link.fault_sets:
-                    link.fault_sets.remove(faults)
-
-        handle.close = close  # type: ignore[method-assign]
-        return handle
+        return FaultHandle(self.links, faults)  # the live list: closing also reaches links made since
 
     def link_faults(self, link: MemoryLink, **kwargs: Any) -> FaultHandle:
         """Faults on one link (as `link.faults(...)`)."""

@@ -57,7 +57,8 @@ class FaultHandle:
         self.links, self.faults = links, faults
         for link in links:
             link.fault_sets.append(faults)
-            link.monitor.emit("session", link.runtime_url, action="faults", link=link.name, faults=len(link.fault_sets))
+            link.monitor.emit("session", link.runtime_url, action="faults", link=link.name,
+                              faults=len(link.fault_sets))
 
     def close(self) -> None:
         self.faults.closed = True

@@ -346,7 +346,7 @@ class SyncManager:
             rewrite = self._apply_observed(oo, msg)
             while (nxt := oo.tracker.next_buffered()) is not None:
                 rewrite = self._apply_observed(oo, nxt) or rewrite
-            if rewrite or not oo.confirmed:
+            if rewrite:
                 self.runtime.persist_observer(oo)
         elif verdict in (Verdict.GAP, Verdict.OVERFLOW) and oo.store and not oo.stale:
             oo.stale = True  # PROTOCOL §5 rule 5: until the Syncher's snapshot update
