@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.monitor import Monitor
-from core.protocol.address import is_hyperty
+from core.protocol.address import is_hyperty, is_object_url, object_of
 from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
@@ -235,7 +235,10 @@ class MessageBus:
             # left to time out; publications (update/delete) have no answer (DECISIONS.md).
             self._trace(msg, ingress, "dropped: no local listener")
             if msg["type"] not in ("response", "update", "delete"):
-                self.post(response(msg, 404, "not found"))
+                # The node routed an object's request here, so the object exists but is not live in
+                # this runtime (e.g. not yet resumed after a restart): unreachable, not deleted.
+                held = is_object_url(object_of(to))
+                self.post(response(msg, 404, "no route" if held else "not found"))
             return
         self._trace(msg, ingress, "egress")
         self.egress(msg)

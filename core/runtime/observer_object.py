@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -44,6 +45,9 @@ class ObserverObject:
     early: dict[int, dict[str, Any]] = field(default_factory=dict)
     confirmed: bool = False
     stale: bool = False
+    #: set by a resume: reads the stored record when its data is first needed (most replicas are
+    #: replaced by their resync before that, so thousands of documents are not held twice)
+    load: Callable[[], dict[str, Any] | None] | None = None
 
     @property
     def version(self) -> int:
@@ -53,7 +57,25 @@ class ObserverObject:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
         return [addr.changes(self.url), *(addr.children(self.url, n) for n in self.childrens)]
 
+    def loaded(self) -> None:
+        """Bring the stored data and children into memory if a resume left them in storage."""
+        if self.load is None:
+            return
+        load, self.load = self.load, None
+        stored = load()
+        if stored is None:  # no readable record: the next resync's snapshot stores the data again
+            self.data, self.children_objects, self.stale = {}, {}, True
+            return
+        self.data = stored.get("data", {})
+        self.children_objects = stored.get("childrenObjects", {})
+        self.stale = self.stale or bool(stored.get("stale"))
+
+    def replaced(self, data: dict[str, Any], children: dict[str, Any]) -> None:
+        """A snapshot from the Syncher: what storage held before no longer matters."""
+        self.data, self.children_objects, self.load = data, children, None
+
     def record(self) -> dict[str, Any]:
+        self.loaded()
         rec: dict[str, Any] = {**self.metadata, "url": self.url, "isReporter": False, "reporter": self.reporter,
                                "schema": self.schema, "childrens": list(self.childrens),
                                "subscriptions": sorted(h for h, s in self.subscriptions.items()

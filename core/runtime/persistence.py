@@ -78,5 +78,13 @@ class Persistence:
             self._failed(f"delete {kind} {url}", exc)
         self._dirty.discard((kind, url))
 
+    def record(self, kind: Kind, url: str) -> dict[str, Any] | None:
+        """One stored record, or None (a read failure becomes a monitor `error` event)."""
+        try:
+            return self.storage.record(kind, url)
+        except StorageError as exc:
+            self._failed(f"read {kind} {url}", exc)
+            return None
+
     def records(self, kind: Kind) -> dict[str, dict[str, Any]]:
         return self.storage.reporters() if kind == "reporter" else self.storage.observers()

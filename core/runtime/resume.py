@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
+from core.protocol.changes import copy_json
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.versions import VersionTracker
@@ -160,7 +161,7 @@ class Resumer:
             url = str(record["url"])
             oo = self.sm.observers.get(url)
             if oo is not None and hyperty in oo.subscriptions:
-                values.append(value_of(oo.record()))
+                values.append(value_of({**oo.record(), "data": copy_json(oo.data or {})}))
                 continue
             if oo is None:
                 oo = self._rebuild_observer(record)
@@ -217,9 +218,9 @@ class Resumer:
                             store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
                             metadata={k: v for k, v in value_of(record).items()
                                       if k not in ("data", "version", "childrenObjects")},
-                            data=record.get("data") if store and "data" in record else None,
-                            children_objects=record.get("childrenObjects", {}) if store else {},
                             stale=bool(record.get("stale")))
+        if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
+            oo.load = lambda: self.runtime.stored_record("observer", url)
         self.sm.observers[url] = oo
         oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self.sm._track_observer(oo, m), "L",
                                               self.sm.url)]

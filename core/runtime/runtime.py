@@ -219,5 +219,8 @@ class Runtime:
     def stored(self, kind: Kind) -> dict[str, dict[str, Any]]:
         return self.persistence.records(kind) if self.persistence is not None else {}
 
+    def stored_record(self, kind: Kind, url: str) -> dict[str, Any] | None:
+        return self.persistence.record(kind, url) if self.persistence is not None else None
+
     def observer_storage_allowed(self, value: dict[str, Any]) -> bool:
         return value.get("observerStorage") is not False

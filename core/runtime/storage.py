@@ -552,6 +552,36 @@ class Storage:
                 self.problems.append(f"{kind} {url}: logged changes do not apply ({error}); loaded as stale")
         return out
 
+    def record(self, kind: Kind, url: str) -> dict[str, Any] | None:
+        """The stored record of one object with its logged changes applied, or None if there is none."""
+        sql = _sql_of(kind)
+        conn = self._live()
+        try:
+            conn.execute("BEGIN")
+            try:
+                rows = conn.execute(sql.select_record, (url,)).fetchall()
+                head = conn.execute(sql.select_heads + " WHERE url = ?", (url,)).fetchall()
+                log = conn.execute("SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n",
+                                   (kind, url)).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            if not rows or not head:
+                return None
+            record: dict[str, Any] = orjson.loads(rows[0][0])
+        except sqlite3.Error as exc:
+            raise self._error(exc, f"read the {kind} record of {url}") from exc
+        except orjson.JSONDecodeError as exc:
+            raise StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
+                               f"({exc}). Move the file away (or restore a backup) and start again.") from exc
+        _url, version, last_modified, _count = head[0]
+        record.update(url=url, version=version)
+        if last_modified is not None:
+            record["lastModified"] = last_modified
+        error = _replay(record, log)
+        if error is not None:
+            record["stale"] = True
+        return record
+
     def reporters(self) -> dict[str, dict[str, Any]]:
         """Every stored reporter record by URL (fresh dicts, the caller may keep and change them)."""
         return self._load("reporter")

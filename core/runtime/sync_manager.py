@@ -361,6 +361,8 @@ class SyncManager:
             oo.metadata["reporter"] = oo.reporter
             return True
         ops = None
+        if oo.store and ("attribute" in b or "patch" in b):
+            oo.loaded()
         if oo.store and oo.data is not None and ("attribute" in b or "patch" in b):
             try:
                 ops = apply_update(oo.data, b)
@@ -372,7 +374,11 @@ class SyncManager:
 
     def _store_child(self, obj: ReporterObject | ObserverObject, msg: Message) -> None:
         """Children store listener (PROTOCOL §3.7): kept only when the record stores data."""
-        if obj.data is None or msg["type"] == "response":
+        if msg["type"] == "response":
+            return
+        if isinstance(obj, ObserverObject):
+            obj.loaded()
+        if obj.data is None:
             return
         children = obj.children_objects
         b = msg.get("body", {})
@@ -487,8 +493,7 @@ class SyncManager:
         if not oo.confirmed or version > oo.version:
             oo.tracker.reset(max(version, oo.version))
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.data = copy_json(value.get("data", {}))
-                oo.children_objects = copy_json(value.get("childrenObjects", {}))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
         oo.confirmed = True
         early, oo.early = oo.early, {}
         for v in sorted(early):
@@ -623,8 +628,7 @@ class SyncManager:
         if isinstance(version, int) and not isinstance(version, bool) and version >= oo.version:
             oo.tracker.reset(version)
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.data = copy_json(value.get("data", {}))
-                oo.children_objects = copy_json(value.get("childrenObjects", {}))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
             oo.stale = False
             self.runtime.persist_observer(oo)
         self.bus.reply(msg, 200)

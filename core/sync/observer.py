@@ -39,8 +39,8 @@ class DataObjectObserver(DataObject):
     """`status`: `live`, `stale` (a gap is open), `resyncing` (a read is under way), `revoked`, `deleted`."""
 
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
-                 listeners: list[SandboxListener]) -> None:
-        metadata, data, version, children = split_value(value)
+                 listeners: list[SandboxListener], copy: bool = True) -> None:
+        metadata, data, version, children = split_value(value, copy)
         super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
         self.data = data
         self.tracker = VersionTracker(version)

@@ -169,7 +169,8 @@ class Syncher:
             if url in self.observers or url not in inboxes:
                 continue
             listeners, queued, target = inboxes[url]
-            observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners)
+            # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
+            observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False)
             self._adopt(observer)
             target.append(observer)
             for msg in queued:

@@ -3,6 +3,8 @@ no others (reference-counted PUB and MNS)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.lab import Lab
 from core.protocol import address as addr
 from core.schemas import COMM_SCHEMA
@@ -130,3 +132,23 @@ async def test_reporter_runtime_observer_shares_counted_pub_and_mns(lab: Lab) ->
     assert bus_listeners(rt_a, o) == expected_reporter_listeners(rt_a, o, alice.url, CHILDREN)
     assert rt_a.routing.mns == {a: 1 for a in [o, addr.subscription(o), *(addr.children(o, n) for n in CHILDREN)]}
     assert node_subscriptions(lab, o)[addr.children(o, "messages")] == [rt_a.url]
+
+
+async def test_a_request_for_an_object_not_live_here_is_answered_unreachable_not_deleted(lab: Lab) -> None:
+    rt = await lab.runtime("a.example")
+    answers: list[tuple[int, Any]] = []
+
+    def seen(event: Any) -> None:
+        msg = event.message
+        if event.kind == "message" and event.where == rt.url and msg and msg["type"] == "response":
+            answers.append((msg["id"], msg["body"]))
+
+    lab.monitor.subscribe(seen)
+    # e.g. a resync read that reaches a reporter runtime before it has resumed the object
+    rt.bus.ingress({"id": 901, "type": "read", "from": "hyperty://b.example/bob", "to": "comm://a.example/x1",
+                    "body": {}})
+    rt.bus.ingress({"id": 902, "type": "read", "from": "hyperty://b.example/bob", "to": "hyperty://a.example/gone",
+                    "body": {}})
+    await lab.settle()
+    assert answers == [(901, {"code": 404, "description": "no route"}),
+                       (902, {"code": 404, "description": "not found"})]

@@ -74,6 +74,23 @@ async def test_both_runtimes_restart(lab: Lab) -> None:
     assert (again.data, again.version) == (rep.data, rep.version) == ({"n": 7, "l": ["x"]}, 3)
 
 
+async def test_resumed_observer_reads_its_stored_data_when_an_update_comes_first(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_a.crash()
+    await rt_b.restart()                                  # the resync read finds no reporter: retried later
+    oo = rt_b.sm.observers[chat.url]
+    again = bob.syncher.observers[chat.url]
+    assert (again.data, again.version) == ({"n": 1, "l": ["x"]}, 2)
+    assert (oo.data, oo.load is not None) == (None, True)  # the SM holds no second copy until it needs one
+    await rt_a.restart()
+    alice.syncher.reporters[chat.url].data["l"].append("z")
+    await lab.until(lambda: oo.version == 3, 3.0)         # applied before any resync replaced the data
+    assert (oo.data, oo.load) == ({"n": 1, "l": ["x", "z"]}, None)
+    assert oo.data is not again.data
+    stored = rt_b.stored("observer")[chat.url]
+    assert (stored["data"], stored["version"]) == ({"n": 1, "l": ["x", "z"]}, 3)
+
+
 async def test_clean_stop_and_start_resumes_too(lab: Lab) -> None:
     rt_a, rt_b, alice, bob, chat, obs = await world(lab)
     await rt_a.restart(crash=False)

@@ -260,6 +260,9 @@ def test_apply_change_replays_on_load(path: Path, store: Storage) -> None:
     store.close()
     with Storage(path) as again:
         assert again.reporters() == {O1: rec}
+        assert again.record("reporter", O1) == rec      # one record alone: the same replay
+        assert again.record("reporter", O2) is None
+        assert again.record("observer", O1) is None
 
 
 def test_apply_change_to_children(store: Storage) -> None:
