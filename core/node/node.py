@@ -387,16 +387,23 @@ class MessageNode:
             self._answer(s, msg, 400, problem)
             return
         if msg["type"] == "subscribe":
+            owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
             for address in resources:
                 obj = addr.object_of(address)
-                if obj and addr.is_object_url(obj) and addr.authority(obj) == self.domain:
-                    owner = self.allocator.owner.get(obj)
-                    if owner is None:
-                        self._answer(s, msg, 404, "unknown object")
-                        return
-                    if address in (obj, addr.subscription(obj)) and owner != s.runtime:
-                        self._answer(s, msg, 403, "not the owner")
-                        return
+                if not obj:
+                    continue
+                owner = owners.get(obj)
+                if owner is None:
+                    owner = ""
+                    if addr.is_object_url(obj) and addr.authority(obj) == self.domain:
+                        owner = self.allocator.owner.get(obj, "")
+                        if not owner:
+                            self._answer(s, msg, 404, "unknown object")
+                            return
+                    owners[obj] = owner
+                if owner and owner != s.runtime and (address == obj or address == addr.subscription(obj)):
+                    self._answer(s, msg, 403, "not the owner")
+                    return
             new = [a for a in dict.fromkeys(resources) if a not in s.subscriptions]
             if len(s.subscriptions) + len(new) > self.subscriptions.max_per_session:
                 self._answer(s, msg, 429, f"at most {self.subscriptions.max_per_session} node subscriptions")

@@ -22,10 +22,15 @@ class SubscriptionManager:
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
         added = []
+        held, by_address, sid = session.subscriptions, self._by_address, session.id
         for address in addresses:
-            if address not in session.subscriptions:
-                session.subscriptions.add(address)
-                self._by_address.setdefault(address, {})[session.id] = session
+            if address not in held:
+                held.add(address)
+                entry = by_address.get(address)
+                if entry is None:
+                    by_address[address] = {sid: session}
+                else:
+                    entry[sid] = session
                 added.append(address)
         return added
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from core.bus import Listener
@@ -53,9 +54,14 @@ class ObserverObject:
     def version(self) -> int:
         return self.tracker.version
 
+    @cached_property
+    def channels(self) -> tuple[str, ...]:
+        """O/children/n of each child name, in order (built once: every wiring step needs them)."""
+        return tuple(addr.children(self.url, n) for n in self.childrens)
+
     def node_addresses(self) -> list[str]:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
-        return [addr.changes(self.url), *(addr.children(self.url, n) for n in self.childrens)]
+        return [addr.changes(self.url), *self.channels]
 
     def loaded(self) -> None:
         """Bring the stored data and children into memory if a resume left them in storage."""

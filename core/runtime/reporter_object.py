@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from core.bus import Listener
@@ -48,9 +49,14 @@ class ReporterObject:
     def domain(self) -> str:
         return addr.authority(self.url)
 
+    @cached_property
+    def channels(self) -> tuple[str, ...]:
+        """O/children/n of each child name, in order (built once: every wiring step needs them)."""
+        return tuple(addr.children(self.url, n) for n in self.childrens)
+
     def node_addresses(self) -> list[str]:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
-        return [self.url, addr.subscription(self.url), *(addr.children(self.url, n) for n in self.childrens)]
+        return [self.url, addr.subscription(self.url), *self.channels]
 
     def record(self) -> dict[str, Any]:
         """The stored reporter record of PROTOCOL §3.0.6."""

@@ -46,13 +46,23 @@ def select(records: dict[str, dict[str, Any]], b: dict[str, Any], base: Any,
     return chosen
 
 
-def value_of(record: dict[str, Any]) -> dict[str, Any]:
+#: record fields that are not part of the object value (PROTOCOL §3.0.5)
+_NOT_VALUE = frozenset(("isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale",
+                        "delegationToken"))
+_NOT_METADATA = _NOT_VALUE | {"data", "version", "childrenObjects"}
+
+
+def value_of(record: dict[str, Any], **override: Any) -> dict[str, Any]:
     """The object value (PROTOCOL §3.0.5) a record gives; data and children only if stored."""
-    drop = ("isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale", "delegationToken")
-    value = {k: v for k, v in record.items() if k not in drop}
+    value = {k: v for k, v in record.items() if k not in _NOT_VALUE}
+    value.update(override)
     value.setdefault("data", {})
     value.setdefault("childrenObjects", {})
     return value
+
+
+def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in _NOT_METADATA}
 
 
 class Resumer:
@@ -100,8 +110,8 @@ class Resumer:
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append({**value_of({**record, "reporter": hyperty, "runtime": self.runtime.url}),
-                           "subscriptions": sorted(ro.subscriptions)})
+            values.append(value_of(record, reporter=hyperty, runtime=self.runtime.url,
+                                   subscriptions=sorted(ro.subscriptions)))
             self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                  version=ro.version, reporter=hyperty)
         if not values:
@@ -135,7 +145,7 @@ class Resumer:
             for domain, values in by_domain.items() for i in range(0, len(values), 1000)))
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
-        metadata = {k: v for k, v in value_of(record).items() if k not in ("data", "version", "childrenObjects")}
+        metadata = metadata_of(record)
         metadata.update(reporter=hyperty, runtime=self.runtime.url)
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
@@ -190,7 +200,7 @@ class Resumer:
                     continue
                 self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-            values.append(value_of({**record, "version": oo.version}))
+            values.append(value_of(record, version=oo.version))
             self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                  side="observer", version=oo.version, resumed=True)
         if not values:
@@ -216,18 +226,8 @@ class Resumer:
         store = bool(record.get("store"))
         oo = ObserverObject(url, str(record.get("schema", "")), childrens, reporter=str(record.get("reporter", "")),
                             store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
-                            metadata={k: v for k, v in value_of(record).items()
-                                      if k not in ("data", "version", "childrenObjects")},
-                            stale=bool(record.get("stale")))
+                            metadata=metadata_of(record), stale=bool(record.get("stale")))
         if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
-        self.sm.observers[url] = oo
-        oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self.sm._track_observer(oo, m), "L",
-                                              self.sm.url)]
-        for name in childrens:
-            channel = addr.children(url, name)
-            oo.listeners.append(self.bus.add_listener(channel, lambda m: self.sm._store_child(oo, m), "L",
-                                                      self.sm.url))
-            oo.pubs.append(channel)
-            self.runtime.routing.acquire_pub(channel)
+        self.sm._attach_observer(oo)
         return oo

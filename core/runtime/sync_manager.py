@@ -163,13 +163,22 @@ class SyncManager:
                         bus.add_listener(addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm),
                         self.runtime.forward(o, ro.owner)]
         ro.pubs = [addr.changes(o)]
-        for name in ro.childrens:
-            channel = addr.children(o, name)
+        for channel in ro.channels:
             ro.listeners.append(bus.add_listener(channel, lambda m: self._store_child(ro, m), "L", sm))
             ro.listeners.append(self.runtime.forward(channel, ro.owner))
             ro.pubs.append(channel)
         for address in ro.pubs:
             self.runtime.routing.acquire_pub(address)
+
+    def _attach_observer(self, oo: ObserverObject) -> None:
+        """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
+        bus, sm = self.bus, self.url
+        self.observers[oo.url] = oo
+        oo.listeners = [bus.add_listener(addr.changes(oo.url), lambda m: self._track_observer(oo, m), "L", sm)]
+        for channel in oo.channels:
+            oo.listeners.append(bus.add_listener(channel, lambda m: self._store_child(oo, m), "L", sm))
+            oo.pubs.append(channel)
+            self.runtime.routing.acquire_pub(channel)
 
     def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
         """Remove an object's core-bus listeners and release its PUBs (through the counters)."""
@@ -456,13 +465,7 @@ class SyncManager:
     async def _observe(self, url: str, schema: str, descriptor: Descriptor, b: dict[str, Any]) -> ObserverObject:
         """A new ObserverObject with its listeners and MNS (PROTOCOL §3.2 step 4)."""
         oo = ObserverObject(url, schema, descriptor.children, store=bool(b.get("store")))
-        self.observers[url] = oo
-        oo.listeners = [self.bus.add_listener(addr.changes(url), lambda m: self._track_observer(oo, m), "L", self.url)]
-        for name in descriptor.children:
-            channel = addr.children(url, name)
-            oo.listeners.append(self.bus.add_listener(channel, lambda m: self._store_child(oo, m), "L", self.url))
-            oo.pubs.append(channel)
-            self.runtime.routing.acquire_pub(channel)
+        self._attach_observer(oo)
         if b.get("domain_subscription") is not False:
             reply = await self.runtime.routing.subscribe(oo.node_addresses())
             if code_of(reply) != 200:
