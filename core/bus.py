@@ -46,10 +46,13 @@ class ListenerTable:
 
     def __init__(self, monitor: Monitor, where: str) -> None:
         self.monitor, self.where = monitor, where
-        self.by_address: dict[str, list[Any]] = {}
+        # tuples, replaced on change: a dispatch iterates them without a copy, and most addresses
+        # have one listener (a tuple of one is the smallest container)
+        self.by_address: dict[str, tuple[Any, ...]] = {}
 
     def add(self, listener: Any, kind: str, owner: str) -> None:
-        self.by_address.setdefault(listener.address, []).append(listener)
+        entries = self.by_address.get(listener.address)
+        self.by_address[listener.address] = (listener,) if entries is None else (*entries, listener)
         if self.monitor.active:
             self.monitor.emit("listener", self.where, action="added", address=listener.address, listener=kind,
                               owner=owner)
@@ -57,8 +60,10 @@ class ListenerTable:
     def remove(self, listener: Any, kind: str, owner: str) -> None:
         entries = self.by_address.get(listener.address)
         if entries and listener in entries:
-            entries.remove(listener)
-            if not entries:
+            rest = tuple(x for x in entries if x is not listener)
+            if rest:
+                self.by_address[listener.address] = rest
+            else:
                 del self.by_address[listener.address]
         if self.monitor.active:
             self.monitor.emit("listener", self.where, action="removed", address=listener.address, listener=kind,
@@ -66,10 +71,10 @@ class ListenerTable:
 
 
 class _Pending:
-    __slots__ = ("callback", "request", "timer")
+    __slots__ = ("callback", "deadline", "request", "timer")
 
-    def __init__(self, callback: Callback, request: Message, timer: asyncio.TimerHandle) -> None:
-        self.callback, self.request, self.timer = callback, request, timer
+    def __init__(self, callback: Callback, request: Message, timer: asyncio.TimerHandle, deadline: float) -> None:
+        self.callback, self.request, self.timer, self.deadline = callback, request, timer, deadline
 
 
 class MessageBus:
@@ -83,7 +88,7 @@ class MessageBus:
         self.egress = egress
         self._ids = itertools.count(1)
         self._table = ListenerTable(monitor, url)
-        self._listeners: dict[str, list[Listener]] = self._table.by_address
+        self._listeners: dict[str, tuple[Listener, ...]] = self._table.by_address
         self._pending: dict[str, _Pending] = {}
         self.interceptors: list[Interceptor] = []
         self._prefix = url + "/"
@@ -180,12 +185,18 @@ class MessageBus:
     def _expect(self, msg: Message, callback: Callback, timeout: float) -> None:
         key = correlation(msg["from"], msg["id"])
         loop = asyncio.get_running_loop()
-        self._pending[key] = _Pending(callback, msg, loop.call_later(timeout, self._timeout, key))
+        deadline = loop.time() + timeout
+        self._pending[key] = _Pending(callback, msg, loop.call_at(deadline, self._timeout, key), deadline)
 
     def _timeout(self, key: str) -> None:
-        pending = self._pending.pop(key, None)
+        pending = self._pending.get(key)
         if pending is None:
             return
+        loop = asyncio.get_running_loop()
+        if pending.deadline > loop.time() + 0.001:  # a 1xx moved the deadline: wait the rest
+            pending.timer = loop.call_at(pending.deadline, self._timeout, key)
+            return
+        del self._pending[key]
         timeout = response(pending.request, 408, "Response timeout!", value=pending.request)
         if self.monitor.active:
             self.monitor.emit("message", self.url, direction="local", message=timeout, route="timeout")
@@ -196,9 +207,8 @@ class MessageBus:
         if code_of(msg) >= 200:
             del self._pending[key]
             pending.timer.cancel()
-        else:  # PROTOCOL §2.5: each 1xx restarts the long timer
-            pending.timer.cancel()
-            pending.timer = asyncio.get_running_loop().call_later(self.timers.long, self._timeout, key)
+        else:  # PROTOCOL §2.5: each 1xx restarts the long timer (the timer, when it fires, waits the rest)
+            pending.deadline = asyncio.get_running_loop().time() + self.timers.long
         pending.callback(msg)
 
     # dispatch (PROTOCOL §1.4 steps 2–5) ----------------------------------------------------------
@@ -217,7 +227,6 @@ class MessageBus:
             return
         listeners = self._listeners.get(to)
         if listeners:
-            listeners = list(listeners)
             if self.monitor.active:
                 self._trace(msg, ingress, "listeners", [f"{x.kind}:{x.owner}" for x in listeners
                                                         if not (ingress and x.kind == "PUB")])

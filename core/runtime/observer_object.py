@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
 from typing import Any
 
 from core.bus import Listener
@@ -49,15 +48,16 @@ class ObserverObject:
     #: set by a resume: reads the stored record when its data is first needed (most replicas are
     #: replaced by their resync before that, so thousands of documents are not held twice)
     load: Callable[[], dict[str, Any] | None] | None = None
+    #: O/children/n of each child name, in order (built once: every wiring step needs them)
+    channels: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(addr.children(self.url, n) for n in self.childrens)
 
     @property
     def version(self) -> int:
         return self.tracker.version
 
-    @cached_property
-    def channels(self) -> tuple[str, ...]:
-        """O/children/n of each child name, in order (built once: every wiring step needs them)."""
-        return tuple(addr.children(self.url, n) for n in self.childrens)
 
     def node_addresses(self) -> list[str]:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""

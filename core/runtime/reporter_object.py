@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
 from typing import Any
 
 from core.bus import Listener
@@ -44,15 +43,16 @@ class ReporterObject:
     registered: bool = True
     delegation_token: str = ""   # set while a standby object waits for its commit (PROTOCOL §4)
     created: float = field(default_factory=time.time)
+    #: O/children/n of each child name, in order (built once: every wiring step needs them)
+    channels: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(addr.children(self.url, n) for n in self.childrens)
 
     @property
     def domain(self) -> str:
         return addr.authority(self.url)
 
-    @cached_property
-    def channels(self) -> tuple[str, ...]:
-        """O/children/n of each child name, in order (built once: every wiring step needs them)."""
-        return tuple(addr.children(self.url, n) for n in self.childrens)
 
     def node_addresses(self) -> list[str]:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""

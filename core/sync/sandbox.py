@@ -31,7 +31,7 @@ class Sandbox:
         self.bus = bus
         self.monitor = monitor
         self._table = ListenerTable(monitor, bus.url)
-        self._listeners: dict[str, list[SandboxListener]] = self._table.by_address
+        self._listeners: dict[str, tuple[SandboxListener, ...]] = self._table.by_address
 
     def add(self, address: str, handler: Handler) -> SandboxListener:
         listener = SandboxListener(self, address, handler)
@@ -48,7 +48,7 @@ class Sandbox:
         entries = self._listeners.get(msg["to"])
         if not entries:
             return
-        for listener in tuple(entries):
+        for listener in entries:
             if listener.active:
                 try:
                     listener.handler(msg)
