@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from core.monitor import Monitor
@@ -57,6 +57,17 @@ class ListenerTable:
             self.monitor.emit("listener", self.where, action="added", address=listener.address, listener=kind,
                               owner=owner)
 
+    def add_all(self, listeners: list[Any]) -> None:
+        """`add` of many listeners, each with its own `kind` and `owner` attributes."""
+        table = self.by_address
+        for listener in listeners:
+            entries = table.get(listener.address)
+            table[listener.address] = (listener,) if entries is None else (*entries, listener)
+        if self.monitor.active:
+            for listener in listeners:
+                self.monitor.emit("listener", self.where, action="added", address=listener.address,
+                                  listener=listener.kind, owner=listener.owner)
+
     def remove(self, listener: Any, kind: str, owner: str) -> None:
         entries = self.by_address.get(listener.address)
         if entries and listener in entries:
@@ -99,6 +110,12 @@ class MessageBus:
         listener = Listener(self, address, handler, kind, owner or self.url)
         self._table.add(listener, kind, listener.owner)
         return listener
+
+    def add_listeners(self, entries: Iterable[tuple[str, Handler, str, str]]) -> list[Listener]:
+        """`add_listener` for many (address, handler, kind, owner) at once (a resume adds thousands)."""
+        made = [Listener(self, address, handler, kind, owner or self.url) for address, handler, kind, owner in entries]
+        self._table.add_all(made)
+        return made
 
     def _remove(self, listener: Listener) -> None:
         self._table.remove(listener, listener.kind, listener.owner)
@@ -268,10 +285,11 @@ class MessageBus:
 
     def publish_listener(self, address: str, owner: str = "") -> Listener:
         """`PUB(address)`: a locally originated message for `address` also goes to the MN."""
-        def publish(msg: Message) -> None:
-            if self.egress is not None:
-                self.egress(msg)
-        return self.add_listener(address, publish, "PUB", owner)
+        return self.add_listener(address, self._publish, "PUB", owner)
+
+    def _publish(self, msg: Message) -> None:
+        if self.egress is not None:
+            self.egress(msg)
 
     def close(self) -> None:
         for pending in self._pending.values():

@@ -65,6 +65,12 @@ def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in _NOT_METADATA}
 
 
+def value_from(metadata: dict[str, Any], record: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """`value_of` for a record whose metadata is already split out (a dict copy, not a filter)."""
+    return {**metadata, "version": record.get("version", 0), "data": record.get("data", {}),
+            "childrenObjects": record.get("childrenObjects", {}), **extra}
+
+
 class Resumer:
     def __init__(self, sm: SyncManager) -> None:
         self.sm = sm
@@ -110,8 +116,7 @@ class Resumer:
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append(value_of(record, reporter=hyperty, runtime=self.runtime.url,
-                                   subscriptions=sorted(ro.subscriptions)))
+            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions)))
             self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                  version=ro.version, reporter=hyperty)
         if not values:
@@ -200,7 +205,7 @@ class Resumer:
                     continue
                 self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-            values.append(value_of(record, version=oo.version))
+            values.append(value_from(oo.metadata, record))
             self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                  side="observer", version=oo.version, resumed=True)
         if not values:

@@ -7,7 +7,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from core.bus import Listener, MessageBus
+from core.bus import Handler, Listener, MessageBus
 from core.monitor import Monitor
 from core.net.link import Connector
 from core.policy import Policy
@@ -160,8 +160,11 @@ class Runtime:
 
     def forward(self, address: str, hyperty_url: str) -> Listener:
         """`FWD(address ⇒ H)`: messages for `address` are also delivered unchanged into H's sandbox."""
-        hyperty = self.hyperty_urls[hyperty_url]
-        return self.bus.add_listener(address, hyperty.sandbox.deliver, "FWD", hyperty_url)
+        return self.bus.add_listener(address, self.deliverer(hyperty_url), "FWD", hyperty_url)
+
+    def deliverer(self, hyperty_url: str) -> Handler:
+        """The handler of a `FWD(… ⇒ H)`: delivery into H's sandbox."""
+        return self.hyperty_urls[hyperty_url].sandbox.deliver
 
     # links -------------------------------------------------------------------------------------------
 

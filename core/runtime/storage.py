@@ -512,7 +512,7 @@ class Storage:
                          for url, version, last_modified, log_count in conn.execute(sql.select_heads)}
                 logged = False
                 orphans = []
-                for url, blob in conn.execute(sql.select_records).fetchall():
+                for url, blob in conn.execute(sql.select_records):  # streamed: each blob freed after parsing
                     head = heads.get(url)
                     if head is None:  # cannot happen: both rows are written in one transaction
                         orphans.append(url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
@@ -157,27 +158,35 @@ class SyncManager:
 
     def _attach_reporter(self, ro: ReporterObject) -> None:
         """Listeners of PROTOCOL §3.1 step 4."""
-        bus, o, sm = self.bus, ro.url, self.url
+        o, sm, owner = ro.url, self.url, ro.owner
         self.reporters[o] = ro
-        ro.listeners = [bus.add_listener(addr.subscription(o), lambda m: self._on_subscription_msg(ro, m), "L", sm),
-                        bus.add_listener(addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm),
-                        self.runtime.forward(o, ro.owner)]
-        ro.pubs = [addr.changes(o)]
+        deliver = self.runtime.deliverer(owner)
+
+        def store(m: Message) -> None:
+            self._store_child(ro, m)
+
+        entries: list[tuple[str, Callable[[Message], None], str, str]] = [
+            (addr.subscription(o), lambda m: self._on_subscription_msg(ro, m), "L", sm),
+            (addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm), (o, deliver, "FWD", owner)]
         for channel in ro.channels:
-            ro.listeners.append(bus.add_listener(channel, lambda m: self._store_child(ro, m), "L", sm))
-            ro.listeners.append(self.runtime.forward(channel, ro.owner))
-            ro.pubs.append(channel)
+            entries += ((channel, store, "L", sm), (channel, deliver, "FWD", owner))
+        ro.listeners = self.bus.add_listeners(entries)
+        ro.pubs = [addr.changes(o), *ro.channels]
         for address in ro.pubs:
             self.runtime.routing.acquire_pub(address)
 
     def _attach_observer(self, oo: ObserverObject) -> None:
         """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
-        bus, sm = self.bus, self.url
+        sm = self.url
         self.observers[oo.url] = oo
-        oo.listeners = [bus.add_listener(addr.changes(oo.url), lambda m: self._track_observer(oo, m), "L", sm)]
+
+        def store(m: Message) -> None:
+            self._store_child(oo, m)
+
+        oo.listeners = self.bus.add_listeners([(addr.changes(oo.url), lambda m: self._track_observer(oo, m), "L", sm),
+                                               *((channel, store, "L", sm) for channel in oo.channels)])
+        oo.pubs.extend(oo.channels)
         for channel in oo.channels:
-            oo.listeners.append(bus.add_listener(channel, lambda m: self._store_child(oo, m), "L", sm))
-            oo.pubs.append(channel)
             self.runtime.routing.acquire_pub(channel)
 
     def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
