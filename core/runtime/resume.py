@@ -52,9 +52,17 @@ _NOT_VALUE = frozenset(("isReporter", "subscriptions", "subscriberUsers", "preAu
 _NOT_METADATA = _NOT_VALUE | {"data", "version", "childrenObjects"}
 
 
+def _without(record: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    """A copy of `record` less `keys` (copy and pop: several times faster than a filtering comprehension)."""
+    out = dict(record)
+    for key in keys:
+        out.pop(key, None)
+    return out
+
+
 def value_of(record: dict[str, Any], **override: Any) -> dict[str, Any]:
     """The object value (PROTOCOL §3.0.5) a record gives; data and children only if stored."""
-    value = {k: v for k, v in record.items() if k not in _NOT_VALUE}
+    value = _without(record, _NOT_VALUE)
     value.update(override)
     value.setdefault("data", {})
     value.setdefault("childrenObjects", {})
@@ -62,7 +70,7 @@ def value_of(record: dict[str, Any], **override: Any) -> dict[str, Any]:
 
 
 def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in _NOT_METADATA}
+    return _without(record, _NOT_METADATA)
 
 
 def value_from(metadata: dict[str, Any], record: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -117,8 +125,9 @@ class Resumer:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
             values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions)))
-            self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
-                                 version=ro.version, reporter=hyperty)
+            if self.sm.monitor.active:
+                self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
+                                     version=ro.version, reporter=hyperty)
         if not values:
             raise Refusal(404, NO_REPORTERS)
         self.bus.reply(msg, 200, value=values, announce=announce)
@@ -189,13 +198,14 @@ class Resumer:
         for oo in fresh:
             if oo.url not in gone:
                 oo.mns = oo.node_addresses()
+        deliver = self.runtime.deliverer(hyperty)
         for record, oo in chosen:
             if oo.url in gone:
                 continue
             url = oo.url
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
-            sub.forwards = [self.runtime.forward(a, hyperty) for a in oo.node_addresses()]
+            sub.forwards = self.bus.add_listeners([(a, deliver, "FWD", hyperty) for a in oo.node_addresses()])
             if hyperty not in record.get("subscriptions", []):       # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
                 if code_of(answer) != 200:
@@ -206,8 +216,9 @@ class Resumer:
                 self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
             values.append(value_from(oo.metadata, record))
-            self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
-                                 side="observer", version=oo.version, resumed=True)
+            if self.sm.monitor.active:
+                self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
+                                     side="observer", version=oo.version, resumed=True)
         if not values:
             raise Refusal(404, NO_OBSERVERS)
         self.bus.reply(msg, 200, value=values)

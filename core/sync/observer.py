@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 def split_value(value: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
     """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5); the data is
     copied unless the caller copies it itself."""
-    metadata = {k: v for k, v in value.items() if k not in ("data", "version", "childrenObjects")}
-    data = value.get("data", {})
-    version = value.get("version", 0)
-    children = value.get("childrenObjects", {})
+    metadata = dict(value)  # a copy and three pops: several times faster than a filtering comprehension
+    data = metadata.pop("data", {})
+    version = metadata.pop("version", 0)
+    children = metadata.pop("childrenObjects", {})
     if isinstance(data, dict) and copy:
         data = ch.copy_json(data)
     return (metadata, data if isinstance(data, dict) else {},
