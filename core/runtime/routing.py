@@ -55,15 +55,21 @@ class Routing:
 
     async def subscribe(self, addresses: list[str], retries: int = 0) -> Message:
         """MNS(addresses): count +1 each; the node is asked for those going 0→1 (all or nothing)."""
-        fresh = [a for a in addresses if self.mns.get(a, 0) == 0 and a not in self._inflight]
-        waiting = [self._inflight[a] for a in addresses if a in self._inflight]
+        mns, inflight = self.mns, self._inflight
+        fresh: list[str] = []
+        waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
         for a in addresses:
-            self.mns[a] = self.mns.get(a, 0) + 1
+            count = mns.get(a, 0)
+            request = inflight.get(a)
+            if request is not None:
+                waiting[request] = None
+            elif count == 0:
+                fresh.append(a)
+            mns[a] = count + 1
         reply = self._reply(200)
         if fresh:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            for a in fresh:
-                self._inflight[a] = future
+            inflight.update(dict.fromkeys(fresh, future))
             reply = self._reply(500)   # what the waiters hear if the request is cancelled
             try:
                 reply = await self._node_request("subscribe", fresh, retries)
@@ -71,7 +77,7 @@ class Routing:
                 for a in fresh:
                     self._inflight.pop(a, None)
                 future.set_result(code_of(reply))
-        for other in dict.fromkeys(waiting):   # one future per in-flight request, however many addresses
+        for other in waiting:
             code = await other
             if code != 200 and code_of(reply) == 200:
                 reply = self._reply(code)
@@ -104,7 +110,7 @@ class Routing:
 
     def node_subscriptions(self, domain: str) -> list[str]:
         """Addresses this runtime holds at `domain`'s node (re-sent after every session open)."""
-        return [a for a in self.mns if addr.authority(addr.object_of(a) or a) == domain]
+        return [a for a in self.mns if addr.authority(a) == domain]
 
     def _reply(self, code: int) -> Message:
         """A node answer made here: for addresses already subscribed, or a request that failed elsewhere."""
@@ -114,7 +120,7 @@ class Routing:
         """One (un)subscribe per node and per `MAX_PER_REQUEST` addresses, sent together."""
         by_domain: dict[str, list[str]] = {}
         for a in addresses:
-            by_domain.setdefault(addr.authority(addr.object_of(a) or a), []).append(a)
+            by_domain.setdefault(addr.authority(a), []).append(a)   # an address's domain is its object's
         groups = [(domain, group[i:i + MAX_PER_REQUEST]) for domain, group in by_domain.items()
                   for i in range(0, len(group), MAX_PER_REQUEST)]
         replies = await asyncio.gather(*(self._ask_node(mtype, domain, group, retries) for domain, group in groups))

@@ -58,9 +58,9 @@ class DataObjectReporter(DataObject):
     def _attach(self) -> None:
         """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A)."""
         sandbox = self.syncher.sandbox
-        self._listeners = [sandbox.add(self.url, self._on_object_msg)]
-        for name in self.childrens:
-            self._listeners.append(sandbox.add(addr.children(self.url, name), self._on_children_msg))
+        self._listeners = [sandbox.add(self.url, self._on_object_msg),
+                           *sandbox.add_all([addr.children(self.url, name) for name in self.childrens],
+                                            self._on_children_msg)]
 
     def _release(self) -> None:
         self._tail.cancel()

@@ -3,7 +3,7 @@ to the Syncher's `SB` listeners; everything a hyperty sends goes to the core bus
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from core.bus import ListenerTable, MessageBus
@@ -15,9 +15,14 @@ Handler = Callable[[Message], None]
 
 class SandboxListener:
     __slots__ = ("active", "address", "handler", "sandbox")
+    kind = "SB"
 
     def __init__(self, sandbox: Sandbox, address: str, handler: Handler) -> None:
         self.sandbox, self.address, self.handler, self.active = sandbox, address, handler, True
+
+    @property
+    def owner(self) -> str:
+        return self.sandbox.url
 
     def remove(self) -> None:
         if self.active:
@@ -37,6 +42,12 @@ class Sandbox:
         listener = SandboxListener(self, address, handler)
         self._table.add(listener, "SB", self.url)
         return listener
+
+    def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
+        """`add` of one handler on many addresses (an object's own address and its channels)."""
+        made = [SandboxListener(self, address, handler) for address in addresses]
+        self._table.add_all(made)
+        return made
 
     def _remove(self, listener: SandboxListener) -> None:
         self._table.remove(listener, "SB", self.url)

@@ -129,6 +129,11 @@ class Syncher:
             self._on_reporters_resume(resumed)
         return resumed
 
+    def _observed_listeners(self, url: str, names: Any, inbox: Callable[[Message], None]) -> list[SandboxListener]:
+        """SB(O/changes) and SB(O/children/n) of an observed object, as its 100 answer names them."""
+        channels = [addr.children(url, str(n)) for n in names] if isinstance(names, list) else []
+        return self.sandbox.add_all([addr.changes(url), *channels], inbox)
+
     async def resume_observers(self, *, schema: str | None = None, resource: str | None = None,
                                value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectObserver]:
         """Observers rebuilt from the stored records, each then resynced by a read (PROTOCOL §3.8)."""
@@ -149,10 +154,7 @@ class Syncher:
                 else:
                     queued.append(msg)
 
-            names = ab.get("childrenResources", [])
-            listeners = [self.sandbox.add(addr.changes(url), inbox),
-                         *(self.sandbox.add(addr.children(url, str(n)), inbox)
-                           for n in (names if isinstance(names, list) else []))]
+            listeners = self._observed_listeners(url, ab.get("childrenResources", []), inbox)
             inboxes[url] = (listeners, queued, target)
 
         try:
@@ -235,10 +237,8 @@ class Syncher:
 
         def provisional(answer: Message) -> None:
             if code_of(answer) == 100 and not listeners and existing is None:
-                names = answer.get("body", {}).get("childrenResources", [])
-                listeners.append(self.sandbox.add(addr.changes(url), inbox))
-                for n in names if isinstance(names, list) else []:
-                    listeners.append(self.sandbox.add(addr.children(url, str(n)), inbox))
+                listeners.extend(self._observed_listeners(url, answer.get("body", {}).get("childrenResources", []),
+                                                          inbox))
 
         body: dict[str, Any] = {"resource": url, "schema": schema, "store": store, "identity": self.hyperty.identity}
         if not domain_subscription:
