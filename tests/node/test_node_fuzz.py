@@ -187,7 +187,7 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, str, dict[str, Any]]:
                           st.one_of(junk, st.just(""), st.just("a/b"), st.just("a:b"))),
                 st.builds(lambda n: {"scheme": "comm", "value": {"number": n}},
                           st.one_of(st.integers(max_value=0), st.integers(min_value=1001), st.booleans(),
-                                    st.text(max_size=2), st.floats())),
+                                    st.text(max_size=2), st.floats(allow_nan=False, allow_infinity=False))),
             ))
         elif mtype == "update":
             body = draw(st.one_of(st.just({"resource": "<obj>", "value": {"runtime": "<rt>"}, "delegationToken": "x"}),
