@@ -16,5 +16,6 @@ class Timers:
     standby: float = 30.0         # T_standby: delegation standby / 503 retry window
     resync_max_backoff: float = 60.0
     resync_read: float = 2.0      # a resync read's own timeout: a lost read is retried sooner than T
+    resync_reads: int = 32       # resync reads in flight per runtime: more only queue up and time out
     tail: float = 1.0             # quiet time after which a stream re-sends its last update once (0: never)
     retry_503_every: float = 1.0  # SM_B re-sends a subscribe answered 503 this often (PROTOCOL §3.2)

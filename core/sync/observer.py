@@ -152,11 +152,12 @@ class DataObjectObserver(DataObject):
         try:
             while not self.closed:
                 self.status = "resyncing"
-                self.resyncs += 1
-                self._monitor("resync", version=self.version)
-                answer = await self.syncher.sandbox.request(
-                    {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
-                    timeout=self.syncher.runtime.timers.resync_read)
+                async with self.syncher.runtime.resync_slots:   # after a resume thousands wait their turn
+                    self.resyncs += 1
+                    self._monitor("resync", version=self.version)
+                    answer = await self.syncher.sandbox.request(
+                        {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
+                        timeout=self.syncher.runtime.timers.resync_read)
                 code = code_of(answer)
                 if code == 200:
                     value = answer.get("body", {}).get("value")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core import SyncError
 from core.lab import Lab
+from core.monitor import TraceEvent
 from core.schemas import COMM_SCHEMA, CONTEXT_SCHEMA
+from tests.conftest import FAST
 
 
 async def world(lab: Lab, store: bool = True) -> Any:
@@ -177,3 +181,34 @@ async def test_observer_storage_false_keeps_data_out(lab: Lab) -> None:
     await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
     await lab.settle()
     assert "data" not in rt_b.stored("observer")[chat.url]
+
+
+async def test_resync_reads_after_a_resume_are_bounded_per_runtime(tmp_path: Path) -> None:
+    async with Lab(storage_dir=tmp_path, timers=dataclasses.replace(FAST, resync_reads=2)) as lab:
+        rt_a = await lab.runtime("a.example")
+        rt_b = await lab.runtime("b.example")
+        alice = await rt_a.hyperty("alice")
+        bob = await rt_b.hyperty("bob")
+        chats = [await alice.syncher.create(COMM_SCHEMA, data={"i": i}, observers=[bob.url]) for i in range(6)]
+        for chat in chats:
+            await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+        await lab.settle()
+        in_flight, most, reads = 0, 0, set()
+
+        def count(event: TraceEvent) -> None:
+            nonlocal in_flight, most
+            msg = event.message
+            if event.kind != "message" or event.where != rt_b.url or not msg:
+                return
+            if msg["type"] == "read" and event.direction == "out":
+                reads.add(msg["id"])
+                in_flight += 1
+                most = max(most, in_flight)
+            elif msg["type"] == "response" and msg["id"] in reads and event.direction == "in":
+                in_flight -= 1
+
+        lab.monitor.subscribe(count)
+        await rt_b.restart()
+        await lab.settle()
+        assert (len(reads), most, in_flight) == (6, 2, 0)
+        assert sorted(o.data["i"] for o in bob.syncher.observers.values() if o.status == "live") == list(range(6))
