@@ -60,10 +60,9 @@ def _without(record: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
     return out
 
 
-def value_of(record: dict[str, Any], **override: Any) -> dict[str, Any]:
+def value_of(record: dict[str, Any]) -> dict[str, Any]:
     """The object value (PROTOCOL §3.0.5) a record gives; data and children only if stored."""
     value = _without(record, _NOT_VALUE)
-    value.update(override)
     value.setdefault("data", {})
     value.setdefault("childrenObjects", {})
     return value
