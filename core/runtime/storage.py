@@ -165,11 +165,13 @@ class _Sql:
         self.select_heads = f"SELECT url, version, last_modified, log_count FROM {head}"
         self.select_records = f"SELECT url, record FROM {records}"
         self.select_record = f"SELECT record FROM {records} WHERE url = ?"
+        self.select_head = f"SELECT version, last_modified FROM {head} WHERE url = ?"
         self.fold_head = f"UPDATE {head} SET size = ?, log_count = 0, log_bytes = 0 WHERE url = ?"
         self.fold_record = f"UPDATE {records} SET record = ? WHERE url = ?"
 
 
 _SQL: Final = {kind: _Sql(kind) for kind in ("reporter", "observer")}
+_SELECT_LOG: Final = "SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n"
 
 
 def _sql_of(kind: str) -> _Sql:
@@ -463,8 +465,7 @@ class Storage:
     def _fold(self, conn: sqlite3.Connection, sql: _Sql, url: str) -> None:
         [(blob,)] = conn.execute(sql.select_record, (url,)).fetchall()
         record = orjson.loads(blob)
-        changes = conn.execute("SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n",
-                               (sql.kind, url)).fetchall()
+        changes = conn.execute(_SELECT_LOG, (sql.kind, url)).fetchall()
         error = _replay(record, changes)
         if error is not None:
             raise StorageError(self.path, f"Storage file {self._where}: the logged changes of {sql.kind} {url} do "
@@ -497,6 +498,10 @@ class Storage:
 
     # reads ------------------------------------------------------------------------------------------
 
+    def _not_json(self, kind: str, exc: orjson.JSONDecodeError) -> StorageError:
+        return StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
+                            f"({exc}). Move the file away (or restore a backup) and start again.")
+
     def _load(self, kind: Kind) -> dict[str, dict[str, Any]]:
         sql = _SQL[kind]
         conn = self._live()
@@ -518,12 +523,7 @@ class Storage:
                         orphans.append(url)
                         continue
                     version, last_modified, log_count = head
-                    record = orjson.loads(blob)
-                    record["url"] = url
-                    record["version"] = version
-                    if last_modified is not None:
-                        record["lastModified"] = last_modified
-                    out[url] = record
+                    out[url] = _headed(orjson.loads(blob), url, version, last_modified)
                     logged = logged or log_count > 0
                 changes: dict[str, list[tuple[str, bytes]]] = {}
                 if logged:
@@ -535,8 +535,7 @@ class Storage:
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} records") from exc
         except orjson.JSONDecodeError as exc:
-            raise StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
-                               f"({exc}). Move the file away (or restore a backup) and start again.") from exc
+            raise self._not_json(kind, exc) from exc
         finally:
             if collecting:
                 gc.enable()
@@ -560,23 +559,17 @@ class Storage:
             conn.execute("BEGIN")
             try:
                 rows = conn.execute(sql.select_record, (url,)).fetchall()
-                head = conn.execute(sql.select_heads + " WHERE url = ?", (url,)).fetchall()
-                log = conn.execute("SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n",
-                                   (kind, url)).fetchall()
+                head = conn.execute(sql.select_head, (url,)).fetchall()
+                log = conn.execute(_SELECT_LOG, (kind, url)).fetchall()
             finally:
                 conn.execute("COMMIT")
             if not rows or not head:
                 return None
-            record: dict[str, Any] = orjson.loads(rows[0][0])
+            record = _headed(orjson.loads(rows[0][0]), url, *head[0])
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} record of {url}") from exc
         except orjson.JSONDecodeError as exc:
-            raise StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
-                               f"({exc}). Move the file away (or restore a backup) and start again.") from exc
-        _url, version, last_modified, _count = head[0]
-        record.update(url=url, version=version)
-        if last_modified is not None:
-            record["lastModified"] = last_modified
+            raise self._not_json(kind, exc) from exc
         error = _replay(record, log)
         if error is not None:
             record["stale"] = True
@@ -629,6 +622,15 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"Storage({str(self.path)!r}{', closed' if self._closed else ''})"
+
+
+def _headed(record: dict[str, Any], url: str, version: int, last_modified: str | None) -> dict[str, Any]:
+    """A parsed record with the columns kept outside its JSON put back."""
+    record["url"] = url
+    record["version"] = version
+    if last_modified is not None:
+        record["lastModified"] = last_modified
+    return record
 
 
 def _replay(record: dict[str, Any], log: Iterable[tuple[str, bytes]]) -> str | None:
