@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from core.monitor import Monitor
@@ -50,15 +50,8 @@ class ListenerTable:
         # have one listener (a tuple of one is the smallest container)
         self.by_address: dict[str, tuple[Any, ...]] = {}
 
-    def add(self, listener: Any, kind: str, owner: str) -> None:
-        entries = self.by_address.get(listener.address)
-        self.by_address[listener.address] = (listener,) if entries is None else (*entries, listener)
-        if self.monitor.active:
-            self.monitor.emit("listener", self.where, action="added", address=listener.address, listener=kind,
-                              owner=owner)
-
-    def add_all(self, listeners: list[Any]) -> None:
-        """`add` of many listeners, each with its own `kind` and `owner` attributes."""
+    def add_all(self, listeners: Sequence[Any]) -> None:
+        """Add listeners, each with its `address`, `kind` and `owner` attributes."""
         table = self.by_address
         for listener in listeners:
             entries = table.get(listener.address)
@@ -68,7 +61,7 @@ class ListenerTable:
                 self.monitor.emit("listener", self.where, action="added", address=listener.address,
                                   listener=listener.kind, owner=listener.owner)
 
-    def remove(self, listener: Any, kind: str, owner: str) -> None:
+    def remove(self, listener: Any) -> None:
         entries = self.by_address.get(listener.address)
         if entries and listener in entries:
             rest = tuple(x for x in entries if x is not listener)
@@ -77,8 +70,8 @@ class ListenerTable:
             else:
                 del self.by_address[listener.address]
         if self.monitor.active:
-            self.monitor.emit("listener", self.where, action="removed", address=listener.address, listener=kind,
-                              owner=owner)
+            self.monitor.emit("listener", self.where, action="removed", address=listener.address,
+                              listener=listener.kind, owner=listener.owner)
 
 
 class _Pending:
@@ -108,7 +101,7 @@ class MessageBus:
 
     def add_listener(self, address: str, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
         listener = Listener(self, address, handler, kind, owner or self.url)
-        self._table.add(listener, kind, listener.owner)
+        self._table.add_all((listener,))
         return listener
 
     def add_listeners(self, entries: Iterable[tuple[str, Handler, str, str]]) -> list[Listener]:
@@ -118,7 +111,7 @@ class MessageBus:
         return made
 
     def _remove(self, listener: Listener) -> None:
-        self._table.remove(listener, listener.kind, listener.owner)
+        self._table.remove(listener)
 
     def listeners(self, address: str | None = None) -> list[tuple[str, str, str]]:
         """(address, kind, owner) of every listener, or of those on `address`."""

@@ -58,7 +58,6 @@ class ObserverObject:
     def version(self) -> int:
         return self.tracker.version
 
-
     def node_addresses(self) -> list[str]:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
         return [addr.changes(self.url), *self.channels]

@@ -53,7 +53,6 @@ class ReporterObject:
     def domain(self) -> str:
         return addr.authority(self.url)
 
-
     def node_addresses(self) -> list[str]:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
         return [self.url, addr.subscription(self.url), *self.channels]

@@ -381,12 +381,12 @@ class SyncManager:
         ops = None
         if oo.store and ("attribute" in b or "patch" in b):
             oo.loaded()
-        if oo.store and oo.data is not None and ("attribute" in b or "patch" in b):
-            try:
-                ops = apply_update(oo.data, b)
-            except ChangeError:
-                oo.stale = True
-                return True
+            if oo.data is not None:
+                try:
+                    ops = apply_update(oo.data, b)
+                except ChangeError:
+                    oo.stale = True
+                    return True
         self.runtime.persist_change("observer", oo, ops)
         return False
 

@@ -39,9 +39,7 @@ class Sandbox:
         self._listeners: dict[str, tuple[SandboxListener, ...]] = self._table.by_address
 
     def add(self, address: str, handler: Handler) -> SandboxListener:
-        listener = SandboxListener(self, address, handler)
-        self._table.add(listener, "SB", self.url)
-        return listener
+        return self.add_all((address,), handler)[0]
 
     def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
         """`add` of one handler on many addresses (an object's own address and its channels)."""
@@ -50,7 +48,7 @@ class Sandbox:
         return made
 
     def _remove(self, listener: SandboxListener) -> None:
-        self._table.remove(listener, "SB", self.url)
+        self._table.remove(listener)
 
     def listeners(self) -> list[tuple[str, str, str]]:
         return [(a, "SB", self.url) for a, xs in self._listeners.items() for _ in xs]
