@@ -204,6 +204,7 @@ class Resumer:
             url = oo.url
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
+            oo.dormant.discard(hyperty)
             sub.forwards = self.bus.add_listeners([(a, deliver, "FWD", hyperty) for a in oo.node_addresses()])
             if hyperty not in record.get("subscriptions", []):       # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
@@ -244,5 +245,6 @@ class Resumer:
                             metadata=metadata_of(record), stale=bool(record.get("stale")))
         if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
+        oo.dormant = set(record.get("subscriptions", []))
         self.sm._attach_observer(oo)
         return oo
