@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from core.monitor import Monitor
-<<<<<<< HEAD
-from core.protocol.address import is_hyperty, is_node_address, is_object_url, object_of, route_domain
-=======
-from core.protocol.address import CHILDREN, children_prefix, is_hyperty, is_object_url, object_of
->>>>>>> main
+from core.protocol.address import (
+    CHILDREN,
+    children_prefix,
+    is_hyperty,
+    is_node_address,
+    is_object_url,
+    object_of,
+    route_domain,
+)
 from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
