@@ -314,8 +314,8 @@ async def test_a_message_nested_255_to_1024_deep_is_answered_400_and_the_session
                                          "body": {"token": "watch"}}).decode())
         assert orjson.loads(await monitor.recv())["body"]["code"] == 200
         for i, depth in enumerate((201, 255, 300, 1023)):
-            await p.raw('{"id": %d, "type": "update", "from": "%s", "to": "comm://a.example/o/changes", '
-                        '"body": {"value": %s}}' % (100 + i, p.runtime, nested(depth - 2)))
+            await p.raw(f'{{"id": {100 + i}, "type": "update", "from": "{p.runtime}", '
+                        f'"to": "comm://a.example/o/changes", "body": {{"value": {nested(depth - 2)}}}}}')
             answer = await p.recv()
             assert (answer["id"], answer["body"]) == (100 + i, {"code": 400, "description": "too deeply nested"})
         await p.alive()
