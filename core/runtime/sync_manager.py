@@ -641,7 +641,9 @@ class SyncManager:
             oo.tracker.reset(version)
             if oo.store and self.runtime.observer_storage_allowed(value):
                 oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
-            oo.stale = False
+            while (nxt := oo.tracker.next_buffered()) is not None:   # what came after the snapshot's version
+                self._apply_observed(oo, nxt)
+            oo.stale = oo.store and oo.tracker.has_gap    # PROTOCOL §5 rule 5: stale only while a gap is still open
             self.runtime.persist_observer(oo)
         self.bus.reply(msg, 200)
 
