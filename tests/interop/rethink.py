@@ -105,10 +105,7 @@ def rethink_apply(doc: dict[str, Any], body: dict[str, Any]) -> None:
     keys = rethink_split(body["attribute"])
     parent: Any = doc
     for key in keys[:-1]:
-        if isinstance(parent, list):
-            parent = parent[int(key)]
-        else:
-            parent = parent.setdefault(key, {})
+        parent = parent[int(key)] if isinstance(parent, list) else parent.setdefault(key, {})
     last = keys[-1]
     if body.get("attributeType") == "array":
         index = int(last)
