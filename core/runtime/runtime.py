@@ -33,8 +33,12 @@ class Runtime:
 
     def __init__(self, url: str, *, connector: Connector, monitor: Monitor | None = None,
                  timers: Timers | None = None, catalogue: Catalogue | None = None,
-                 policy: Policy | None = None, storage: str | Path | None = None) -> None:
+                 policy: Policy | None = None, storage: str | Path | None = None,
+                 home_secret: str | None = None) -> None:
+        """`home_secret`: the domain's secret, presented at each `open` of the home session (for a
+        node started with `--home-secret-file`, TRANSPORT §2); visiting sessions never send it."""
         self.url = url
+        self.home_secret = home_secret
         self.domain = addr.authority(url)
         self.connector = connector
         self.monitor = monitor or Monitor()

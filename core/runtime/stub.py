@@ -141,6 +141,8 @@ class Stub:
             self.link = link
             self._open_id = self.runtime.bus.next_id()
             body = {"token": self.token} if self.token else {}
+            if not self.visiting and self.runtime.home_secret:
+                body["secret"] = self.runtime.home_secret
             link.send({"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION,
                        "body": body})
             try:
