@@ -18,6 +18,8 @@ from core.tasks import TaskSet
 #: lost link. Protects the node from a peer that stops reading.
 MAX_OUTGOING = 10_000
 MAX_OUTGOING_BYTES = 64 << 20
+#: Bytes a paced sender (the monitor feed) writes to one link per loop turn.
+PACED_TURN = 64 * 1024
 #: Bytes the socket's write buffer may hold before further sends wait in the link's backlog.
 WRITE_HIGH_WATER = 256 * 1024
 
@@ -80,8 +82,9 @@ class Outbox:
 
     def ready(self) -> bool:
         """True while a frame sent now would reach the socket this turn without queueing behind others:
-        a paced sender (the monitor feed) writes at most `high_water` bytes per turn."""
-        return not self.backlog and not self.conn.paused and self.pending_bytes < self.high_water
+        a paced sender (the monitor feed) writes at most about `PACED_TURN` bytes per turn, and nothing
+        while the socket's buffer is over its high-water mark."""
+        return not self.backlog and not self.conn.paused and self.pending_bytes < PACED_TURN
 
     def notify_ready(self) -> None:
         """Call `on_ready` once the link takes more (after this turn's write and the socket's drain)."""
@@ -114,7 +117,9 @@ class Outbox:
             return
         self.queued_bytes += len(data)
         if self.backlog or self.conn.transport.get_write_buffer_size() > self.high_water:
-            self.backlog.append(data)
+            # Held until the peer reads: a copy of exactly its length (orjson's results keep spare
+            # capacity), so that what the budget counts is what memory holds.
+            self.backlog.append(bytes(memoryview(data)))
             if self._writer is None:
                 self._writer = self.tasks.spawn(self._drain(), "ws writer")
             return

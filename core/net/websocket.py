@@ -46,6 +46,13 @@ CLOSE_TIMEOUT = 2.0
 
 #: Closed because the peer stopped reading (TRANSPORT §5).
 TRY_AGAIN_LATER = 1013
+#: Connections the node's listening socket queues, and accepts per loop turn (asyncio accepts up to its
+#: backlog at once): file descriptors a burst may take before the link cap can refuse any of them.
+ACCEPT_BACKLOG = 64
+#: Seconds a link refused with 503 is given to close its side before the node drops it.
+REFUSED_LINGER = 0.2
+#: File descriptors kept for the node's own files (state file, log, loop, listening sockets).
+OWN_FDS = 32
 
 
 def _ping_interval(idle_timeout: float) -> float:
@@ -148,7 +155,8 @@ class NodeServer:
         self.links: dict[str, _NodeLink] = {}   # session id → link
         self.frames_in = 0    # frames read and handed to the node
         self.frames_out = 0   # frames the node sent (to live links)
-        self.refused = 0      # handshakes answered 503 (over `max_links`)
+        self.refused = 0      # connections refused (503 over `max_links`, dropped far over it)
+        self.sockets = 0      # connections held, handshakes included
         self._server: Server | None = None
         node.session_hooks.append(self._log_session)
 
@@ -166,18 +174,18 @@ class NodeServer:
             self._serve, self.host, self.port, ssl=self.ssl_context, compression=None,
             max_size=FRAME_FACTOR * self.node.max_message, write_limit=WRITE_HIGH_WATER,
             close_timeout=self.close_timeout, server_header=None, process_request=self._admit,
-            open_timeout=self.open_timeout,
+            open_timeout=self.open_timeout, backlog=ACCEPT_BACKLOG, create_connection=_counted(self),
             ping_interval=_ping_interval(self.idle_timeout), ping_timeout=_pong_wait(self.idle_timeout))
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("node %s listening on %s (at most %d links)", self.node.url, self.url, self.max_links)
 
     def _admit(self, conn: ServerConnection, _request: Request) -> Response | None:
         """TRANSPORT §5: past `max_links` connections, HTTP 503 at the handshake (then closed)."""
-        server = self._server
-        if server is not None and len(server.all_connections) > self.max_links:
+        if self.sockets > self.max_links:
             self.refused += 1
-            log.warning("refused a link from %s: %d links open (at most %d)", _peer(conn),
-                        len(server.all_connections) - 1, self.max_links)
+            log.warning("refused a link from %s: %d links held (at most %d)", _peer(conn), self.sockets - 1,
+                        self.max_links)
+            conn.close_timeout = min(self.close_timeout, REFUSED_LINGER)   # its descriptor back soon
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many links; try again later\n")
         return None
 
@@ -247,15 +255,36 @@ class NodeServer:
 
 
 def default_max_links() -> int:
-    """Links a node holds by default: its file-descriptor limit less headroom for its own files
-    (state file, log, listening sockets) and for the sockets it accepts only to refuse them (503)."""
+    """Links a node holds by default: its file-descriptor limit less headroom for its own files and
+    for the connections it accepts only to refuse them (503, or dropped unread when a burst of bare
+    TCP connections has taken one more accept backlog), so `accept` never fails for lack of one."""
     try:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):
         return 1000
     if soft == resource.RLIM_INFINITY or soft > 1 << 20:
         soft = 1 << 20
-    return max(8, soft - max(32, soft // 8))
+    return max(8, soft - 2 * ACCEPT_BACKLOG - OWN_FDS)
+
+
+def _counted(server: NodeServer) -> type[ServerConnection]:
+    """Connections that count themselves in `server.sockets` from accept to close; one accepted while
+    a whole backlog over the cap is dropped at once (a flood of bare TCP connections)."""
+
+    class Counted(ServerConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            server.sockets += 1
+            if server.sockets > server.max_links + ACCEPT_BACKLOG:
+                server.refused += 1
+                log.warning("dropped a connection: %d held (at most %d links)", server.sockets - 1, server.max_links)
+                self.transport.abort()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            server.sockets -= 1
+            super().connection_lost(exc)
+
+    return Counted
 
 
 def _peer(conn: Connection) -> str:

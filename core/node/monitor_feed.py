@@ -232,7 +232,9 @@ class MonitorFeed:
         message = body.get("message")
         if isinstance(message, dict) and addr.SESSION in (message.get("to"), message.get("from")):
             body["message"] = _redact(message)
-        return orjson.dumps(body, default=repr, option=orjson.OPT_NON_STR_KEYS)
+        # A copy of exactly its length: orjson's own result keeps the capacity it grew to (often many
+        # times the length), and an event is held for long (history, queues) by what it weighs.
+        return bytes(memoryview(orjson.dumps(body, default=repr, option=orjson.OPT_NON_STR_KEYS)))
 
 
 def _redact(message: dict[str, Any]) -> dict[str, Any]:
