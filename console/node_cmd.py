@@ -20,10 +20,26 @@ from core.net.log_guard import LogGuard
 from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES
 from core.net.websocket import IDLE_TIMEOUT, OPEN_TIMEOUT, NodeServer, default_max_links
 from core.node.home_secret import read_secret
+from core.node.limits import MAX_DEPTH_CEILING, Limits
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.state import NodeState, StateError
 from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS
+
+#: `Limits` field → (option, metavar, help); every bound on what a peer sends (docs/LIMITS.md).
+_LIMIT_OPTIONS = {
+    "max_depth": ("--max-depth", "N", f"JSON nesting of a message (at most {MAX_DEPTH_CEILING}); deeper: 400"),
+    "max_address": ("--max-address", "BYTES", "an address the node reads; longer: 400"),
+    "max_scheme": ("--max-scheme", "BYTES", "an object scheme in an allocation request; longer: 400"),
+    "max_token": ("--max-token", "BYTES", "a session, delegation or monitor token; longer: 400"),
+    "max_allocation": ("--max-allocation", "N", "addresses allocated, or registrations taken, per request"),
+    "max_owned": ("--max-owned", "N", "addresses a runtime URL may own, allocated or transferred; past it: 429"),
+    "registry_entry": ("--registry-entry", "BYTES", "one registry entry; larger: 413"),
+    "registry_runtime_bytes": ("--registry-runtime-bytes", "BYTES",
+                               "registry entries of one runtime's objects; past it: 429"),
+    "registry_bytes": ("--registry-bytes", "BYTES", "all registry entries of the domain; past it: 429"),
+    "registry_page": ("--registry-page", "BYTES", "entries in one registry read answer (then `next`)"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,11 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-outgoing-bytes", type=int, default=MAX_OUTGOING_BYTES, metavar="BYTES",
                         help=f"bytes waiting for a slow peer before its link is closed 1013 "
                              f"(default {MAX_OUTGOING_BYTES})")
-    parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
-                        help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}; past it 429)")
-    parser.add_argument("--max-subscription-bytes", type=int, default=MAX_SUBSCRIPTION_BYTES, metavar="BYTES",
-                        help=f"bytes of subscribed addresses per session (default {MAX_SUBSCRIPTION_BYTES}; "
-                             f"past it 429, 413 for one request over it)")
     parser.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT, metavar="S",
                         help=f"close links that have not sent open after S seconds, 1008 (default {OPEN_TIMEOUT:g})")
     parser.add_argument("--max-links", type=int, default=None, metavar="N",
@@ -65,6 +76,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--monitor-bytes", type=int, default=MONITOR_BYTES, metavar="N",
                         help=f"bytes of envelopes the replay, and each monitor's queue, may hold "
                              f"(default {MONITOR_BYTES})")
+    parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
+                        help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}); past it: 429")
+    parser.add_argument("--max-subscription-bytes", type=int, default=MAX_SUBSCRIPTION_BYTES, metavar="BYTES",
+                        help=f"bytes of subscribed addresses per session (default {MAX_SUBSCRIPTION_BYTES}); "
+                             f"past it: 429, 413 for one request over it")
+    defaults = Limits()
+    for name, (option, metavar, text) in _LIMIT_OPTIONS.items():
+        default = getattr(defaults, name)
+        parser.add_argument(option, type=int, default=default, metavar=metavar, dest=name,
+                            help=f"{text} (default {default})")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
 
 
@@ -78,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
+        limits = Limits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
+    except ValueError as exc:
+        print(f"syncscope node: {exc}", file=sys.stderr)
+        return 2
+    try:
         context = _tls(args)
         secret = read_secret(args.home_secret_file) if args.home_secret_file else None
         state = NodeState(args.state) if args.state else None
@@ -88,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     node = MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
                        monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes,
                        max_subscriptions=args.max_subscriptions, max_subscription_bytes=args.max_subscription_bytes,
-                       home_secret=secret)
+                       limits=limits, home_secret=secret)
     try:
         return asyncio.run(_serve(node, args, context, None if args.monitor_token else token))
     finally:

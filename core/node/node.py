@@ -19,6 +19,7 @@ import orjson
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
 from core.node.home_secret import home_refusal
+from core.node.limits import Limits, frame_deeper_than, scheme_error, too_long
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
@@ -26,6 +27,7 @@ from core.node.state import MemoryState
 from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, SubscriptionManager
 from core.policy import Policy
 from core.protocol import address as addr
+from core.protocol.dialect import is_rethink, to_rethink
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 
 #: TRANSPORT §1: largest accepted message; 20 bad frames within 10 s close the session with 1008.
@@ -48,12 +50,13 @@ class MessageNode:
                  max_subscriptions: int = MAX_SUBSCRIPTIONS, max_subscription_bytes: int = MAX_SUBSCRIPTION_BYTES,
                  state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
-                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, home_secret: str | None = None) -> None:
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None,
+                 home_secret: str | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
-        `size` in bytes as it crossed the wire."""
+        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
         self.domain = domain
         #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
         self.home_secret = home_secret
@@ -63,10 +66,13 @@ class MessageNode:
         self.sm_url = addr.mn_sm(domain)
         self.oam_url = addr.object_allocation(domain)
         self.ham_url = addr.hyperty_allocation(domain)
+        self.aa_url = f"{self.url}/address-allocation"   # older reTHINK: alias of oam_url (INTEROP §2)
         self.registry_url = addr.registry(domain)
+        self.limits = limits or Limits()
         self.subscriptions = SubscriptionManager(max_subscriptions, max_subscription_bytes)
-        self.allocator = Allocator(domain)
-        self.registry = Registry()
+        self.allocator = Allocator(domain, self.limits.max_allocation, self.limits.max_owned, self.limits.acceptances)
+        self.state = state or MemoryState()
+        self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
@@ -75,7 +81,7 @@ class MessageNode:
         self.stats = {"in": 0, "out": 0, "dropped": 0}
         self.policy = Policy()   # the node's policy interceptor: action "route" (PROTOCOL §6)
         self.session_hooks: list[SessionHook] = []
-        self.state = state or MemoryState()
+        self._errors = 0   # error answers and drops so far: a request that adds to it stores nothing
         self._restore()
         self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
                                  max_bytes=monitor_bytes) if monitor_token else None)
@@ -86,7 +92,8 @@ class MessageNode:
         self.allocator.restore(snap.owners)
         self.allocator.fenced |= snap.fenced
         self.bound.update(snap.bound)
-        self.registry.objects.update(snap.registrations)
+        for url in self.registry.restore(snap.registrations):
+            self.state.unregister(url)
 
     def close(self) -> None:
         """Stop the monitor feed and release the state file (links are closed by their owner)."""
@@ -112,6 +119,7 @@ class MessageNode:
         removed = self.subscriptions.drop_session(session)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
+            self.allocator.forget_acceptances(session.runtime)
         if was is SessionState.OPEN:
             if self.monitor.active:
                 for address in removed:
@@ -140,10 +148,15 @@ class MessageNode:
                 return
             try:
                 msg = orjson.loads(frame)
-            except orjson.JSONDecodeError:
-                self._bad_frame(session, None, 400, "message is not JSON")
+            except orjson.JSONDecodeError as exc:
+                deep = str(exc).startswith("depth limit")
+                self._bad_frame(session, None, 400, "too deeply nested" if deep else "message is not JSON")
                 return
-        problem = envelope_error(msg, link=True)
+            if frame_deeper_than(frame, msg, self.limits.max_depth):
+                # TRANSPORT §5: it could be read but not forwarded, answered or traced whole.
+                self._bad_frame(session, _header(msg), 400, "too deeply nested", size)
+                return
+        problem = envelope_error(msg, link=True) or self._address_error(msg["from"], msg["to"])
         if problem is not None:
             self._bad_frame(session, msg if isinstance(msg, dict) else None, 400, problem, size)
             return
@@ -154,7 +167,7 @@ class MessageNode:
         self.stats["in"] += 1
         if self.monitor.active:
             self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
-        if msg["type"] == "open":
+        if msg["type"] in ("open", "re-open"):
             self._open(session, msg)
         elif not session.live:
             self._bad_frame(session, msg, 400, "session not open")
@@ -165,6 +178,17 @@ class MessageNode:
         else:
             self._route(session, msg)
 
+    def _address_error(self, *addresses: Any) -> str | None:
+        """TRANSPORT §5: addresses the node reads are at most `max_address` bytes."""
+        limit = self.limits.max_address
+        if any(isinstance(a, str) and too_long(a, limit) for a in addresses):
+            return f"address longer than {limit} bytes"
+        return None
+
+    def _token_error(self, token: Any) -> str | None:
+        limit = self.limits.max_token
+        return f"token longer than {limit} bytes" if isinstance(token, str) and too_long(token, limit) else None
+
     def receive_binary(self, session: Session, frame: bytes) -> None:
         """A binary frame (TRANSPORT §1): refused with 400 when its `id` and `from` can be read."""
         if session.state is not SessionState.CLOSED:
@@ -173,12 +197,21 @@ class MessageNode:
     # session control (TRANSPORT §2) --------------------------------------------------------------
 
     def _open(self, session: Session, msg: Message) -> None:
-        runtime = msg["from"]
-        if msg["to"] != addr.SESSION or not addr.is_runtime_address(runtime) or addr.runtime_of(runtime) != runtime:
+        """`open` (or reTHINK's `re-open`) from the runtime URL, with the token in the body, or from
+        `<runtimeURL>/<token>`: the runtime proving its token (INTEROP §1)."""
+        claimed = msg["from"]
+        runtime = addr.runtime_of(claimed)
+        proof = claimed[len(runtime) + 1:] if runtime and claimed != runtime else None
+        if msg["to"] != addr.SESSION or not runtime or (proof is not None and (not proof or "/" in proof)):
             self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
             return
         if session.state is not SessionState.NEW:
             self._answer(session, msg, 400, "session already open")
+            return
+        token = msg.get("body", {}).get("token") if proof is None else proof
+        problem = self._token_error(token)
+        if problem is not None:
+            self._answer(session, msg, 400, problem)
             return
         refused = None if addr.authority(runtime) != self.domain else home_refusal(
             self.home_secret, msg.get("body", {}))
@@ -186,8 +219,10 @@ class MessageNode:
             self._session_event("refused", session, claimed=runtime, code=refused[0])
             self._answer(session, msg, *refused)
             return
-        token = msg.get("body", {}).get("token")
         known = self.tokens.get(runtime)
+        if proof is not None and known is None and msg["type"] == "open":
+            self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
+            return
         if known is not None and token != known:
             self._session_event("refused", session, claimed=runtime, code=403)
             self._answer(session, msg, 403, "runtime URL already bound")
@@ -204,8 +239,10 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
+        extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
-                                                      "domain": self.domain, "visiting": session.visiting})
+                                                      "domain": self.domain, "visiting": session.visiting}, **extra)
 
     def _monitor_control(self, s: Session, msg: Message) -> None:
         """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""
@@ -232,7 +269,8 @@ class MessageNode:
             self._answer(s, msg, 403, "this node has no monitor feed")
             return
         body = msg.get("body", {})
-        refusal = self.feed.refusal(body)
+        problem = self._token_error(body.get("token"))
+        refusal = (400, problem) if problem is not None else self.feed.refusal(body)
         if refusal is not None:
             self._session_event("refused", s, claimed=name, code=refusal[0])
             self._answer(s, msg, *refusal)
@@ -254,9 +292,34 @@ class MessageNode:
     # routing (PROTOCOL §1.5) ---------------------------------------------------------------------
 
     def _route(self, s: Session, msg: Message) -> None:
+        """Route one request or publication; what it would store (a foreign hyperty bound at first
+        use, an accepted transfer) is written only when it was not refused (TRANSPORT §5)."""
+        errors = self._errors
+        binds: list[str] = []
+        self._route_checked(s, msg, binds)
+        if self._errors != errors:
+            return
+        for hyperty in binds:
+            self.bound[hyperty] = s.runtime
+            self.state.bind(hyperty, s.runtime)
+        accepted = _acceptance(msg)
+        if accepted is not None and accepted[0] == s.runtime:
+            obj = addr.object_of(msg["to"])
+            owner = self.allocator.owner.get(obj)
+            if owner is not None and owner != s.runtime:
+                self.allocator.accept(s.runtime, obj, accepted[1])
+
+    def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
         body = msg.get("body", {})
         source = body.get("source")
-        if not self._owns(s, msg["from"]) or (isinstance(source, str) and source and not self._owns(s, source)):
+        problem = self._address_error(source, body.get("resource"))
+        if problem is None and _acceptance(msg) is not None:
+            problem = self._token_error(body["delegationToken"])
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
+            return
+        if not self._owns(s, msg["from"], binds) or (isinstance(source, str) and source
+                                                      and not self._owns(s, source, binds)):
             self._answer(s, msg, 403, "not owned by this session")
             return
         if not self.policy.allows("route", msg):
@@ -306,9 +369,10 @@ class MessageNode:
             return owner
         return self.bound.get(to)
 
-    def _owns(self, s: Session, address: str) -> bool:
+    def _owns(self, s: Session, address: str, binds: list[str]) -> bool:
         """PROTOCOL §6: allocated to it, under its runtime URL or an ObjectURL it owns, or a
-        foreign-domain hyperty bound to it at first use; foreign ObjectURLs cannot be checked."""
+        foreign-domain hyperty bound to it at first use (added to `binds`, written by the caller
+        once the request is not refused); foreign ObjectURLs cannot be checked."""
         if addr.runtime_of(address) == s.runtime:
             return True
         if addr.is_runtime_address(address):
@@ -321,22 +385,29 @@ class MessageNode:
         if addr.is_hyperty(address):
             bound = self.bound.get(address)
             if bound is None:
-                bound = self.bound[address] = s.runtime
-                self.state.bind(address, bound)
+                if address not in binds:
+                    binds.append(address)
+                return True
             return bound == s.runtime
         return addr.is_object_url(addr.object_of(address))
 
     def _deliver(self, peers: Iterable[Session], msg: Message) -> None:
         data = orjson.dumps(msg)
+        answer = msg["type"] == "response"
         for peer in peers:
+            sent, out = msg, data
+            if answer and is_rethink(peer.runtime):
+                sent = to_rethink(msg)
+                out = data if sent is msg else orjson.dumps(sent)
             self.stats["out"] += 1
             if self.monitor.active:
-                self.monitor.emit("message", self.url, direction="out", message=msg, session=peer.runtime,
-                                  size=len(data))
-            peer.transport.send(data)
+                self.monitor.emit("message", self.url, direction="out", message=sent, session=peer.runtime,
+                                  size=len(out))
+            peer.transport.send(out)
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
         self.stats["dropped"] += 1
+        self._errors += 1
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=f"no route: {why}", message=msg, session=s.runtime)
         if msg["type"] not in ("update", "delete", "response"):
@@ -344,9 +415,13 @@ class MessageNode:
 
     def _answer(self, s: Session, request: Message, code: int, description: str | None = None,
                 **fields: Any) -> None:
+        if code >= 300:
+            self._errors += 1
         if request.get("type") == "response":
             return
         reply = response(request, code, description, **fields)
+        if is_rethink(s.runtime or str(request.get("from", ""))):
+            reply = to_rethink(reply)
         data = orjson.dumps(reply)
         self.stats["out"] += 1
         if self.monitor.active and s.state is not SessionState.MONITOR and request["to"] != addr.MONITOR:
@@ -357,6 +432,7 @@ class MessageNode:
     def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str, size: int = 0) -> None:
         """TRANSPORT §1: answer what can be answered, drop the rest; 20 within 10 s close the link."""
         self.stats["dropped"] += 1
+        self._errors += 1
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=problem, message=msg, session=s.runtime, size=size)
         if (msg is not None and isinstance(msg.get("from"), str) and msg.get("from")
@@ -364,6 +440,8 @@ class MessageNode:
                 and msg.get("type") != "response"):
             reply = {"id": msg["id"], "type": "response", "from": msg.get("to") if isinstance(msg.get("to"), str)
                      else self.url, "to": msg["from"], "body": {"code": code, "description": problem}}
+            if is_rethink(s.runtime or msg["from"]):
+                reply = to_rethink(reply)
             s.transport.send(orjson.dumps(reply))
         now = time.monotonic()
         s.bad_frames = [t for t in s.bad_frames if now - t < BAD_FRAME_WINDOW]
@@ -380,23 +458,27 @@ class MessageNode:
             return
         if to == self.sm_url and mtype in ("subscribe", "unsubscribe"):
             self._subscription_request(s, msg)
-        elif to == self.oam_url and mtype in ("create", "delete", "update", "read"):
+        elif to in (self.oam_url, self.aa_url) and mtype in ("create", "delete", "update", "read"):
             self._object_allocation(s, msg)
         elif to == self.ham_url and mtype in ("create", "delete"):
             self._hyperty_allocation(s, msg)
         elif to == self.registry_url and mtype in ("create", "update", "delete", "read"):
             self._registry_request(s, msg)
-        elif to in (self.sm_url, self.oam_url, self.ham_url, self.registry_url):
+        elif to in (self.sm_url, self.oam_url, self.aa_url, self.ham_url, self.registry_url):
             self._answer(s, msg, 400, f"{mtype} is not supported by {to}")
         else:
             self._answer(s, msg, 404, "not found")
 
     def _subscription_request(self, s: Session, msg: Message) -> None:
         resources, problem = resources_of(msg.get("body", {}), msg["type"])
+        if problem is None:
+            problem = self._address_error(*resources)
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return
         if msg["type"] == "subscribe":
+            rethink = is_rethink(s.runtime)
+            claims: list[str] = []      # INTEROP §2: a reTHINK runtime's locally minted addresses
             owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
             for address in resources:
                 obj = addr.object_of(address)
@@ -405,9 +487,21 @@ class MessageNode:
                 owner = owners.get(obj)
                 if owner is None:
                     owner = ""
-                    if addr.is_object_url(obj) and addr.authority(obj) == self.domain:
+                    if addr.authority(obj) == self.domain and (addr.is_object_url(obj)
+                                                               or (rethink and addr.is_hyperty(obj))):
                         owner = self.allocator.owner.get(obj, "")
-                        if not owner:
+                        if not owner and rethink and address in (obj, addr.subscription(obj)):
+                            if s.visiting:
+                                self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
+                                return
+                            problem = scheme_error(addr.scheme_of(obj), self.limits.max_scheme) \
+                                if addr.is_object_url(obj) else None
+                            if problem is not None:      # a claim allocates: the same bounds (TRANSPORT §5)
+                                self._answer(s, msg, 400, problem)
+                                return
+                            owner = s.runtime
+                            claims.append(obj)
+                        elif not owner:
                             self._answer(s, msg, 404, "unknown object")
                             return
                     owners[obj] = owner
@@ -419,6 +513,15 @@ class MessageNode:
             if refusal is not None:
                 self._answer(s, msg, *refusal)
                 return
+            if claims:
+                try:
+                    self.allocator.claim(s.runtime, claims)
+                except AllocationError as exc:
+                    self._answer(s, msg, exc.code, exc.description)
+                    return
+                self.state.owners(claims, s.runtime)
+                for url in claims:
+                    self._ownership(s, url, s.runtime, "claimed")
             changed = self.subscriptions.add(s, resources)
         else:
             changed = self.subscriptions.remove(s, resources)
@@ -438,8 +541,9 @@ class MessageNode:
                 scheme = body.get("scheme")
                 value = body.get("value", {})
                 number = value.get("number", 1) if isinstance(value, dict) else 1
-                if not isinstance(scheme, str) or not scheme or "/" in scheme or ":" in scheme:
-                    self._answer(s, msg, 400, "missing scheme")
+                problem = scheme_error(scheme, self.limits.max_scheme)   # PROTOCOL §1.1, TRANSPORT §5
+                if problem is not None:
+                    self._answer(s, msg, 400, problem)
                     return
                 if isinstance(number, bool) or not isinstance(number, int):
                     self._answer(s, msg, 400, "bad number")
@@ -457,30 +561,49 @@ class MessageNode:
             if msg["type"] == "delete":
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
+                self.registry.forget(resource)
                 self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":
-                token = body.get("delegationToken")
-                if isinstance(token, str) and token and token not in self.allocator.fenced:
-                    self.allocator.fenced.add(token)
-                    self.state.fence(token)
-                owner = self.allocator.owner.get(resource)
-                if owner is None:
-                    self._answer(s, msg, 404, "unknown object")
-                else:
-                    self._answer(s, msg, 200, value={"runtime": owner})
+                self._owner_query(s, msg, resource, body.get("delegationToken"))
             else:
                 self._transfer(s, msg, resource, body)
         except AllocationError as exc:
             self._answer(s, msg, exc.code, exc.description)
 
+    def _owner_query(self, s: Session, msg: Message, resource: str, token: Any) -> None:
+        """PROTOCOL §1.2 step 6. The query fences its token only when it is answered 200 and asked by
+        the owner or by the runtime that accepted a transfer with it: nobody else's query can be
+        contradicted by a transfer, and a refused or third-party query stores nothing."""
+        problem = self._token_error(token)
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
+            return
+        owner = self.allocator.owner.get(resource)
+        if owner is None:
+            self._answer(s, msg, 404, "unknown object")
+            return
+        if isinstance(token, str) and token and token not in self.allocator.fenced and (
+                owner == s.runtime or self.allocator.accepted.get((resource, token)) == s.runtime):
+            self.allocator.unaccept((resource, token))
+            self.allocator.fenced.add(token)
+            self.state.fence(token)
+        self._answer(s, msg, 200, value={"runtime": owner})
+
     def _transfer(self, s: Session, msg: Message, resource: str, body: dict[str, Any]) -> None:
-        """PROTOCOL §4 #8, the commit point: owner and the node subscriptions of O, O/subscription move."""
+        """PROTOCOL §4 #8, the commit point: owner and the node subscriptions of O, O/subscription move,
+        only to a runtime that accepted the transfer with this token (#4), within its quota."""
         value = body.get("value")
         token = body.get("delegationToken")
         target = value.get("runtime") if isinstance(value, dict) else None
-        if not isinstance(target, str) or not addr.is_runtime_address(target) or not isinstance(token, str):
+        if not isinstance(target, str) or not isinstance(token, str) or not token:
             self._answer(s, msg, 400, "missing value.runtime or delegationToken")
+            return
+        problem = self._address_error(target) or self._token_error(token)
+        if problem is None and addr.runtime_of(target) != target:
+            problem = "value.runtime is not a runtime URL"
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
             return
         self.allocator.transfer(s.runtime, resource, target, token)
         self.state.owners([resource], target)
@@ -532,63 +655,8 @@ class MessageNode:
             self._answer(s, msg, exc.code, exc.description)
 
     def _registry_request(self, s: Session, msg: Message) -> None:
-        body = msg.get("body", {})
-        mtype = msg["type"]
-        if mtype == "read":
-            resource = body.get("resource")
-            if isinstance(resource, str) and resource:
-                entry = self.registry.objects.get(resource)
-                if entry is None:
-                    self._answer(s, msg, 404, "not registered")
-                else:
-                    self._answer(s, msg, 200, value=dict(entry))
-            else:
-                self._answer(s, msg, 200, value=self.registry.live())
-            return
-        value = body.get("value")
-        if mtype == "create" and isinstance(value, list):
-            self._register_many(s, msg, value)
-            return
-        url = value.get("url") if isinstance(value, dict) else body.get("resource")
-        if not isinstance(url, str) or not url:
-            self._answer(s, msg, 400, "missing value.url" if mtype == "create" else "missing resource")
-            return
-        if addr.authority(url) == self.domain and self.allocator.owner.get(url) != s.runtime:
-            self._answer(s, msg, 403, "not the owner")
-            return
-        if mtype == "create" and isinstance(value, dict):
-            self.registry.register(value)
-            self.state.register(url, self.registry.objects[url])
-        elif mtype == "update" and isinstance(value, dict):
-            if not self.registry.update(url, value):
-                self._answer(s, msg, 404, "not registered")
-                return
-            self.state.register(url, self.registry.objects[url])
-        elif mtype == "delete":
-            self.registry.unregister(url)
-            self.state.unregister(url)
-        else:
-            self._answer(s, msg, 400, "missing value")
-            return
-        self._answer(s, msg, 200)
-
-    def _register_many(self, s: Session, msg: Message, values: list[Any]) -> None:
-        """A list of registrations in one create (a resume re-registers thousands): all or nothing."""
-        if not values or len(values) > self.allocator.max_per_request:
-            self._answer(s, msg, 400, f"between 1 and {self.allocator.max_per_request} registrations per request")
-            return
-        for value in values:
-            url = value.get("url") if isinstance(value, dict) else None
-            if not isinstance(url, str) or not url:
-                self._answer(s, msg, 400, "missing value.url")
-                return
-            if addr.authority(url) == self.domain and self.allocator.owner.get(url) != s.runtime:
-                self._answer(s, msg, 403, "not the owner")
-                return
-        for value in values:
-            self.registry.register(value)
-            self.state.register(value["url"], self.registry.objects[value["url"]])
-        self._answer(s, msg, 200)
+        code, description, fields = self.registry.request(s.runtime, msg["type"], msg.get("body", {}))
+        self._answer(s, msg, code, description, **fields)
 
 
 def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | None]:
@@ -606,6 +674,11 @@ def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | Non
         forms.append([resource, *(addr.children(resource, n) for n in names)])
     if not forms:
         return [], "missing resources"
+    if mtype == "unsubscribe" and len(forms) == 2 and "resource" in body and "resources" in body \
+            and isinstance(forms[0], list):
+        # INTEROP §2: reTHINK's observer sends both; their union, where `resource: O` also names O's
+        # change channel (an observer never holds O itself, DECISIONS.md)
+        forms = [[*forms[0], *forms[1], addr.changes(body["resource"])]]
     if len(forms) > 1:
         return [], "give resources in one form only"
     resources = forms[0]
@@ -619,6 +692,25 @@ def _size(frame: bytes | str) -> int:
     if isinstance(frame, bytes) or frame.isascii():
         return len(frame)
     return len(frame.encode())
+
+
+def _acceptance(msg: Message) -> tuple[str, str] | None:
+    """(runtime, token) when `msg` is a runtime accepting a transfer (PROTOCOL §4 #4: its SM to
+    `O/subscription`, `create {delegate, delegationToken, runtime}`), else None."""
+    body = msg.get("body", {})
+    runtime, token = body.get("runtime"), body.get("delegationToken")
+    if (msg["type"] != "create" or not msg["to"].endswith(addr.SUBSCRIPTION) or "delegate" not in body
+            or not isinstance(runtime, str) or not isinstance(token, str) or not token
+            or msg["from"] != addr.sm_of(runtime)):
+        return None
+    return runtime, token
+
+
+def _header(msg: Any) -> dict[str, Any] | None:
+    """`id`, `type`, `from`, `to` of a parsed message refused whole (to answer it, and trace it small)."""
+    if not isinstance(msg, dict):
+        return None
+    return {k: msg.get(k) for k in ("id", "type", "from", "to")}
 
 
 def _peek(frame: bytes | str) -> dict[str, Any] | None:

@@ -98,7 +98,7 @@ class Resumer:
             if live is not None:
                 if live.state is ObjectState.LIVE and live.owner == hyperty:
                     values.append({**value_of(live.record()), "data": live.data or {},
-                                   "subscriptions": sorted(live.subscriptions)})
+                                   "subscriptions": sorted(live.subscriptions), "store": live.store})
                 continue
             token = record.get("delegationToken")
             standby = isinstance(token, str) and bool(token)
@@ -123,7 +123,7 @@ class Resumer:
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions)))
+            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions), store=ro.store))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                      version=ro.version, reporter=hyperty)
@@ -184,7 +184,7 @@ class Resumer:
             url = str(record["url"])
             oo = self.sm.observers.get(url)
             if oo is not None and hyperty in oo.subscriptions:
-                values.append(value_of({**oo.record(), "data": copy_json(oo.data or {})}))
+                values.append({**value_of({**oo.record(), "data": copy_json(oo.data or {})}), "store": oo.store})
                 continue
             if oo is None:
                 oo = self._rebuild_observer(record)
@@ -214,7 +214,7 @@ class Resumer:
                     continue
                 self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-            values.append(value_from(oo.metadata, record))
+            values.append(value_from(oo.metadata, record, store=oo.store))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                      side="observer", version=oo.version, resumed=True)

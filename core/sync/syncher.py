@@ -110,6 +110,7 @@ class Syncher:
         for item in answer.get("value", []):
             metadata, data, version, children = split_value(item, copy=False)
             subscribers = metadata.pop("subscriptions", [])
+            stored = metadata.pop("store", False) is True
             url = str(metadata.get("url", ""))
             reporter = DataObjectReporter(self, url, str(metadata.get("schema", "")), metadata, data, version,
                                           list(metadata.get("childrens", [])))
@@ -119,7 +120,7 @@ class Syncher:
             if old is not None:
                 old._close()
             self._adopt(reporter)
-            if metadata.get("store"):
+            if stored:
                 self._stored.add(url)
             reporter._attach()
             if url in answer.get("announce", []):
@@ -145,17 +146,7 @@ class Syncher:
             url = ab.get("resource")
             if code_of(answer) != 100 or not isinstance(url, str) or url in inboxes or url in self.observers:
                 return
-            queued: list[Message] = []
-            target: list[DataObjectObserver] = []
-
-            def inbox(msg: Message) -> None:
-                if target:
-                    self._dispatch_observed(target[0], msg)
-                else:
-                    queued.append(msg)
-
-            listeners = self._observed_listeners(url, ab.get("childrenResources", []), inbox)
-            inboxes[url] = (listeners, queued, target)
+            inboxes[url] = self._inbox(url, ab.get("childrenResources", []))
 
         try:
             answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
@@ -165,24 +156,50 @@ class Syncher:
                 for listener in listeners:
                     listener.remove()
             raise
-        resumed = []
+        listed, rebuilt = [], []
         for item in answer.get("value", []):
-            url = str(item.get("url", ""))
-            if url in self.observers or url not in inboxes:
+            if not isinstance(item, dict):
                 continue
-            listeners, queued, target = inboxes[url]
+            url = str(item.get("url", ""))
+            item = dict(item)
+            if item.pop("store", False) is True:
+                self._stored.add(url)
+            existing = self.observers.get(url)
+            if existing is not None and not existing.closed:
+                listed.append(existing)          # already live here: listed as it is, like a live reporter
+                continue
+            # the SM lists a subscription it already held live (no 100 for it): wire the replica now
+            wiring = inboxes.pop(url) if url in inboxes else self._inbox(url, item.get("childrens", []))
+            listeners, queued, target = wiring
             # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False)
             self._adopt(observer)
             target.append(observer)
             for msg in queued:
                 self._dispatch_observed(observer, msg)
-            resumed.append(observer)
+            listed.append(observer)
+            rebuilt.append(observer)
+        for listeners, _q, _t in inboxes.values():   # announced by a 100 but not listed: nothing to feed
+            for listener in listeners:
+                listener.remove()
         if self._on_observers_resume is not None:
-            self._on_observers_resume(resumed)
-        for observer in resumed:
+            self._on_observers_resume(listed)
+        for observer in rebuilt:
             observer.resync_soon()
-        return resumed
+        return listed
+
+    def _inbox(self, url: str, names: Any) -> tuple[list[SandboxListener], list[Message], list[DataObjectObserver]]:
+        """SB listeners of an observed object that queue what arrives until its replica exists."""
+        queued: list[Message] = []
+        target: list[DataObjectObserver] = []
+
+        def inbox(msg: Message) -> None:
+            if target:
+                self._dispatch_observed(target[0], msg)
+            else:
+                queued.append(msg)
+
+        return self._observed_listeners(url, names, inbox), queued, target
 
     # create (PROTOCOL §3.1) ----------------------------------------------------------------------------
 
@@ -363,12 +380,21 @@ class Syncher:
 
         self._notify(NotificationEvent(answer, type="delete", url=url, from_=msg["from"]), 200)
 
-    def _deleted(self, observer: DataObjectObserver, leave_sm: bool = False) -> None:
+    def _deleted(self, observer: DataObjectObserver) -> None:
         observer.status = "deleted"
         observer._release()
-        if leave_sm:  # a resync found the object gone: the SM still holds our subscription
-            self.runtime.tasks.spawn(self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
-                                                           "body": {"resource": observer.url}}), "leave deleted")
+
+    def _deleted_while_away(self, observer: DataObjectObserver) -> None:
+        """A resync read found the object gone (404 "unknown object", PROTOCOL §5 rule 4): handled as
+        its delete (§3.6), which never reached us: the SM still holds our subscription, so we leave
+        it, and the application gets the `delete` notification as if the delete had arrived."""
+        if self.observers.get(observer.url) is not observer:
+            return
+        self._deleted(observer)
+        self.runtime.tasks.spawn(self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
+                                                       "body": {"resource": observer.url}}), "leave deleted")
+        self._notify(NotificationEvent(lambda *_: None, type="delete", url=observer.url,
+                                       from_=addr.subscription(observer.url)), 200)
 
     def _revocation(self, msg: Message) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5 #3–#4), then our own unsubscribe."""

@@ -8,7 +8,6 @@ import orjson
 
 from console.demo import Demo
 from core.lab import Lab
-from core.schemas import COMM_SCHEMA
 from ui.main_window import MainWindow
 from ui.models.log_row import message_of
 from ui.models.message_log import MessageLogModel
@@ -95,62 +94,3 @@ async def test_import_rejects_a_file_that_is_not_a_log(window: MainWindow, tmp_p
         assert str(exc).startswith("line 2: not JSON")
     else:
         raise AssertionError("imported a broken file")
-
-
-async def test_sequence_chart_of_one_subscribe_has_the_arrows_of_protocol_3_2(lab: Lab, window: MainWindow,
-                                                                            demo: Demo) -> None:
-    carol = demo.observers[2]
-    erin = await carol.runtime.hyperty("erin")
-    await erin.syncher.subscribe(demo.chat.url, COMM_SCHEMA)
-    await lab.settle()
-    window.flush()
-    dock = window.messages_dock
-    rows = window.log.rows
-    seed = next(i for i, r in enumerate(rows) if message_of(r).get("type") == "subscribe"
-                and message_of(r).get("from") == erin.url)
-    dock.draw_flow(seed)
-    chart = dock.chart.chart
-    names = dict(chart.lifelines)
-    rt3 = carol.runtime.url.rsplit("/", 1)[-1]
-    rt1 = demo.reporter.runtime.url.rsplit("/", 1)[-1]
-    arrows = [(a.label, names[a.source], names[a.target]) for a in chart.arrows]
-    # rt3 already holds the node subscription of the chat (carol observes it): no MN subscribe (#2, #3).
-    assert arrows == [
-        ("subscribe", "erin", f"{rt3} SM"),                     # 1
-        ("response 100", f"{rt3} SM", "erin"),                  # 4
-        ("subscribe", f"{rt3} SM", f"{rt1} SM"),                # 5
-        ("response 100", f"{rt1} SM", f"{rt3} SM"),             # 6
-        ("forward", f"{rt1} SM", "alice"),                      # 7
-        ("response 200", "alice", f"{rt1} SM"),                 # 8
-        ("response 200", f"{rt1} SM", f"{rt3} SM"),             # 9
-        ("response 200", f"{rt3} SM", "erin"),                  # 10
-    ]
-    # clicking an arrow selects its message in the log
-    target = chart.arrows[4]
-    dock.chart.messageClicked.emit(target.row)
-    dock.select_source_row(target.row)
-    current = dock.proxy.mapToSource(dock.view.currentIndex()).row()
-    assert current == target.row
-    assert '"type": "forward"' in dock.detail.toPlainText()
-
-
-async def test_sequence_chart_of_a_first_subscribe_includes_the_node_subscription(lab: Lab, window: MainWindow,
-                                                                                  demo: Demo) -> None:
-    runtime = await lab.runtime("b.example")
-    frank = await runtime.hyperty("frank")
-    await frank.syncher.subscribe(demo.chat.url, COMM_SCHEMA)
-    await lab.settle()
-    window.flush()
-    rows = window.log.rows
-    seed = next(i for i, r in enumerate(rows) if message_of(r).get("type") == "subscribe"
-                and message_of(r).get("from") == frank.url)
-    window.messages_dock.draw_flow(seed)
-    chart = window.messages_dock.chart.chart
-    names = dict(chart.lifelines)
-    rt = runtime.url.rsplit("/", 1)[-1]
-    labels = [(a.label, names[a.source], names[a.target]) for a in chart.arrows]
-    assert labels[:3] == [("subscribe", "frank", f"{rt} SM"),
-                          ("subscribe", f"{rt} SM", "MN a.example"),
-                          ("response 200", "MN a.example", f"{rt} SM")]
-    assert [label for label, _, _ in labels[3:]] == ["response 100", "subscribe", "response 100", "forward",
-                                                     "response 200", "response 200", "response 200"]

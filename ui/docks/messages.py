@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from ui.docks.tables import table_view
-from ui.flow import Lifelines, build_chart
+from ui.flow import Identity, Lifelines, build_chart
 from ui.index import EngineIndex
-from ui.models.log_row import event_of
+from ui.models.log_row import event_of, identity
 from ui.models.message_filter import MessageFilter
 from ui.models.message_log import LogImportError, MessageFilterProxy, MessageLogModel
 from ui.widgets.sequence_chart import SequenceChart
@@ -71,6 +71,14 @@ class MessagesDock(QDockWidget):
         export.clicked.connect(self._export_clicked)
         load = QPushButton("Import…")
         load.clicked.connect(self._import_clicked)
+        self.flow_button = QToolButton()
+        self.flow_button.setText("Only this flow")
+        self.flow_button.setCheckable(True)
+        self.flow_button.setEnabled(False)
+        self.flow_button.setToolTip("Show only the rows of the flow drawn in Sequence: every hop of the selected "
+                                    "message, of its answers and of the requests it caused")
+        self.flow_button.toggled.connect(self.apply_filter)
+        self.flow: frozenset[Identity] | None = None
         self.live_button = QPushButton("Back to live")
         self.live_button.clicked.connect(self.back_to_live)
         self.live_button.hide()
@@ -101,7 +109,7 @@ class MessagesDock(QDockWidget):
 
         bar = QHBoxLayout()
         for widget in (QLabel("type:"), self.type_box, QLabel("address:"), self.address, QLabel("text:"), self.text,
-                       self.pause_button, clear, export, load, self.live_button, self.source_label):
+                       self.flow_button, self.pause_button, clear, export, load, self.live_button, self.source_label):
             bar.addWidget(widget)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tabs)
@@ -118,7 +126,9 @@ class MessagesDock(QDockWidget):
 
     def current_filter(self) -> MessageFilter:
         chosen = self.type_box.currentData()
-        return MessageFilter(frozenset([chosen]) if chosen else frozenset(), self.address.text(), self.text.text())
+        flow = self.flow if self.flow_button.isChecked() else None
+        return MessageFilter(frozenset([chosen]) if chosen else frozenset(), self.address.text(), self.text.text(),
+                             flow)
 
     def apply_filter(self) -> None:
         self.proxy.set_filter(self.current_filter())
@@ -158,8 +168,11 @@ class MessagesDock(QDockWidget):
 
     def _show_model(self, model: MessageLogModel) -> None:
         self.model = model
+        self.flow_button.setChecked(False)
         self.proxy.setSourceModel(model)
         self.chart.set_chart(build_chart([], 0, self.lifelines))
+        self.flow = None
+        self.flow_button.setEnabled(False)
 
     def _export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export messages", "messages.jsonl", "JSON Lines (*.jsonl)")
@@ -181,7 +194,9 @@ class MessagesDock(QDockWidget):
             return
         row = self.proxy.mapToSource(current).row()
         self.show_detail(row)
-        if not self._keep_chart:
+        if self._keep_chart or self.flow_button.isChecked():
+            self.chart.select_row(row)  # browsing the flow on show: the chart stays
+        else:
             self.draw_flow(row)
 
     def show_detail(self, row: int) -> None:
@@ -191,9 +206,17 @@ class MessagesDock(QDockWidget):
                                  + "\n\n" + orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode())
 
     def draw_flow(self, row: int) -> None:
+        """Draw the journey of the message of log row `row` (every hop of its flow) in Sequence."""
         chart = build_chart(self.model.rows, row, self.lifelines)
         self.chart.set_chart(chart)
         self.chart.select_row(row)
+        rows = self.model.rows
+        self.flow = frozenset(identity(rows[a.row]) for a in chart.arrows) or None
+        self.flow_button.setEnabled(self.flow is not None)
+
+    def filter_to_flow(self, on: bool = True) -> None:
+        """Show only the rows of the flow drawn in Sequence (off: every row the other filters let through)."""
+        self.flow_button.setChecked(on and self.flow is not None)
 
     def select_source_row(self, row: int) -> None:
         index = self.proxy.mapFromSource(self.model.index(row, 0))

@@ -67,3 +67,11 @@ def message_of(row: LogRow) -> dict[str, Any]:
 def concerns(row: LogRow, url: str) -> bool:
     """The message is addressed from or to the object `url` (or one of its sub-addresses)."""
     return url in (object_of(row[TO]), object_of(row[SENDER]))
+
+
+def identity(row: LogRow) -> tuple[Any, ...]:
+    """What makes a message itself at every hop: type, sender, id and resource (a response: sender,
+    recipient, id and code)."""
+    if row[TYPE] == "response":
+        return "response", row[SENDER], row[TO], row[ID], row[CODE]
+    return row[TYPE], row[SENDER], row[ID], row[RESOURCE]

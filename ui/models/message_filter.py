@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from ui.models.log_row import RAW, RESOURCE, SENDER, TO, TYPE, LogRow
+from ui.models.log_row import RAW, RESOURCE, SENDER, TO, TYPE, LogRow, identity
 
 
 def address_pattern(pattern: str) -> re.Pattern[str] | None:
@@ -25,14 +26,18 @@ class MessageFilter:
     types: frozenset[str] = field(default_factory=frozenset)
     address: str = ""
     text: str = ""
+    #: Identities (`ui.flow.identity`) of the messages of one flow; None: any message.
+    flow: frozenset[tuple[Any, ...]] | None = None
 
     def __post_init__(self) -> None:
         self._address = address_pattern(self.address)
         self._text = self.text.strip().lower()
         #: True when the filter accepts every row (asked for every row the log takes in).
-        self.empty = not self.types and self._address is None and not self._text
+        self.empty = not self.types and self._address is None and not self._text and self.flow is None
 
     def accepts(self, row: LogRow) -> bool:
+        if self.flow is not None and identity(row) not in self.flow:
+            return False
         if self.types and row[TYPE] not in self.types:
             return False
         if self._address is not None:

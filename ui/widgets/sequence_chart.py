@@ -1,5 +1,6 @@
-"""A message sequence chart: one lifeline per hyperty, Sync Manager and Message Node, one arrow per
-message, top to bottom in order. Clicking an arrow selects its message."""
+"""A message sequence chart: one lifeline per hyperty, runtime bus, Sync Manager and Message Node, one
+arrow per hop of each message, top to bottom in order, each with its time since the flow began (in
+the left gutter). Clicking an arrow selects the log row of that sighting."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.flow import Chart
 
-LANE = 150
+LANE = 130
 TOP = 46
-STEP = 30
+STEP = 26
 MARGIN = 20
+#: Width of the gutter holding each hop's time.
+GUTTER = 78
 
 
 class SequenceChart(QWidget):
@@ -37,14 +40,14 @@ class SequenceChart(QWidget):
 
     def sizeHint(self) -> QSize:
         lanes = max(1, len(self.chart.lifelines))
-        return QSize(2 * MARGIN + lanes * LANE, TOP + (len(self.chart.arrows) + 1) * STEP + MARGIN)
+        return QSize(GUTTER + 2 * MARGIN + lanes * LANE, TOP + (len(self.chart.arrows) + 1) * STEP + MARGIN)
 
     def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
 
     def _x(self, lifeline: str) -> float:
         ids = [lid for lid, _ in self.chart.lifelines]
-        return MARGIN + LANE / 2 + ids.index(lifeline) * LANE
+        return GUTTER + MARGIN + LANE / 2 + ids.index(lifeline) * LANE
 
     def arrow_rect(self, number: int) -> QRectF:
         arrow = self.chart.arrows[number]
@@ -102,6 +105,10 @@ class SequenceChart(QWidget):
             painter.setPen(QPen(colour, 2 if selected else 1))
             painter.setBrush(colour)
             y = TOP + (number + 1) * STEP
+            painter.setPen(QPen(text if not selected else highlight, 1))
+            painter.drawText(QRectF(4, y - STEP / 2, GUTTER - 8, STEP), Qt.AlignmentFlag.AlignRight
+                             | Qt.AlignmentFlag.AlignVCenter, f"+{arrow.delay * 1000:.2f} ms")
+            painter.setPen(QPen(colour, 2 if selected else 1))
             x1, x2 = self._x(arrow.source), self._x(arrow.target)
             if x1 == x2:
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -119,5 +126,6 @@ class SequenceChart(QWidget):
 
 
 def _is_error(label: str) -> bool:
-    code = label.rsplit(" ", 1)[-1]
-    return code.isdigit() and int(code) >= 300
+    words = label.split(" · ", 1)
+    code = words[0].rsplit(" ", 1)[-1]
+    return (code.isdigit() and int(code) >= 300) or (len(words) > 1 and not words[1].startswith("local"))

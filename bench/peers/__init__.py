@@ -1,0 +1,1 @@
+"""Benchmarks of other sync engines beside SyncScope's (`python -m bench.peers`)."""
