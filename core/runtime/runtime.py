@@ -86,6 +86,9 @@ class Runtime:
         stub = self._stub(self.domain)
         await stub.open()
         if stub.state.value != "open":
+            if stub.refusal is not None:   # the node answered the open: say what it said (e.g. 403)
+                raise SyncError(stub.refusal[0], f"home node of {self.domain} refused the session: "
+                                                 f"{stub.refusal[1]}")
             raise SyncError(503, f"home node of {self.domain} unreachable")
         self.running = True
         self.monitor.emit("session", self.url, action="runtime started", domain=self.domain)

@@ -58,6 +58,8 @@ class Stub:
         self.on_open: list[Callable[[Stub], None]] = []
         self.attempts = 0       # failed opens since the last successful one
         self.opens = 0          # successful opens (1 + reconnections)
+        #: (code, description) of the node's answer to the last `open`, when it refused it.
+        self.refusal: tuple[int, str] | None = None
         self._opened: asyncio.Future[None] | None = None
         self._open_id = 0
         self._retry: asyncio.TimerHandle | None = None
@@ -172,6 +174,7 @@ class Stub:
         if code_of(msg) == 200:
             value = msg.get("body", {}).get("value", {})
             self.token = value.get("token", self.token)
+            self.refusal = None
             self.state = StubState.OPEN
             self.attempts = 0
             self.opens += 1
@@ -184,6 +187,7 @@ class Stub:
             self._flush()
         else:
             code, description = code_of(msg), description_of(msg)
+            self.refusal = (code, description)
             self.state = StubState.DOWN
             self.runtime.monitor.emit("session", self.runtime.url, action="refused", domain=self.domain,
                                       code=code, description=description)
