@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
         try:
             if name.startswith("Partition"):
                 lab.partition(runtime)
-                self.say(f"{runtime.url} partitioned: its links drop everything both ways")
+                self.say(f"{runtime.url} partitioned: its links are lost and it cannot reconnect until healed")
             elif name.startswith("Heal"):
                 lab.heal(runtime)
                 self.say(f"{runtime.url} healed")
