@@ -172,7 +172,7 @@ class Stub:
                 and msg.get("id") == self._open_id):
             self._session_answer(msg)
             return
-        self.runtime.bus.ingress(msg)
+        self.runtime.bus.ingress(msg, via=self.domain)
 
     def _session_answer(self, msg: Message) -> None:
         if code_of(msg) == 200:
@@ -199,7 +199,7 @@ class Stub:
                 queued = self.queue.popleft()[0]
                 self._drop(queued, f"session refused: {code} {description}")
                 if _expects_answer(queued):
-                    self.runtime.bus.ingress(response(queued, code, description))
+                    self.runtime.bus.ingress(response(queued, code, description), via=self.domain)
         if self._opened is not None and not self._opened.done():
             self._opened.set_result(None)
 
@@ -283,7 +283,7 @@ class Stub:
     def _no_route(self, msg: Message) -> None:
         self._drop(msg, f"no node for {self.domain}")
         if _expects_answer(msg):
-            self.runtime.bus.ingress(response(msg, 404, "no route"))
+            self.runtime.bus.ingress(response(msg, 404, "no route"), via=self.domain)
 
     def _drop(self, msg: Message, reason: str) -> None:
         if self.runtime.monitor.active:

@@ -122,7 +122,7 @@ class SyncManager:
         url = await self._allocate(descriptor.scheme)
         metadata = {k: v for k, v in value.items() if k != "data"}
         metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
-                         "childrens": list(descriptor.children)})
+                         "childrens": list(descriptor.children), "status": "live"})   # §3.0.4, as registered
         user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
         ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
                             preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
@@ -586,6 +586,8 @@ class SyncManager:
     async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
         ro = self._reporter_of(msg, url)
+        if hyperty not in ro.subscriptions and hyperty not in ro.preauthorised:
+            raise Refusal(404, "not subscribed")            # PROTOCOL §6: nothing to revoke
         ro.subscriptions.pop(hyperty, None)
         ro.preauthorised.discard(hyperty)
         self.runtime.persist_reporter(ro)
