@@ -14,6 +14,7 @@ from core.net.link import Connector
 from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.changes import Op
+from core.protocol.dialect import as_rethink_sends, is_rethink, minted
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.runtime.catalogue import Catalogue
 from core.runtime.hyperty import Hyperty
@@ -34,8 +35,12 @@ class Runtime:
 
     def __init__(self, url: str, *, connector: Connector, monitor: Monitor | None = None,
                  timers: Timers | None = None, catalogue: Catalogue | None = None,
-                 policy: Policy | None = None, storage: str | Path | None = None) -> None:
+                 policy: Policy | None = None, storage: str | Path | None = None,
+                 home_secret: str | None = None) -> None:
+        """`home_secret`: the domain's secret, presented at each `open` of the home session (for a
+        node started with `--home-secret-file`, TRANSPORT §2); visiting sessions never send it."""
         self.url = url
+        self.home_secret = home_secret
         self.domain = addr.authority(url)
         self.connector = connector
         self.monitor = monitor or Monitor()
@@ -51,6 +56,8 @@ class Runtime:
         self.running = False
         self.restarts = 0
         self.healing: set[Any] = set()          # observers healing a gap, deletes owed by the node
+        #: a `runtime://` URL: this runtime plays a reTHINK one on the wire (INTEROP.md, `--flavour rethink`)
+        self.rethink = is_rethink(url)
         self._build()
 
     def _build(self) -> None:
@@ -82,6 +89,9 @@ class Runtime:
         stub = self._stub(self.domain)
         await stub.open()
         if stub.state.value != "open":
+            if stub.refusal is not None:   # the node answered the open: say what it said (e.g. 403)
+                raise SyncError(stub.refusal[0], f"home node of {self.domain} refused the session: "
+                                                 f"{stub.refusal[1]}")
             raise SyncError(503, f"home node of {self.domain} unreachable")
         self.running = True
         self.monitor.emit("session", self.url, action="runtime started", domain=self.domain)
@@ -147,6 +157,8 @@ class Runtime:
         existing = self.hyperties.get(name)
         if existing is not None:
             return existing
+        if is_rethink(self.url):
+            return self.add_hyperty(name, await self._claim_hyperty())
         answer = await self.bus.request({"type": "create", "from": self.allocation_url,
                                          "to": addr.hyperty_allocation(self.domain),
                                          "body": {"value": {"number": 1, "allocationKey": self.url}}})
@@ -154,6 +166,16 @@ class Runtime:
             raise SyncError(code_of(answer), description_of(answer) or "hyperty allocation failed", answer)
         url = answer["body"]["value"]["allocated"][0]
         return self.add_hyperty(name, url)
+
+    async def _claim_hyperty(self) -> str:
+        """A reTHINK runtime mints its hyperty URL and claims it by subscribe (INTEROP §2)."""
+        url = minted(addr.HYPERTY, self.domain)
+        answer = await self.bus.request({"type": "subscribe", "from": self.url + "/subscriptions",
+                                         "to": addr.mn_sm(self.domain),
+                                         "body": {"resources": [url], "source": self.allocation_url}})
+        if code_of(answer) != 200:
+            raise SyncError(code_of(answer), description_of(answer) or "hyperty claim failed", answer)
+        return url
 
     def add_hyperty(self, name: str, url: str) -> Hyperty:
         hyperty = Hyperty(self, name, url)
@@ -191,6 +213,8 @@ class Runtime:
         return stub is not None and stub.state is StubState.OPEN
 
     def _egress(self, msg: Message) -> None:
+        if self.rethink:
+            msg = as_rethink_sends(msg)
         self._stub(addr.route_domain(msg["to"])).send(msg)
 
     def _reopened(self, stub: Stub) -> None:

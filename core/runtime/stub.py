@@ -52,12 +52,15 @@ class Stub:
         self.state = StubState.IDLE
         self.link: LinkEnd | None = None
         self.token: str | None = None
+        self.runtime_token: str | None = None   # told by the node to a reTHINK runtime (INTEROP §1)
         self.visiting = addr.authority(runtime.url) != domain
         #: (message, loop time after which the bus no longer waits for its answer; inf if none is due)
         self.queue: deque[tuple[Message, float]] = deque()
         self.on_open: list[Callable[[Stub], None]] = []
         self.attempts = 0       # failed opens since the last successful one
         self.opens = 0          # successful opens (1 + reconnections)
+        #: (code, description) of the node's answer to the last `open`, when it refused it.
+        self.refusal: tuple[int, str] | None = None
         self._opened: asyncio.Future[None] | None = None
         self._open_id = 0
         self._retry: asyncio.TimerHandle | None = None
@@ -143,9 +146,7 @@ class Stub:
                 return
             self.link = link
             self._open_id = self.runtime.bus.next_id()
-            body = {"token": self.token} if self.token else {}
-            link.send({"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION,
-                       "body": body})
+            link.send(self._open_message())
             try:
                 await asyncio.wait_for(asyncio.shield(self._opened), self.runtime.timers.request)
             except TimeoutError:
@@ -153,6 +154,17 @@ class Stub:
         finally:
             if not self._opened.done():
                 self._opened.set_result(None)
+
+    def _open_message(self) -> Message:
+        """`open` with the session token; once a node has told it a `runtimeToken` (it does so for a
+        reTHINK runtime), `re-open` from `<runtimeURL>/<runtimeToken>`, as reTHINK's stub (INTEROP §1)."""
+        if self.runtime_token and self.opens:
+            return {"id": self._open_id, "type": "re-open", "from": f"{self.runtime.url}/{self.runtime_token}",
+                    "to": addr.SESSION}
+        body = {"token": self.token} if self.token else {}
+        if not self.visiting and self.runtime.home_secret:
+            body["secret"] = self.runtime.home_secret   # the node's home secret, if it has one (TRANSPORT §2)
+        return {"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION, "body": body}
 
     def _frame(self, data: bytes) -> None:
         try:
@@ -170,6 +182,8 @@ class Stub:
         if code_of(msg) == 200:
             value = msg.get("body", {}).get("value", {})
             self.token = value.get("token", self.token)
+            self.refusal = None
+            self.runtime_token = msg.get("body", {}).get("runtimeToken", self.runtime_token)
             self.state = StubState.OPEN
             self.attempts = 0
             self.opens += 1
@@ -182,6 +196,7 @@ class Stub:
             self._flush()
         else:
             code, description = code_of(msg), description_of(msg)
+            self.refusal = (code, description)
             self.state = StubState.DOWN
             self.runtime.monitor.emit("session", self.runtime.url, action="refused", domain=self.domain,
                                       code=code, description=description)
