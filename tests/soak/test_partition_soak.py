@@ -71,6 +71,19 @@ class Model:
         hyperty.syncher.on_notification(on_notification)
 
 
+def trail_of_deletes(trail: dict[str, list[str]]) -> Any:
+    """What happened to each object around its deletion, to explain a missing notification."""
+    def on_event(event: TraceEvent) -> None:
+        d = event.detail
+        what = d.get("action") or d.get("state")
+        if event.kind in ("object", "subscription") and what in (
+                "deleted", "refused", "held", "released", "removed", "delete owed", "deleted at the node"):
+            url = str(d.get("object", ""))
+            trail.setdefault(url, []).append(f"{event.ts:.3f} {event.where} {event.kind} {what} "
+                                             f"{d.get('hyperty', '')} {d.get('outcome', '')}")
+    return on_event
+
+
 def count_events(figures: Counter[str]) -> Any:
     interesting = {("object", "resynced"), ("object", "resync failed"), ("object", "delete owed"),
                    ("object", "deleted at the node"), ("session", "close"), ("session", "open"),
@@ -138,6 +151,8 @@ async def test_partition_soak(tmp_path: Path) -> None:
     async with Lab(storage_dir=tmp_path, timers=TIMERS) as lab:
         figures: Counter[str] = Counter()
         lab.monitor.subscribe(count_events(figures))
+        trail: dict[str, list[str]] = {}
+        lab.monitor.subscribe(trail_of_deletes(trail))
         runtimes = [await lab.runtime(d) for d in ("a.example", "b.example", "c.example") for _ in range(2)]
         hyperties = [await rt.hyperty(name) for rt in runtimes for name in ("h1", "h2")]
         model = Model(hyperties, figures=figures)
@@ -194,9 +209,13 @@ async def test_partition_soak(tmp_path: Path) -> None:
                 candidates = [rt for rt in runtimes if rt.url not in model.heal_at]
                 rt = rng.choice(candidates)
                 if await quiet(lab, rt, 5.0):
-                    await rt.restart()
+                    # as rt.restart() does, but each new Syncher is watched before any resume starts:
+                    # one hyperty's resyncs run (and may notify) while the next one resumes
+                    await rt.restart(resume=False)
                     for h in rt.hyperties.values():
                         model.watch(h)
+                    for h in list(rt.hyperties.values()):
+                        await h.syncher.resume()
                     figures["restarts"] += 1
                 else:
                     figures["restarts skipped (not quiet)"] += 1
@@ -234,6 +253,10 @@ async def test_partition_soak(tmp_path: Path) -> None:
                   url in h.runtime.sm.observers, h.runtime.stored_record("observer", url) is not None)
         assert lagging == []
         # every deleted object: gone from each of its observers, each notified exactly once
+        unnotified = [(url, h.url) for url, observers in model.deleted.items() for h in observers
+                      if model.notes[h.url].count(("delete", url)) != 1]
+        for url, h_url in unnotified:
+            print("UNNOTIFIED", url, h_url, model.notes[h_url].count(("delete", url)), *trail.get(url, []), sep="\n  ")
         for url, observers in model.deleted.items():
             for h in observers:
                 assert url not in h.syncher.observers, (url, h.url)
