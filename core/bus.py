@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from core.monitor import Monitor
-from core.protocol.address import is_hyperty, is_object_url, object_of
+from core.protocol.address import CHILDREN, children_prefix, is_hyperty, is_object_url, object_of
 from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
@@ -236,6 +236,9 @@ class MessageBus:
             self._answer(msg, key)
             return
         listeners = self._listeners.get(to)
+        if CHILDREN in to and (channel := children_prefix(to)) in self._listeners:
+            # INTEROP §2: a listener on `O/children/` hears every `O/children/<name>`
+            listeners = (*(listeners or ()), *self._listeners[channel])
         if listeners:
             if self.monitor.active:
                 self._trace(msg, ingress, "listeners", [f"{x.kind}:{x.owner}" for x in listeners

@@ -38,6 +38,7 @@ class Lab:
         self.inflight = InFlight()
         self._ids = itertools.count(1)
         self._lab_faults: list[FaultSet] = []
+        self.partitioned: set[str] = set()   # runtime URLs cut off the network (`partition`)
         self.closed = False
 
     async def __aenter__(self) -> Lab:
@@ -74,6 +75,9 @@ class Lab:
         node = self.nodes.get(domain)
         if node is None:
             return None
+        if runtime_url in self.partitioned:   # as a connect to an unreachable host fails
+            raise ConnectionError(f"{runtime_url} is partitioned from {domain}")
+        self.links[:] = [x for x in self.links if x.state != "down"]   # in place: fault handles hold the list
         link = MemoryLink(node, runtime_url, on_frame, on_close, self.inflight, self.monitor)
         self._lab_faults = [f for f in self._lab_faults if not f.closed]
         link.fault_sets.extend(self._lab_faults)
@@ -97,15 +101,16 @@ class Lab:
         return link.faults(**kwargs)
 
     def partition(self, runtime: Runtime) -> None:
-        """Cut every link of `runtime`: messages both ways are dropped until `heal`."""
-        for link in self.links_of(runtime):
-            link.state = "partitioned"
+        """Cut `runtime` off the network: each of its links is lost at both ends as a dropped
+        WebSocket is (TRANSPORT §2), and its reconnection attempts fail until `heal`."""
+        self.partitioned.add(runtime.url)
         self.monitor.emit("session", runtime.url, action="partitioned")
+        for link in self.links_of(runtime):
+            link.lose("network partition")
 
     def heal(self, runtime: Runtime) -> None:
-        for link in self.links_of(runtime):
-            if link.state == "partitioned":
-                link.state = "up"
+        """Let `runtime` reach the network again: it reconnects at its next reconnection attempt."""
+        self.partitioned.discard(runtime.url)
         self.monitor.emit("session", runtime.url, action="healed")
 
     # waiting -------------------------------------------------------------------------------------------
@@ -156,7 +161,9 @@ class Lab:
             stop()
 
     def _healing(self) -> bool:
-        return any(rt.healing for rt in self.runtimes)
+        """A runtime that may reach the network heals a gap, finishes owed node work or reconnects (a
+        partitioned runtime's own healing waits for `heal`)."""
+        return any((rt.healing or rt.reconnecting) and rt.url not in self.partitioned for rt in self.runtimes)
 
     def _only_delayed(self) -> bool:
         return any(f.delay for link in self.links for f in link.fault_sets if not f.closed)

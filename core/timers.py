@@ -19,3 +19,5 @@ class Timers:
     resync_reads: int = 32       # resync reads in flight per runtime: more only queue up and time out
     tail: float = 1.0             # quiet time after which a stream re-sends its last update once (0: never)
     retry_503_every: float = 1.0  # SM_B re-sends a subscribe answered 503 this often (PROTOCOL §3.2)
+    reconnect_first: float = 0.1  # a lost link's first reopen attempt after about this long (TRANSPORT §2)
+    reconnect_max: float = 10.0   # reopen backoff doubles per failed attempt up to this

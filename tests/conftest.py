@@ -17,12 +17,14 @@ from core.timers import Timers
 
 #: Short protocol timers so timeouts and resyncs happen within a test's time.
 FAST = Timers(request=2.0, long=3.0, subscription=2.0, child=1.0, gap_grace=0.05, standby=2.0,
-              resync_max_backoff=0.2, retry_503_every=0.05, resync_read=1.0)
+              resync_max_backoff=0.2, retry_503_every=0.05, resync_read=1.0, reconnect_first=0.02,
+              reconnect_max=0.2)
 
 
 #: Even shorter request timers for tests that lose requests on purpose.
 SHORT = Timers(request=0.25, long=0.5, subscription=0.25, child=0.25, gap_grace=0.02, standby=0.5,
-               resync_max_backoff=0.05, retry_503_every=0.02, resync_read=0.25)
+               resync_max_backoff=0.05, retry_503_every=0.02, resync_read=0.25, reconnect_first=0.01,
+              reconnect_max=0.05)
 
 
 class Trace:

@@ -29,7 +29,7 @@ from contextvars import Context
 from typing import Any
 
 import qasync  # type: ignore[import-untyped]
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QMessageLogContext, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from ui.collector import CollectorPacing
@@ -40,13 +40,25 @@ SLICE_SECONDS = 0.008
 SWEEP_MIN = 100
 
 
+#: Qt warnings of the offscreen platform about what it cannot do by design (there is no window
+#: manager to hint): not a problem of the console, so not printed.
+OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
 def application() -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
         app.setOrganizationName("SyncScope")
         app.setApplicationName("SyncScope")
+        if app.platformName() == "offscreen":
+            qInstallMessageHandler(_offscreen_messages)
     return app
+
+
+def _offscreen_messages(_kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    if message not in OFFSCREEN_NOISE:
+        sys.stderr.write(message + "\n")
 
 
 class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
@@ -42,6 +43,9 @@ LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
+    #: The window is closing (File → Quit, the close button): the application shuts down.
+    closing = Signal()
+
     def __init__(self, lab: Lab, title: str = "SyncScope", settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle(title)
@@ -124,8 +128,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Import message log…", self.messages_dock._import_clicked)
         file_menu.addAction("Export message log…", self.messages_dock._export_clicked)
         file_menu.addSeparator()
-        quit_action = file_menu.addAction("Quit", self.close)
-        quit_action.setShortcut("Ctrl+Q")
+        self.quit_action = file_menu.addAction("Quit", self.close)
+        self.quit_action.setShortcut("Ctrl+Q")
         actions_menu = bar.addMenu("&Actions")
         toolbar = self.addToolBar("Actions")
         toolbar.setObjectName("actions-toolbar")
@@ -202,6 +206,17 @@ class MainWindow(QMainWindow):
         self.remote.close()
         self.feed.close()
         super().closeEvent(event)
+        self.closing.emit()
+
+    async def shutdown(self) -> None:
+        """End what the window started, on the loop: dialogs' operations, the live nodes' monitor
+        sessions (each closed with a `close`, so the node sees a normal close, 1000) and the feed."""
+        for dialog in list(self.dialogs):
+            dialog.reject()
+        await asyncio.gather(*(d.task for d in self.dialogs if d.task is not None), return_exceptions=True)
+        await self.remote.aclose()
+        await self.nodes_dock.settle()
+        self.feed.close()
 
     # feed ------------------------------------------------------------------------------------------
 
@@ -285,7 +300,7 @@ class MainWindow(QMainWindow):
         try:
             if name.startswith("Partition"):
                 lab.partition(runtime)
-                self.say(f"{runtime.url} partitioned: its links drop everything both ways")
+                self.say(f"{runtime.url} partitioned: its links are lost and it cannot reconnect until healed")
             elif name.startswith("Heal"):
                 lab.heal(runtime)
                 self.say(f"{runtime.url} healed")

@@ -185,21 +185,14 @@ class NodeWatch:
 
     async def stop(self) -> None:
         """Close the monitor session (a `close`, TRANSPORT §4) and never open again."""
-        ws, task = self._ws, self._task
-        self._set(WatchState.STOPPED, "disconnected")
-        if ws is not None and task is not None and not task.done():
-            try:
-                await ws.send(orjson.dumps({"id": 2, "type": "close", "from": self.monitor_name,
-                                            "to": addr.MONITOR}).decode())
-                await asyncio.wait_for(asyncio.shield(task), CLOSE_TIMEOUT)
-            except (ConnectionClosed, TimeoutError):
-                pass
+        task = self._task
         self.cancel()
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
     def cancel(self) -> None:
-        """Stop at once, without waiting (the window is closing)."""
+        """Stop: the task closes the monitor session (`close`, then 1000) within CLOSE_TIMEOUT;
+        await `stop()` to wait for it."""
         if self.state is not WatchState.STOPPED:
             self._set(WatchState.STOPPED, "disconnected")
         if self._task is not None and not self._task.done():
@@ -243,10 +236,26 @@ class NodeWatch:
             # TRANSPORT §4: the console opens with the monitor token, and asks for the node's replay.
             await ws.send(orjson.dumps({"id": 1, "type": "open", "from": self.monitor_name, "to": addr.MONITOR,
                                         "body": {"token": self.connection.token, "replay": self.replay}}).decode())
-            value = await asyncio.wait_for(self._answer(ws), self.open_timeout)
-            self._opened(value)
-            async for frame in ws:
-                self._frame(frame)
+            opened = False
+            try:
+                value = await asyncio.wait_for(self._answer(ws), self.open_timeout)
+                self._opened(value)
+                opened = True
+                async for frame in ws:
+                    self._frame(frame)
+            except asyncio.CancelledError:
+                await self._goodbye(ws, opened)  # leaving the `async with` on an exception closes with 1011
+                raise
+
+    async def _goodbye(self, ws: ClientConnection, opened: bool) -> None:
+        """Close as TRANSPORT §4 says (a monitor's `close`, answered 200) and the link with 1000."""
+        try:
+            if opened:
+                await asyncio.wait_for(ws.send(orjson.dumps({"id": 2, "type": "close", "from": self.monitor_name,
+                                                             "to": addr.MONITOR}).decode()), CLOSE_TIMEOUT)
+            await asyncio.wait_for(ws.close(1000), CLOSE_TIMEOUT)
+        except (ConnectionClosed, OSError, TimeoutError):
+            pass
 
     async def _answer(self, ws: ClientConnection) -> dict[str, Any]:
         """The value of the node's 200 to `open`; raises Refused for any other code."""

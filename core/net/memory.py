@@ -39,7 +39,7 @@ class _NodeSide:
 
 
 class MemoryLink:
-    """One runtime ↔ node link. `state` is `up`, `partitioned` (everything dropped) or `down`."""
+    """One runtime ↔ node link. `state` is `up` or `down` (closed by either end, or lost)."""
 
     def __init__(self, node: MessageNode, runtime_url: str, on_frame: FrameHandler, on_close: CloseHandler,
                  inflight: InFlight, monitor: Monitor) -> None:
@@ -75,13 +75,28 @@ class MemoryLink:
             self.state = "down"
             self.node.disconnect(self.session, "link closed by runtime")
 
+    def lose(self, reason: str = "link lost") -> None:
+        """The link drops as a lost connection does: both ends learn it, nothing in flight arrives.
+        The node ends the session (its node subscriptions go, its addresses get 404 "no route"); the
+        runtime sees close code 1006 and reconnects by itself (TRANSPORT §2)."""
+        if self.state == "down":
+            return
+        self.state = "down"
+        self.node.disconnect(self.session, reason)
+        self.inflight.count += 1
+        self._loop.call_soon(self._deliver_close, 1006, reason)
+
     def _to_node(self, data: bytes) -> None:
         if self.state == "up":
             self.node.receive(self.session, data)
+        else:
+            self._drop(self.runtime_url, data, "link down")
 
     def _to_runtime(self, data: bytes) -> None:
         if self.state == "up":
             self.on_frame(data)
+        else:
+            self._drop(self.node.url, data, "link down")
 
     def _closed_by_node(self, code: int, reason: str) -> None:
         if self.state == "down":
@@ -97,9 +112,6 @@ class MemoryLink:
     def _schedule(self, deliver: Callable[[bytes], None], data: bytes, toward_node: bool) -> None:
         self.sent += 1
         where = self.runtime_url if toward_node else self.node.url
-        if self.state == "partitioned":
-            self._drop(where, data, "partition")
-            return
         delays: list[float] = [0.0]
         for faults in self.fault_sets:
             delays = faults.apply(data, delays)

@@ -48,6 +48,14 @@ class Allocator:
         self._count[runtime] = self._count.get(runtime, 0) + number
         return urls
 
+    def claim(self, runtime: str, urls: list[str]) -> None:
+        """Bind locally minted, unowned `urls` to `runtime` (INTEROP §2), within its quota."""
+        if self._count.get(runtime, 0) + len(urls) > self.max_owned:
+            raise AllocationError(429, f"a runtime may own at most {self.max_owned} addresses")
+        for url in urls:
+            self.owner[url] = runtime
+        self._count[runtime] = self._count.get(runtime, 0) + len(urls)
+
     def deallocate(self, runtime: str, url: str) -> None:
         owner = self.owner.get(url)
         if owner is None:

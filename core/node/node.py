@@ -25,6 +25,7 @@ from core.node.state import MemoryState
 from core.node.subscription_manager import MAX_SUBSCRIPTIONS, SubscriptionManager
 from core.policy import Policy
 from core.protocol import address as addr
+from core.protocol.dialect import is_rethink, to_rethink
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 
 #: TRANSPORT §1: largest accepted message; 20 bad frames within 10 s close the session with 1008.
@@ -59,6 +60,7 @@ class MessageNode:
         self.sm_url = addr.mn_sm(domain)
         self.oam_url = addr.object_allocation(domain)
         self.ham_url = addr.hyperty_allocation(domain)
+        self.aa_url = f"{self.url}/address-allocation"   # older reTHINK: alias of oam_url (INTEROP §2)
         self.registry_url = addr.registry(domain)
         self.subscriptions = SubscriptionManager(max_subscriptions)
         self.allocator = Allocator(domain)
@@ -150,7 +152,7 @@ class MessageNode:
         self.stats["in"] += 1
         if self.monitor.active:
             self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
-        if msg["type"] == "open":
+        if msg["type"] in ("open", "re-open"):
             self._open(session, msg)
         elif not session.live:
             self._bad_frame(session, msg, 400, "session not open")
@@ -169,15 +171,22 @@ class MessageNode:
     # session control (TRANSPORT §2) --------------------------------------------------------------
 
     def _open(self, session: Session, msg: Message) -> None:
-        runtime = msg["from"]
-        if msg["to"] != addr.SESSION or not addr.is_runtime_address(runtime) or addr.runtime_of(runtime) != runtime:
+        """`open` (or reTHINK's `re-open`) from the runtime URL, with the token in the body, or from
+        `<runtimeURL>/<token>`: the runtime proving its token (INTEROP §1)."""
+        claimed = msg["from"]
+        runtime = addr.runtime_of(claimed)
+        proof = claimed[len(runtime) + 1:] if runtime and claimed != runtime else None
+        if msg["to"] != addr.SESSION or not runtime or (proof is not None and (not proof or "/" in proof)):
             self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
             return
         if session.state is not SessionState.NEW:
             self._answer(session, msg, 400, "session already open")
             return
-        token = msg.get("body", {}).get("token")
+        token = msg.get("body", {}).get("token") if proof is None else proof
         known = self.tokens.get(runtime)
+        if proof is not None and known is None and msg["type"] == "open":
+            self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
+            return
         if known is not None and token != known:
             self._session_event("refused", session, claimed=runtime, code=403)
             self._answer(session, msg, 403, "runtime URL already bound")
@@ -194,8 +203,10 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
+        extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
-                                                      "domain": self.domain, "visiting": session.visiting})
+                                                      "domain": self.domain, "visiting": session.visiting}, **extra)
 
     def _monitor_control(self, s: Session, msg: Message) -> None:
         """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""
@@ -318,12 +329,17 @@ class MessageNode:
 
     def _deliver(self, peers: Iterable[Session], msg: Message) -> None:
         data = orjson.dumps(msg)
+        answer = msg["type"] == "response"
         for peer in peers:
+            sent, out = msg, data
+            if answer and is_rethink(peer.runtime):
+                sent = to_rethink(msg)
+                out = data if sent is msg else orjson.dumps(sent)
             self.stats["out"] += 1
             if self.monitor.active:
-                self.monitor.emit("message", self.url, direction="out", message=msg, session=peer.runtime,
-                                  size=len(data))
-            peer.transport.send(data)
+                self.monitor.emit("message", self.url, direction="out", message=sent, session=peer.runtime,
+                                  size=len(out))
+            peer.transport.send(out)
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
         self.stats["dropped"] += 1
@@ -337,6 +353,8 @@ class MessageNode:
         if request.get("type") == "response":
             return
         reply = response(request, code, description, **fields)
+        if is_rethink(s.runtime or str(request.get("from", ""))):
+            reply = to_rethink(reply)
         data = orjson.dumps(reply)
         self.stats["out"] += 1
         if self.monitor.active and s.state is not SessionState.MONITOR and request["to"] != addr.MONITOR:
@@ -354,6 +372,8 @@ class MessageNode:
                 and msg.get("type") != "response"):
             reply = {"id": msg["id"], "type": "response", "from": msg.get("to") if isinstance(msg.get("to"), str)
                      else self.url, "to": msg["from"], "body": {"code": code, "description": problem}}
+            if is_rethink(s.runtime or msg["from"]):
+                reply = to_rethink(reply)
             s.transport.send(orjson.dumps(reply))
         now = time.monotonic()
         s.bad_frames = [t for t in s.bad_frames if now - t < BAD_FRAME_WINDOW]
@@ -370,13 +390,13 @@ class MessageNode:
             return
         if to == self.sm_url and mtype in ("subscribe", "unsubscribe"):
             self._subscription_request(s, msg)
-        elif to == self.oam_url and mtype in ("create", "delete", "update", "read"):
+        elif to in (self.oam_url, self.aa_url) and mtype in ("create", "delete", "update", "read"):
             self._object_allocation(s, msg)
         elif to == self.ham_url and mtype in ("create", "delete"):
             self._hyperty_allocation(s, msg)
         elif to == self.registry_url and mtype in ("create", "update", "delete", "read"):
             self._registry_request(s, msg)
-        elif to in (self.sm_url, self.oam_url, self.ham_url, self.registry_url):
+        elif to in (self.sm_url, self.oam_url, self.aa_url, self.ham_url, self.registry_url):
             self._answer(s, msg, 400, f"{mtype} is not supported by {to}")
         else:
             self._answer(s, msg, 404, "not found")
@@ -387,6 +407,8 @@ class MessageNode:
             self._answer(s, msg, 400, problem)
             return
         if msg["type"] == "subscribe":
+            rethink = is_rethink(s.runtime)
+            claims: list[str] = []      # INTEROP §2: a reTHINK runtime's locally minted addresses
             owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
             for address in resources:
                 obj = addr.object_of(address)
@@ -395,9 +417,16 @@ class MessageNode:
                 owner = owners.get(obj)
                 if owner is None:
                     owner = ""
-                    if addr.is_object_url(obj) and addr.authority(obj) == self.domain:
+                    if addr.authority(obj) == self.domain and (addr.is_object_url(obj)
+                                                               or (rethink and addr.is_hyperty(obj))):
                         owner = self.allocator.owner.get(obj, "")
-                        if not owner:
+                        if not owner and rethink and address in (obj, addr.subscription(obj)):
+                            if s.visiting:
+                                self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
+                                return
+                            owner = s.runtime
+                            claims.append(obj)
+                        elif not owner:
                             self._answer(s, msg, 404, "unknown object")
                             return
                     owners[obj] = owner
@@ -408,6 +437,15 @@ class MessageNode:
             if len(s.subscriptions) + len(new) > self.subscriptions.max_per_session:
                 self._answer(s, msg, 429, f"at most {self.subscriptions.max_per_session} node subscriptions")
                 return
+            if claims:
+                try:
+                    self.allocator.claim(s.runtime, claims)
+                except AllocationError as exc:
+                    self._answer(s, msg, exc.code, exc.description)
+                    return
+                self.state.owners(claims, s.runtime)
+                for url in claims:
+                    self._ownership(s, url, s.runtime, "claimed")
             changed = self.subscriptions.add(s, resources)
         else:
             changed = self.subscriptions.remove(s, resources)
@@ -595,6 +633,11 @@ def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | Non
         forms.append([resource, *(addr.children(resource, n) for n in names)])
     if not forms:
         return [], "missing resources"
+    if mtype == "unsubscribe" and len(forms) == 2 and "resource" in body and "resources" in body \
+            and isinstance(forms[0], list):
+        # INTEROP §2: reTHINK's observer sends both; their union, where `resource: O` also names O's
+        # change channel (an observer never holds O itself, DECISIONS.md)
+        forms = [[*forms[0], *forms[1], addr.changes(body["resource"])]]
     if len(forms) > 1:
         return [], "give resources in one form only"
     resources = forms[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.node.session import Session
+from core.protocol.address import CHILDREN, children_prefix
 
 #: TRANSPORT §5: node subscriptions one session may hold.
 MAX_SUBSCRIPTIONS = 10_000
@@ -17,7 +18,13 @@ class SubscriptionManager:
 
     def subscribers(self, address: str) -> list[Session]:
         entry = self._by_address.get(address)
-        return list(entry.values()) if entry else []
+        found = list(entry.values()) if entry else []
+        # INTEROP §2: reTHINK subscribes `O/children/`, which matches every `O/children/<name>`.
+        if CHILDREN in address and (channel := children_prefix(address)):
+            prefix = self._by_address.get(channel)
+            if prefix:
+                found += [p for p in prefix.values() if p not in found]
+        return found
 
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 HYPERTY = "hyperty"
 RUNTIME = "hyperty-runtime"
+#: A reTHINK runtime's URL scheme (`runtime://<d>/<guid>`, INTEROP §1): a runtime URL like ours.
+RETHINK_RUNTIME = "runtime"
+#: Prefixes of a runtime URL, ours first (INTEROP §1: both are accepted everywhere).
+RUNTIME_PREFIXES = (RUNTIME + "://", RETHINK_RUNTIME + "://")
 MN_PREFIX = "domain://msg-node."
 REGISTRY_PREFIX = "domain://registry."
 SESSION = "mn:/session"
 MONITOR = "mn:/monitor"
 
 #: Schemes of PROTOCOL §1.1 that name something other than a data object: never an ObjectURL scheme.
-RESERVED_SCHEMES = frozenset({HYPERTY, RUNTIME, "domain", "user", "hyperty-catalogue", "mn", "monitor"})
+RESERVED_SCHEMES = frozenset({HYPERTY, RUNTIME, RETHINK_RUNTIME, "domain", "user", "hyperty-catalogue", "mn",
+                              "monitor"})
 
 #: Suffixes an ObjectURL carries for its channels (PROTOCOL §1.1).
 SUBSCRIPTION = "/subscription"
@@ -77,11 +82,12 @@ def is_hyperty(url: str) -> bool:
 
 
 def is_runtime_address(url: str) -> bool:
-    return url.startswith(RUNTIME + "://")
+    """An address under a runtime URL of either scheme (INTEROP §1)."""
+    return url.startswith(RUNTIME_PREFIXES)
 
 
 def runtime_of(url: str) -> str:
-    """`hyperty-runtime://d/id` of any address under a runtime URL ('' if not one)."""
+    """`hyperty-runtime://d/id` (or reTHINK's `runtime://d/id`) of any address under a runtime URL ('' if not one)."""
     if not is_runtime_address(url):
         return ""
     parts = url.split("/")
@@ -131,6 +137,13 @@ def child_name(address: str) -> str:
     rest = address[len(obj):]
     name = rest[len(CHILDREN):] if obj and rest.startswith(CHILDREN) else ""
     return "" if "/" in name else name
+
+
+def children_prefix(address: str) -> str:
+    """`O/children/` of an address `O/children/<name>`, '' otherwise: reTHINK subscribes that prefix
+    for every children channel of O (INTEROP §2)."""
+    cut = address.find(CHILDREN)
+    return address[:cut + len(CHILDREN)] if cut > 0 and len(address) > cut + len(CHILDREN) else ""
 
 
 def schema_url(domain: str, name: str) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 import jsonpointer
 import orjson
 
+from core.protocol.dialect import parse_string, writable
+
 Op = dict[str, Any]
 Path = list[str]
 
@@ -41,11 +43,13 @@ def copy_json(value: Any) -> Any:
 
 
 def parse_attribute(attribute: Any) -> Path:
-    """Segments of a dotted or list-form `attribute` (PROTOCOL §3.3.1)."""
+    """Segments of a dotted or list-form `attribute` (PROTOCOL §3.3.1); a string is split by reTHINK's
+    `parseAttributes` rule, so a URL key arrives whole (INTEROP §4)."""
     if isinstance(attribute, str):
-        if attribute == "":
+        keys = parse_string(attribute)
+        if not keys:
             raise ChangeError("empty attribute")
-        return attribute.split(".")
+        return keys
     if isinstance(attribute, list) and attribute:
         segments: Path = []
         for seg in attribute:
@@ -57,11 +61,12 @@ def parse_attribute(attribute: Any) -> Path:
 
 
 def attribute_field(segments: Path) -> str | list[str]:
-    """The `attribute` a sender puts on the wire: dotted, or a list when a key holds a dot (PROTOCOL
-    §3.3.1) or is empty (a dotted `""` is no path at all)."""
-    if any("." in s or not s for s in segments):
-        return list(segments)
-    return ".".join(segments)
+    """The `attribute` a sender puts on the wire: dotted when a receiver reads the same segments back
+    (INTEROP §4's rule), else a list (PROTOCOL §3.3.1: a key holds a dot, or is empty)."""
+    dotted = ".".join(segments)
+    if "://" not in dotted:
+        return list(segments) if any("." in s or not s for s in segments) else dotted
+    return dotted if writable(segments) else list(segments)
 
 
 def pointer(segments: Path) -> str:

@@ -10,7 +10,7 @@ Message = dict[str, Any]
 TYPES = frozenset(
     {"create", "read", "update", "delete", "subscribe", "unsubscribe", "response", "forward", "execute"}
 )
-LINK_TYPES = frozenset({"open", "close", "event"})
+LINK_TYPES = frozenset({"open", "close", "event", "re-open"})   # re-open: reTHINK's stub (INTEROP §1)
 
 #: Largest `id` accepted: ids are bus counters, so anything beyond 2**53 is malformed (JSON-safe ints).
 MAX_ID = 2**53

@@ -92,6 +92,14 @@ class Routing:
             return None
         return await self._node_request("unsubscribe", gone, 0)
 
+    def release(self, addresses: list[str]) -> list[str]:
+        """Release MNS(addresses) without telling the node yet; returns those going 1→0."""
+        return self._drop_counts(addresses)
+
+    async def node_unsubscribe(self, addresses: list[str]) -> Message:
+        """Tell the node of addresses already released (a step retried until the node answers)."""
+        return await self._node_request("unsubscribe", addresses, 0)
+
     def forget(self, addresses: list[str]) -> None:
         """Drop the counts without telling the node (subscriptions moved at a delegation commit)."""
         self._drop_counts(addresses)

@@ -20,9 +20,10 @@ from core.runtime.hyperty import Hyperty
 from core.runtime.observer_object import ObserverObject
 from core.runtime.persistence import Persistence
 from core.runtime.reporter_object import ReporterObject
+from core.runtime.resubscribe import Resubscriber
 from core.runtime.routing import Routing
 from core.runtime.storage import Kind
-from core.runtime.stub import Stub
+from core.runtime.stub import Stub, StubState
 from core.runtime.sync_manager import SyncManager
 from core.tasks import TaskSet
 from core.timers import Timers
@@ -49,7 +50,7 @@ class Runtime:
         self.tokens: dict[str, str] = {}       # session token per node domain, kept across restarts
         self.running = False
         self.restarts = 0
-        self.healing: set[Any] = set()          # observers healing a gap (grace timer or resync read)
+        self.healing: set[Any] = set()          # observers healing a gap, deletes owed by the node
         self._build()
 
     def _build(self) -> None:
@@ -62,11 +63,17 @@ class Runtime:
         self.stubs: dict[str, Stub] = {}
         self._opened_domains: set[str] = set()
         self.routing = Routing(self)
+        self.resubscriber = Resubscriber(self)
         self.persistence = Persistence(self.storage_path, self.monitor, self.url) if self.storage_path else None
         self.sm = SyncManager(self)
 
     def __repr__(self) -> str:
         return f"Runtime({self.url})"
+
+    @property
+    def reconnecting(self) -> bool:
+        """A link of this running runtime is being reopened (TRANSPORT §2)."""
+        return self.running and any(stub.reconnecting for stub in self.stubs.values())
 
     # lifecycle ---------------------------------------------------------------------------------------
 
@@ -178,20 +185,22 @@ class Runtime:
             stub.on_open.append(self._reopened)
         return stub
 
+    def link_open(self, domain: str) -> bool:
+        """The session at `domain`'s node is open now (a request there can be answered)."""
+        stub = self.stubs.get(domain)
+        return stub is not None and stub.state is StubState.OPEN
+
     def _egress(self, msg: Message) -> None:
         self._stub(addr.route_domain(msg["to"])).send(msg)
 
     def _reopened(self, stub: Stub) -> None:
-        """After each reopen the runtime re-sends its node subscriptions (TRANSPORT §2)."""
+        """After each reopen the runtime re-sends its node subscriptions (TRANSPORT §2), per object."""
         if stub.token:
             self.tokens[stub.domain] = stub.token
         if stub.domain not in self._opened_domains:
             self._opened_domains.add(stub.domain)  # first open: the subscriptions are on their way
             return
-        held = self.routing.node_subscriptions(stub.domain)
-        if held and stub.link is not None:
-            stub.link.send({"id": self.bus.next_id(), "type": "subscribe", "from": self.sm_url,
-                            "to": addr.mn_sm(stub.domain), "body": {"resources": held, "source": self.url}})
+        self.resubscriber.reopened(stub)
 
     def _policy_interceptor(self, msg: Message, ingress: bool) -> tuple[int, str] | None:
         if ingress and msg["type"] != "response" and not self.policy.allows("receive", msg):

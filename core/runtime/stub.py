@@ -31,11 +31,9 @@ if TYPE_CHECKING:
 
 #: TRANSPORT §2: messages a runtime queues while its link is down (oldest dropped).
 MAX_QUEUE = 1_000
-#: Reconnect backoff in seconds: the first retry after about `RECONNECT_FIRST`, doubling per failed
-#: attempt up to `RECONNECT_MAX`; each delay is jittered down by up to half so that runtimes cut off
-#: together do not all come back in the same instant.
-RECONNECT_FIRST = 0.1
-RECONNECT_MAX = 10.0
+#: Reconnect backoff (`Timers.reconnect_first`, `Timers.reconnect_max`): the first retry after about
+#: the first, doubling per failed attempt up to the max; each delay is jittered down by up to half so
+#: that runtimes cut off together do not all come back in the same instant.
 
 
 class StubState(Enum):
@@ -63,6 +61,11 @@ class Stub:
         self._opened: asyncio.Future[None] | None = None
         self._open_id = 0
         self._retry: asyncio.TimerHandle | None = None
+
+    @property
+    def reconnecting(self) -> bool:
+        """A reopen is scheduled or under way."""
+        return self._retry is not None or self.state is StubState.CONNECTING
 
     # sending ----------------------------------------------------------------------------------------
 
@@ -237,15 +240,24 @@ class Stub:
     def _schedule_retry(self) -> None:
         if self._retry is not None or self.state is StubState.CLOSED:
             return
-        delay = min(RECONNECT_MAX, RECONNECT_FIRST * 2 ** min(self.attempts, 30)) * random.uniform(0.5, 1.0)
-        self._retry = asyncio.get_running_loop().call_later(delay, self._reconnect)
+        timers = self.runtime.timers
+        delay = min(timers.reconnect_max, timers.reconnect_first * 2 ** min(self.attempts, 30))
+        delay *= random.uniform(0.5, 1.0)
+        loop = asyncio.get_running_loop()
+        self._retry = loop.call_later(delay, self._reconnect, loop)
         self.runtime.monitor.emit("session", self.runtime.url, action="reconnecting", domain=self.domain,
                                   delay=round(delay, 3), attempt=self.attempts + 1)
 
-    def _reconnect(self) -> None:
+    def _reconnect(self, loop: asyncio.AbstractEventLoop) -> None:
         self._retry = None
-        if self.state is StubState.DOWN:
-            self.runtime.tasks.spawn(self.open(), f"reopen {self.domain}")
+        if self.state is not StubState.DOWN:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a qasync timer fired in a Qt event turn outside the loop: try again shortly
+            self._retry = loop.call_later(self.runtime.timers.reconnect_first, self._reconnect, loop)
+            return
+        self.runtime.tasks.spawn(self.open(), f"reopen {self.domain}")
 
     def _cancel_retry(self) -> None:
         if self._retry is not None:

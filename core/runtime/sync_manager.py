@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
@@ -587,15 +588,44 @@ class SyncManager:
         self.bus.post({"type": "delete", "from": addr.subscription(url), "to": addr.changes(url),
                        "body": {"resource": url, "version": ro.version}})
         self._detach_reporter(ro)
-        if ro.mns:
-            await self.runtime.routing.unsubscribe(ro.mns)
-        if ro.registered:  # before #6: the registry checks ownership, which ends with the deallocation
-            await self._registry("delete", resource=url)
-        await self._deallocate(url)
+        owed = _NodeDelete(url, self.runtime.routing.release(ro.mns), ro.registered)
+        if not self.runtime.link_open(addr.authority(url)) or not await self._delete_at_node(owed):
+            # The node cannot hear us now (the link is down): until it has these steps it routes O to
+            # us and answers "no route" instead of "unknown object", so observers that missed the
+            # delete could never tell it happened. They are owed, retried until the node has them.
+            self.runtime.tasks.spawn(self._retry_delete_at_node(owed), f"delete {url} at the node")
         self.runtime.forget_reporter(url)
         self.monitor.emit("object", self.runtime.url, action="deleted", role="reporter", object=url,
                           version=ro.version)
         self.bus.reply(msg, 200)
+
+    async def _delete_at_node(self, owed: _NodeDelete) -> bool:
+        """#5, unregister, #6 in order, each done once answered; False while one goes unanswered."""
+        if owed.mns:
+            if _unanswered(await self.runtime.routing.node_unsubscribe(owed.mns)):
+                return False
+            owed.mns = []
+        if owed.registered:  # before #6: the registry checks ownership, which ends with the deallocation
+            if _unanswered(await self._registry("delete", resource=owed.url)):
+                return False
+            owed.registered = False
+        return not _unanswered(await self._deallocate(owed.url))
+
+    async def _retry_delete_at_node(self, owed: _NodeDelete) -> None:
+        delay = self.timers.reconnect_first
+        self.runtime.healing.add(owed)
+        try:
+            while True:
+                self.monitor.emit("object", self.runtime.url, action="delete owed", role="reporter",
+                                  object=owed.url, retry=round(delay, 3))
+                await asyncio.sleep(delay)
+                if await self._delete_at_node(owed):
+                    self.monitor.emit("object", self.runtime.url, action="deleted at the node", role="reporter",
+                                      object=owed.url)
+                    return
+                delay = min(delay * 2, self.timers.reconnect_max)
+        finally:
+            self.runtime.healing.discard(owed)
 
     def _observer_deleted(self, oo: ObserverObject, msg: Message) -> None:
         """SM_B on the reporter's delete (#3 to each local subscriber, then everything of O goes)."""
@@ -659,6 +689,20 @@ class SyncManager:
 
     def close(self) -> None:
         self.listener.remove()
+
+
+@dataclass(eq=False)
+class _NodeDelete:
+    """What the node still owes us of a delete (PROTOCOL §3.6 #5, unregistration, #6)."""
+
+    url: str
+    mns: list[str]
+    registered: bool
+
+
+def _unanswered(reply: Message) -> bool:
+    """No answer from the node (408, or a 5xx on the way): worth asking again later."""
+    return code_of(reply) == 408 or code_of(reply) >= 500
 
 
 def _urls(value: Any) -> list[str]:

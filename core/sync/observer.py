@@ -1,8 +1,8 @@
 """DataObjectObserver: a read-only replica that owns its versioning (PROTOCOL §3.2, §3.3, §5).
 
 Duplicates and stale updates are discarded, gaps are buffered and healed by a resync read after
-`GAP_GRACE`; the resync retries with backoff on 408/5xx and treats 401/403 as a revocation and 404
-as a deletion.
+`GAP_GRACE`; the resync retries with backoff on 408/5xx and 404 "no route", and treats 401/403 as a
+revocation and 404 "unknown object" as a deletion (PROTOCOL §5 rule 4).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from core.sync.sandbox import SandboxListener
 
 if TYPE_CHECKING:
     from core.sync.syncher import Syncher
+
+#: The node's answer for an object that is not (or no longer) allocated: deleted (PROTOCOL §1.5 rule 4).
+UNKNOWN_OBJECT = "unknown object"
 
 
 def split_value(value: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
@@ -144,11 +147,17 @@ class DataObjectObserver(DataObject):
         """Force a resync read now and wait for it."""
         if self._resync_task is None:
             self.resync_soon()
-        if self._resync_task is not None:
-            await asyncio.shield(self._resync_task)
+        task = self._resync_task
+        if task is not None:
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not (task.cancelled() and self.closed):   # ended by a delete or revocation meanwhile
+                    raise
 
     async def _resync_loop(self) -> None:
-        backoff = 1.0
+        timers = self.syncher.runtime.timers
+        backoff = min(1.0, timers.resync_max_backoff)
         try:
             while not self.closed:
                 self.status = "resyncing"
@@ -158,6 +167,8 @@ class DataObjectObserver(DataObject):
                     answer = await self.syncher.sandbox.request(
                         {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
                         timeout=self.syncher.runtime.timers.resync_read)
+                if self.closed:   # deleted, revoked or released while the read was out
+                    return
                 code = code_of(answer)
                 if code == 200:
                     value = answer.get("body", {}).get("value")
@@ -166,11 +177,15 @@ class DataObjectObserver(DataObject):
                 elif code in (401, 403):
                     await self.syncher._revoked(self)
                     return
-                elif code == 404 and description_of(answer) != "no route":  # owner offline is not deleted
-                    self.syncher._deleted(self, leave_sm=True)
+                elif code == 404 and description_of(answer) == UNKNOWN_OBJECT:
+                    self.syncher._deleted_while_away(self)   # PROTOCOL §5 rule 4: gone, as §3.6
                     return
+                # 408, 5xx, 404 "no route" (the reporter's runtime is unreachable) or any other answer:
+                # the replica and its stored record are kept; the read is retried with backoff.
+                self._monitor("resync failed", version=self.version, code=code,
+                              description=description_of(answer), retry=round(backoff, 3))
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.syncher.runtime.timers.resync_max_backoff)
+                backoff = min(backoff * 2, timers.resync_max_backoff)
         finally:
             self._resync_task = None
             self._healed()

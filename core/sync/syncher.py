@@ -380,12 +380,21 @@ class Syncher:
 
         self._notify(NotificationEvent(answer, type="delete", url=url, from_=msg["from"]), 200)
 
-    def _deleted(self, observer: DataObjectObserver, leave_sm: bool = False) -> None:
+    def _deleted(self, observer: DataObjectObserver) -> None:
         observer.status = "deleted"
         observer._release()
-        if leave_sm:  # a resync found the object gone: the SM still holds our subscription
-            self.runtime.tasks.spawn(self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
-                                                           "body": {"resource": observer.url}}), "leave deleted")
+
+    def _deleted_while_away(self, observer: DataObjectObserver) -> None:
+        """A resync read found the object gone (404 "unknown object", PROTOCOL §5 rule 4): handled as
+        its delete (§3.6), which never reached us: the SM still holds our subscription, so we leave
+        it, and the application gets the `delete` notification as if the delete had arrived."""
+        if self.observers.get(observer.url) is not observer:
+            return
+        self._deleted(observer)
+        self.runtime.tasks.spawn(self.sandbox.request({"type": "unsubscribe", "from": self.url, "to": self.sm_url,
+                                                       "body": {"resource": observer.url}}), "leave deleted")
+        self._notify(NotificationEvent(lambda *_: None, type="delete", url=observer.url,
+                                       from_=addr.subscription(observer.url)), 200)
 
     def _revocation(self, msg: Message) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5 #3–#4), then our own unsubscribe."""

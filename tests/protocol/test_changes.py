@@ -101,7 +101,9 @@ def test_keys_with_slash_and_tilde_are_escaped() -> None:
 
 def test_empty_key_segments() -> None:
     assert applied({}, {"attribute": [""], "value": 1})[0] == {"": 1}
-    assert applied({"a": {}}, {"attribute": "a.", "value": 1})[0] == {"a": {"": 1}}
+    assert applied({"a": {}}, {"attribute": ["a", ""], "value": 1})[0] == {"a": {"": 1}}
+    # a dotted string drops empty segments (reTHINK's parseAttributes, INTEROP §4)
+    assert applied({"a": {}}, {"attribute": "a.", "value": 1})[0] == {"a": 1}
 
 
 @pytest.mark.parametrize(("doc", "attribute", "match"), [
@@ -424,7 +426,9 @@ def test_sender_bodies() -> None:
 
 def test_attribute_field_uses_list_form_when_dotted_form_is_ambiguous() -> None:
     assert ch.attribute_field(["a", "b", "0"]) == "a.b.0"
-    assert ch.attribute_field(["peers", "hyperty://a.example/x"]) == ["peers", "hyperty://a.example/x"]
+    # a URL key reads back whole from the dotted form (INTEROP §4) unless more segments follow it
+    assert ch.attribute_field(["peers", "hyperty://a.example/x"]) == "peers.hyperty://a.example/x"
+    assert ch.attribute_field(["peers", "hyperty://a.example/x", "s"]) == ["peers", "hyperty://a.example/x", "s"]
     assert ch.attribute_field([""]) == [""]
     assert ch.attribute_field(["a", ""]) == ["a", ""]
 

@@ -407,12 +407,12 @@ def test_dotted_keys_use_list_form_attributes() -> None:
     del doc["peers"][url]["tags"][0]
     del doc["peers"][url]
     assert rec.bodies == [
-        {"attribute": ["peers", url], "value": {"status": "online", "tags": []}},
+        {"attribute": f"peers.{url}", "value": {"status": "online", "tags": []}},   # read back whole
         {"attribute": ["peers", url, "status"], "value": "away"},
         ins(["peers", url, "tags", "0"], ["x"]),
         arr(["peers", url, "tags", "0"], value="y"),
         rem(["peers", url, "tags", "0"], 1),
-        {"attribute": ["peers", url]},
+        {"attribute": f"peers.{url}"},
     ]
     assert rec.ops[0] == [{"op": "add", "path": "/peers/hyperty:~1~1b.example~1bob",
                            "value": {"status": "online", "tags": []}}]

@@ -86,6 +86,7 @@ async def test_topology_shows_domains_runtimes_hyperties_and_links(lab: Lab, win
     window.flush()
     assert model.data(model.find("runtime", carol_rt.url).siblingAtColumn(1)) == "○ partitioned"
     lab.heal(carol_rt)
+    await lab.settle()   # the runtime reconnects at its next attempt
     with lab.faults(drop=0.0, delay=0.001):
         window.flush()
         assert model.data(model.find("runtime", carol_rt.url).siblingAtColumn(1)) == "◐ faulty"

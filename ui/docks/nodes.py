@@ -84,3 +84,7 @@ class NodesDock(QDockWidget):
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for the disconnects and removals under way (the console is quitting)."""
+        await asyncio.gather(*self.tasks, return_exceptions=True)

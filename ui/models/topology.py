@@ -79,6 +79,8 @@ class TopologyModel(QAbstractItemModel):
         states = {link_state(link) for link in live}
         if not runtime.running:
             state = "down"
+        elif runtime.url in lab.partitioned:
+            state = "partitioned"
         else:
             state = next((s for s in ("partitioned", "faulty", "down", "up") if s in states), "down")
         r_item = self._child(d_item, "runtime", runtime.url, runtime)

@@ -1,0 +1,5 @@
+"""reTHINK-shaped peers over real WebSocket nodes (INTEROP.md); the `net` fixture of tests/net."""
+
+from __future__ import annotations
+
+from tests.net.conftest import net  # noqa: F401  (the fixture, re-exported for tests/interop)
