@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.changes import ChangeError, apply_update, copy_json
+from core.protocol.dialect import flat_children, is_rethink, minted
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
@@ -118,17 +119,10 @@ class SyncManager:
             if "authorise" in b and "data" not in value:
                 raise Refusal(404, "unknown object")   # an invitation for an object we do not report
             raise Refusal(403, "resource not reusable")
-        allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
-                                            "to": addr.object_allocation(self.runtime.domain),
-                                            "body": {"scheme": descriptor.scheme,
-                                                     "value": {"number": 1, "allocationKey": self.runtime.url}}})
-        urls = allocated.get("body", {}).get("value", {}).get("allocated") if code_of(allocated) == 200 else None
-        if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
-            raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
-        url = urls[0]
+        url = await self._allocate(descriptor.scheme)
         metadata = {k: v for k, v in value.items() if k != "data"}
         metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
-                         "childrens": list(descriptor.children)})
+                         "childrens": list(descriptor.children), "status": "live"})   # §3.0.4, as registered
         user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
         ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
                             preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
@@ -156,6 +150,19 @@ class SyncManager:
         self.monitor.emit("object", self.runtime.url, action="created", role="reporter", object=url,
                           schema=schema, reporter=reporter, version=0)
         self.bus.reply(msg, 200, resource=url, childrenResources=list(descriptor.children))
+
+    async def _allocate(self, scheme: str) -> str:
+        """PROTOCOL §1.2 step 4; a reTHINK runtime mints the URL and claims it by its MNS (INTEROP §2)."""
+        if self.runtime.rethink:
+            return minted(scheme, self.runtime.domain)
+        allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
+                                            "to": addr.object_allocation(self.runtime.domain),
+                                            "body": {"scheme": scheme,
+                                                     "value": {"number": 1, "allocationKey": self.runtime.url}}})
+        urls = allocated.get("body", {}).get("value", {}).get("allocated") if code_of(allocated) == 200 else None
+        if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
+            raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
+        return urls[0]
 
     def _attach_reporter(self, ro: ReporterObject) -> None:
         """Listeners of PROTOCOL §3.1 step 4."""
@@ -283,6 +290,9 @@ class SyncManager:
         self.bus.reply(msg, 100)
         forward: dict[str, Any] = {"type": "subscribe", "from": hyperty, "to": ro.url,
                                    "preauthorised": hyperty in ro.preauthorised or hyperty in ro.subscriptions}
+        runtime = addr.runtime_of(msg["from"])
+        if runtime:   # the observer's runtime: its dialect decides the update forms (INTEROP §4)
+            forward["runtime"] = runtime
         if "identity" in b:
             forward["identity"] = b["identity"]
         answer = await self.bus.request({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward},
@@ -295,6 +305,8 @@ class SyncManager:
             return
         user = user_of(b.get("identity"))
         ro.subscriptions[hyperty] = {"status": "live", "userURL": user, "since": time.time()}
+        if is_rethink(msg["from"]):
+            ro.subscriptions[hyperty]["rethink"] = True
         if user and user not in ro.subscriber_users:
             ro.subscriber_users.append(user)
         self.runtime.persist_reporter(ro)
@@ -413,8 +425,8 @@ class SyncManager:
                     apply_update(value.setdefault("data", {}), b)
                 elif "value" in b:
                     value["data"] = copy_json(b["value"])
-                if isinstance(b.get("version"), int):
-                    value["version"] = b["version"]
+                if isinstance(b.get("version"), int) and msg["from"] != obj.url:
+                    value["version"] = b["version"]   # from O: reTHINK's, with the parent's counter (INTEROP §4)
             except ChangeError:
                 pass
         elif msg["type"] == "delete":
@@ -453,7 +465,7 @@ class SyncManager:
             self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="pending",
                               side="observer")
         self.bus.reply(msg, 100, resource=url, schema=schema, childrenResources=list(oo.childrens))
-        request: dict[str, Any] = {"source": hyperty}
+        request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}   # reTHINK reads `subscriber`
         if "identity" in b:
             request["identity"] = b["identity"]
         answer = await self._ask_reporter(url, request, msg)
@@ -465,7 +477,8 @@ class SyncManager:
             return
         ab = answer.get("body", {})
         value = ab.get("value") if isinstance(ab.get("value"), dict) else {}
-        self._confirm(oo, value, str(ab.get("reporter", value.get("reporter", ""))))
+        # a reTHINK reporter's SM says `owner` (INTEROP §3)
+        self._confirm(oo, value, str(ab.get("reporter") or ab.get("owner") or value.get("reporter", "")))
         sub.state = SubscriptionState.LIVE
         self.runtime.persist_observer(oo)
         self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
@@ -506,7 +519,7 @@ class SyncManager:
         if not oo.confirmed or version > oo.version:
             oo.tracker.reset(max(version, oo.version))
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(flat_children(value.get("childrenObjects"))))
         oo.confirmed = True
         early, oo.early = oo.early, {}
         for v in sorted(early):
@@ -546,9 +559,11 @@ class SyncManager:
         oo = self.observers.get(url)
         if oo is None or hyperty not in oo.subscriptions:
             raise Refusal(404, "not subscribed")
-        request: dict[str, Any] = {"source": hyperty}
+        request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}
         if "identity" in b:
             request["identity"] = b["identity"]
+        # Whatever the answer, 408 included: a reTHINK reporter never answers (INTEROP §3), and the
+        # reporter was told either way.
         await self._ask_reporter(url, request, msg, "unsubscribe")
         self._drop_subscription(oo, hyperty)
         if oo.subscriptions:
@@ -571,6 +586,8 @@ class SyncManager:
     async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
         ro = self._reporter_of(msg, url)
+        if hyperty not in ro.subscriptions and hyperty not in ro.preauthorised:
+            raise Refusal(404, "not subscribed")            # PROTOCOL §6: nothing to revoke
         ro.subscriptions.pop(hyperty, None)
         ro.preauthorised.discard(hyperty)
         self.runtime.persist_reporter(ro)
@@ -670,7 +687,7 @@ class SyncManager:
         if isinstance(version, int) and not isinstance(version, bool) and version >= oo.version:
             oo.tracker.reset(version)
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(flat_children(value.get("childrenObjects"))))
             while (nxt := oo.tracker.next_buffered()) is not None:   # what came after the snapshot's version
                 self._apply_observed(oo, nxt)
             oo.stale = oo.store and oo.tracker.has_gap    # PROTOCOL §5 rule 5: stale only while a gap is still open
