@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +34,9 @@ from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 MAX_MESSAGE = 1 << 20
 BAD_FRAMES = 20
 BAD_FRAME_WINDOW = 10.0
+
+#: Objects deallocated by reTHINK runtimes the node remembers, for their late delete (INTEROP).
+MAX_DEALLOCATED = 10_000
 
 #: Link control addresses (`mn:/session`, `mn:/monitor`, TRANSPORT §2, §4): never routed.
 _MN_SCHEME = "mn:/"
@@ -70,6 +74,8 @@ class MessageNode:
         self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
+        #: ObjectURL → the reTHINK runtime that deallocated it, the last `MAX_DEALLOCATED` (INTEROP, DECISIONS.md)
+        self.deallocated: OrderedDict[str, str] = OrderedDict()
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
@@ -298,7 +304,28 @@ class MessageNode:
             if owner is not None and owner != s.runtime:
                 self.allocator.accept(s.runtime, obj, accepted[1])
 
+    def _after_deallocation(self, s: Session, msg: Message) -> bool:
+        """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and its
+        observers unsubscribe from O after that delete: the delete still reaches O's observers, the
+        unsubscribe gets 200 (DECISIONS.md). True when `msg` was one of those and is handled."""
+        mtype, to = msg["type"], msg["to"]
+        if not self.deallocated or mtype not in ("delete", "unsubscribe") or not is_rethink(s.runtime):
+            return False
+        obj = addr.object_of(to)
+        if mtype == "delete" and to == addr.changes(obj) and msg["from"] == addr.subscription(obj) \
+                and self.deallocated.get(obj) == s.runtime:
+            peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
+            self._deliver(peers, msg)
+            return True
+        if mtype == "unsubscribe" and to == addr.subscription(obj) and obj in self.deallocated \
+                and obj not in self.allocator.owner:
+            self._answer(s, msg, 200)
+            return True
+        return False
+
     def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
+        if self._after_deallocation(s, msg):
+            return
         body = msg.get("body", {})
         source = body.get("source")
         problem = self._address_error(source, body.get("resource"))
@@ -550,6 +577,10 @@ class MessageNode:
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
                 self.registry.forget(resource)
+                if is_rethink(s.runtime):
+                    self.deallocated[resource] = s.runtime
+                    if len(self.deallocated) > MAX_DEALLOCATED:
+                        self.deallocated.popitem(last=False)
                 self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":
