@@ -19,12 +19,13 @@ import orjson
 
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
+from core.node.home_secret import home_refusal
 from core.node.limits import Limits, frame_deeper_than, scheme_error, too_long
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
 from core.node.state import MemoryState
-from core.node.subscription_manager import MAX_SUBSCRIPTIONS, SubscriptionManager
+from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, SubscriptionManager
 from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.dialect import is_rethink, to_rethink
@@ -50,15 +51,19 @@ class MessageNode:
     """The Message Node of `domain` (`domain://msg-node.<domain>`)."""
 
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
-                 max_subscriptions: int = MAX_SUBSCRIPTIONS, state: MemoryState | None = None,
+                 max_subscriptions: int = MAX_SUBSCRIPTIONS, max_subscription_bytes: int = MAX_SUBSCRIPTION_BYTES,
+                 state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
-                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None) -> None:
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None,
+                 home_secret: str | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
         `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
         self.domain = domain
+        #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
+        self.home_secret = home_secret
         self.url = f"{addr.MN_PREFIX}{domain}"
         self.monitor = monitor or Monitor()
         self.max_message = max_message
@@ -68,7 +73,7 @@ class MessageNode:
         self.aa_url = f"{self.url}/address-allocation"   # older reTHINK: alias of oam_url (INTEROP §2)
         self.registry_url = addr.registry(domain)
         self.limits = limits or Limits()
-        self.subscriptions = SubscriptionManager(max_subscriptions)
+        self.subscriptions = SubscriptionManager(max_subscriptions, max_subscription_bytes)
         self.allocator = Allocator(domain, self.limits.max_allocation, self.limits.max_owned, self.limits.acceptances)
         self.state = state or MemoryState()
         self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
@@ -213,6 +218,12 @@ class MessageNode:
         problem = self._token_error(token)
         if problem is not None:
             self._answer(session, msg, 400, problem)
+            return
+        refused = None if addr.authority(runtime) != self.domain else home_refusal(
+            self.home_secret, msg.get("body", {}))
+        if refused is not None:
+            self._session_event("refused", session, claimed=runtime, code=refused[0])
+            self._answer(session, msg, *refused)
             return
         known = self.tokens.get(runtime)
         if proof is not None and known is None and msg["type"] == "open":
@@ -525,8 +536,9 @@ class MessageNode:
                     self._answer(s, msg, 403, "not the owner")
                     return
             new = [a for a in dict.fromkeys(resources) if a not in s.subscriptions]
-            if len(s.subscriptions) + len(new) > self.subscriptions.max_per_session:
-                self._answer(s, msg, 429, f"at most {self.subscriptions.max_per_session} node subscriptions")
+            refusal = self.subscriptions.refusal(s, new)
+            if refusal is not None:
+                self._answer(s, msg, *refusal)
                 return
             if claims:
                 try:
