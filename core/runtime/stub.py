@@ -52,6 +52,7 @@ class Stub:
         self.state = StubState.IDLE
         self.link: LinkEnd | None = None
         self.token: str | None = None
+        self.runtime_token: str | None = None   # told by the node to a reTHINK runtime (INTEROP §1)
         self.visiting = addr.authority(runtime.url) != domain
         #: (message, loop time after which the bus no longer waits for its answer; inf if none is due)
         self.queue: deque[tuple[Message, float]] = deque()
@@ -143,9 +144,7 @@ class Stub:
                 return
             self.link = link
             self._open_id = self.runtime.bus.next_id()
-            body = {"token": self.token} if self.token else {}
-            link.send({"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION,
-                       "body": body})
+            link.send(self._open_message())
             try:
                 await asyncio.wait_for(asyncio.shield(self._opened), self.runtime.timers.request)
             except TimeoutError:
@@ -153,6 +152,15 @@ class Stub:
         finally:
             if not self._opened.done():
                 self._opened.set_result(None)
+
+    def _open_message(self) -> Message:
+        """`open` with the session token; once a node has told it a `runtimeToken` (it does so for a
+        reTHINK runtime), `re-open` from `<runtimeURL>/<runtimeToken>`, as reTHINK's stub (INTEROP §1)."""
+        if self.runtime_token and self.opens:
+            return {"id": self._open_id, "type": "re-open", "from": f"{self.runtime.url}/{self.runtime_token}",
+                    "to": addr.SESSION}
+        body = {"token": self.token} if self.token else {}
+        return {"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION, "body": body}
 
     def _frame(self, data: bytes) -> None:
         try:
@@ -170,6 +178,7 @@ class Stub:
         if code_of(msg) == 200:
             value = msg.get("body", {}).get("value", {})
             self.token = value.get("token", self.token)
+            self.runtime_token = msg.get("body", {}).get("runtimeToken", self.runtime_token)
             self.state = StubState.OPEN
             self.attempts = 0
             self.opens += 1

@@ -102,7 +102,7 @@ class DataObjectReporter(DataObject):
         self._publish(body, ops)
 
     def _publish(self, body: dict[str, Any], ops: list[Op]) -> None:
-        forms = rethink_bodies(body, self.data) if self.rethink else None
+        forms = rethink_bodies(body, self.data) if self.rethink or self.syncher.runtime.rethink else None
         for form in forms or (body,):   # none reTHINK can address: ours still get it (DECISIONS.md)
             self._send(form)
         if self._change_handlers:
