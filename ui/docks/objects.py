@@ -42,7 +42,7 @@ AGE_TICK_MS = 1_000
 
 def replica_side(rep: Replica, editable: bool = True) -> Side:
     obj = rep.obj
-    edit = (lambda path, value: obj.set(path, value)) if rep.is_reporter and editable else None
+    edit = (lambda path, value: obj.set(path, value)) if rep.is_reporter and editable and not rep.passive else None
     return Side(rep.label, lambda: obj.data, edit)
 
 
