@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +35,9 @@ from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 MAX_MESSAGE = 1 << 20
 BAD_FRAMES = 20
 BAD_FRAME_WINDOW = 10.0
+
+#: Objects deallocated by reTHINK runtimes the node remembers, for their late delete (INTEROP).
+MAX_DEALLOCATED = 10_000
 
 #: Link control addresses (`mn:/session`, `mn:/monitor`, TRANSPORT §2, §4): never routed.
 _MN_SCHEME = "mn:/"
@@ -75,6 +79,11 @@ class MessageNode:
         self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
+        #: ObjectURL → the reTHINK runtime that deallocated it, the last `MAX_DEALLOCATED` (INTEROP, DECISIONS.md)
+        self.deallocated: OrderedDict[str, str] = OrderedDict()
+        #: runtime URL → node subscriptions of its lost link, for reTHINK runtimes, which never re-send
+        #: them: a `re-open` gets them back (INTEROP §1, DECISIONS.md); the last `MAX_DEALLOCATED`
+        self.lost_subscriptions: OrderedDict[str, list[str]] = OrderedDict()
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
@@ -117,6 +126,11 @@ class MessageNode:
             self._session_event("close", session, reason=reason)
             return
         removed = self.subscriptions.drop_session(session)
+        if was is SessionState.OPEN and removed and is_rethink(session.runtime):
+            self.lost_subscriptions[session.runtime] = removed
+            self.lost_subscriptions.move_to_end(session.runtime)
+            if len(self.lost_subscriptions) > MAX_DEALLOCATED:
+                self.lost_subscriptions.popitem(last=False)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
             self.allocator.forget_acceptances(session.runtime)
@@ -239,10 +253,23 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        kept = self.lost_subscriptions.pop(runtime, [])
+        if kept and msg["type"] == "re-open":
+            self._restore_subscriptions(session, kept)
         # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
         extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
                                                       "domain": self.domain, "visiting": session.visiting}, **extra)
+
+    def _restore_subscriptions(self, session: Session, addresses: list[str]) -> None:
+        """A reTHINK runtime's re-open takes over the node subscriptions of its lost link (it never
+        re-sends them, INTEROP §1); within the session's limits, as any subscribe."""
+        if self.subscriptions.refusal(session, addresses) is not None:
+            return
+        added = self.subscriptions.add(session, addresses)
+        if self.monitor.active:
+            for address in added:
+                self.monitor.emit("subscription", self.url, action="added", address=address, session=session.runtime)
 
     def _monitor_control(self, s: Session, msg: Message) -> None:
         """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""
@@ -309,7 +336,28 @@ class MessageNode:
             if owner is not None and owner != s.runtime:
                 self.allocator.accept(s.runtime, obj, accepted[1])
 
+    def _after_deallocation(self, s: Session, msg: Message) -> bool:
+        """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and its
+        observers unsubscribe from O after that delete: the delete still reaches O's observers, the
+        unsubscribe gets 200 (DECISIONS.md). True when `msg` was one of those and is handled."""
+        mtype, to = msg["type"], msg["to"]
+        if not self.deallocated or mtype not in ("delete", "unsubscribe") or not is_rethink(s.runtime):
+            return False
+        obj = addr.object_of(to)
+        if mtype == "delete" and to == addr.changes(obj) and msg["from"] == addr.subscription(obj) \
+                and self.deallocated.get(obj) == s.runtime:
+            peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
+            self._deliver(peers, msg)
+            return True
+        if mtype == "unsubscribe" and to == addr.subscription(obj) and obj in self.deallocated \
+                and obj not in self.allocator.owner:
+            self._answer(s, msg, 200)
+            return True
+        return False
+
     def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
+        if self._after_deallocation(s, msg):
+            return
         body = msg.get("body", {})
         source = body.get("source")
         problem = self._address_error(source, body.get("resource"))
@@ -562,6 +610,10 @@ class MessageNode:
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
                 self.registry.forget(resource)
+                if is_rethink(s.runtime):
+                    self.deallocated[resource] = s.runtime
+                    if len(self.deallocated) > MAX_DEALLOCATED:
+                        self.deallocated.popitem(last=False)
                 self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":
