@@ -201,9 +201,10 @@ class Resumer:
                 oo = self._rebuild_observer(record)
                 fresh.append(oo)
             chosen.append((record, oo))
+        deleted = {oo.url for oo in fresh if oo.deleted}   # known gone: listed for the resync to find out
+        fresh = [oo for oo in fresh if not oo.deleted]
         reply = await self.runtime.routing.subscribe([a for oo in fresh for a in oo.node_addresses()])
         gone: set[str] = set()
-        deleted: set[str] = set()
         if code_of(reply) != 200:
             for oo in fresh:
                 outcome = await self._observe_one(oo)
@@ -268,5 +269,6 @@ class Resumer:
         if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
         oo.dormant = set(record.get("subscriptions", []))
+        oo.deleted = bool(record.get("deleted"))
         self.sm._attach_observer(oo)
         return oo

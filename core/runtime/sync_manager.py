@@ -471,7 +471,7 @@ class SyncManager:
         answer = await self._ask_reporter(url, request, msg)
         if code_of(answer) != 200:
             self._drop_subscription(oo, hyperty)
-            if not oo.subscriptions:
+            if not oo.subscriptions and not oo.dormant:
                 await self._forget_observed(oo)
             self.bus.reply(msg, code_of(answer), description_of(answer) or "subscription refused")
             return
@@ -527,6 +527,7 @@ class SyncManager:
                 self._offer(oo, v, early[v])
 
     def _drop_subscription(self, oo: ObserverObject, hyperty: str) -> None:
+        oo.dormant.discard(hyperty)
         sub = oo.subscriptions.pop(hyperty, None)
         if sub is not None:
             for listener in sub.forwards:
@@ -566,7 +567,7 @@ class SyncManager:
         # reporter was told either way.
         await self._ask_reporter(url, request, msg, "unsubscribe")
         self._drop_subscription(oo, hyperty)
-        if oo.subscriptions:
+        if oo.subscriptions or oo.dormant:   # the record stays for hyperties that have not resumed yet
             self.runtime.persist_observer(oo)
         else:
             await self._forget_observed(oo)
@@ -654,7 +655,11 @@ class SyncManager:
         mns, oo.mns = oo.mns, []
         if mns:
             self.runtime.tasks.spawn(self.runtime.routing.unsubscribe(mns), "release MNS")
-        self.runtime.forget_observer(oo.url)
+        if oo.dormant:   # local hyperties not resumed yet: they learn of it when they resume
+            oo.deleted = True
+            self.runtime.persist_observer(oo)
+        else:
+            self.runtime.forget_observer(oo.url)
         self.monitor.emit("object", self.runtime.url, action="deleted", role="observer", object=oo.url,
                           version=msg.get("body", {}).get("version"))
 
