@@ -220,6 +220,12 @@ class Resumer:
             if oo.url in gone:
                 continue
             url = oo.url
+            if oo.deleted:
+                # Deleted while this hyperty was away (possibly during this resume): listed without a
+                # subscription; its resync read finds it gone, notifies, and its unsubscribe ends it.
+                self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
+                values.append(value_from(oo.metadata, record, store=oo.store))
+                continue
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
             oo.dormant.discard(hyperty)
@@ -270,5 +276,8 @@ class Resumer:
             oo.load = lambda: self.runtime.stored_record("observer", url)
         oo.dormant = set(record.get("subscriptions", []))
         oo.deleted = bool(record.get("deleted"))
-        self.sm._attach_observer(oo)
+        if oo.deleted:
+            self.sm.observers[url] = oo   # a tombstone for the hyperties still to be told (no listeners)
+        else:
+            self.sm._attach_observer(oo)
         return oo

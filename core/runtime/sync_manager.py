@@ -526,6 +526,15 @@ class SyncManager:
             if v > oo.version:
                 self._offer(oo, v, early[v])
 
+    def _left_deleted(self, oo: ObserverObject, hyperty: str) -> None:
+        """A hyperty that resumed a deleted object's tombstone leaves it; the last one ends it."""
+        oo.dormant.discard(hyperty)
+        if oo.dormant or oo.subscriptions:
+            self.runtime.persist_observer(oo)
+            return
+        self._release_observed(oo)
+        self.runtime.forget_observer(oo.url)
+
     def _drop_subscription(self, oo: ObserverObject, hyperty: str) -> None:
         oo.dormant.discard(hyperty)
         sub = oo.subscriptions.pop(hyperty, None)
@@ -558,6 +567,10 @@ class SyncManager:
             await self._revoke(msg, url, subscriber)
             return
         oo = self.observers.get(url)
+        if oo is not None and oo.deleted and hyperty in oo.dormant:
+            self._left_deleted(oo, hyperty)   # it resumed, found the object gone and leaves (§3.8)
+            self.bus.reply(msg, 200)
+            return
         if oo is None or hyperty not in oo.subscriptions:
             raise Refusal(404, "not subscribed")
         request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}
@@ -651,14 +664,17 @@ class SyncManager:
             self.bus.post({"type": "delete", "from": addr.subscription(oo.url), "to": hyperty,
                            "body": {"resource": oo.url}}, lambda _answer: None)
             self._drop_subscription(oo, hyperty)
-        self._release_observed(oo)
         mns, oo.mns = oo.mns, []
         if mns:
             self.runtime.tasks.spawn(self.runtime.routing.unsubscribe(mns), "release MNS")
-        if oo.dormant:   # local hyperties not resumed yet: they learn of it when they resume
+        if oo.dormant:
+            # Local hyperties that have not resumed yet learn of it when they do: the object stays as a
+            # tombstone (no listeners, no node subscription) and its record lists only them.
+            self._unwire(oo)
             oo.deleted = True
             self.runtime.persist_observer(oo)
         else:
+            self._release_observed(oo)
             self.runtime.forget_observer(oo.url)
         self.monitor.emit("object", self.runtime.url, action="deleted", role="observer", object=oo.url,
                           version=msg.get("body", {}).get("version"))
