@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.protocol import address as addr
 from core.schemas import COMM_SCHEMA
-from tests.interop.rethink import claim_hyperty, observe, rethink_client
+from tests.interop.rethink import claim_hyperty, expect, observe, rethink_client
 from tests.interop.test_runtime_rows import A, rethink_reporter, subscribe_ours
 from tests.net.conftest import Net, body
 
@@ -77,3 +77,43 @@ async def test_a_re_open_takes_over_the_node_subscriptions_of_the_lost_link(net:
               "body": {"version": 1, "source": reporter, "attribute": "a", "value": 1}}
     await client.send(update)
     assert await again.recv() == update
+
+
+async def test_children_on_an_unnamed_children_channel_reach_syncscope_replicas(net: Net) -> None:
+    # reTHINK's newest runtime: child create and update on exactly `O/children/`, no collection name
+    await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    rt, obs, _ = await subscribe_ours(net, client, reporter, obj, {"a": 1})
+    cid = "1796533989494-17fa80c1-19cd-0a9f-fb86-87bc6e867421#2"
+    await client.send({"id": 80, "type": "create", "from": reporter, "to": obj + "/children/",
+                       "body": {"resource": cid, "value": {"url": cid, "reporter": reporter, "created": "t",
+                                                          "runtime": client.runtime, "schema": "s", "parent": obj,
+                                                          "mutual": False, "data": {"text": "hi"}}}})
+    await net.watch.state(lambda: cid in obs.children)
+    assert obs.children[cid].name == "messages" and obs.children[cid].data == {"text": "hi"}
+    await client.send({"id": 81, "type": "update", "from": obj, "to": obj + "/children/",
+                       "body": {"version": 5, "attribute": "text", "value": "edited", "resource": cid,
+                                "source": reporter}})
+    await net.watch.state(lambda: obs.children[cid].data == {"text": "edited"})
+
+
+async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_channel(net: Net) -> None:
+    await net.node(A)
+    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
+    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, chat.url, observer))["code"] == 200
+    child = await chat.add_child("resources", {"file": "f"})
+    create = await expect(client, lambda m: m["type"] == "create" and m["body"].get("resource") == child.child_id)
+    assert create["to"] == chat.url + "/children/" and create["body"]["value"]["children"] == "resources"
+    # a SyncScope observer of the same object still files it under its collection
+    await net.watch.state(lambda: child.child_id in ours.children)
+    assert ours.children[child.child_id].name == "resources" and ours.children[child.child_id].data == {"file": "f"}
+    child.data["file"] = "g"
+    update = await expect(client, lambda m: m["type"] == "update" and m["body"].get("resource") == child.child_id)
+    assert update["to"] == chat.url + "/children/" and update["body"]["attribute"] == "file"
+    await net.watch.state(lambda: ours.children[child.child_id].data == {"file": "g"})
