@@ -581,7 +581,8 @@ class Syncher:
             return
         if mtype == "update":
             if msg["from"] == parent.url:   # reTHINK: from the parent, with the parent's version (INTEROP §4)
-                child._apply(b, versioned=False)
+                if b.get("source", child.reporter) in (child.reporter, parent.metadata.get("reporter")):
+                    child._apply(b, versioned=False)
                 return
             if msg["from"] != child.reporter:
                 return

@@ -117,3 +117,50 @@ async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_c
     update = await expect(client, lambda m: m["type"] == "update" and m["body"].get("resource") == child.child_id)
     assert update["to"] == chat.url + "/children/" and update["body"]["attribute"] == "file"
     await net.watch.state(lambda: ours.children[child.child_id].data == {"file": "g"})
+
+
+async def test_a_rethink_unsubscribe_while_or_after_a_syncscope_reporter_deletes_is_answered_200(net: Net) -> None:
+    await net.node(A)
+    # the window of §3.6: the owner's node subscriptions are gone, its deallocation not yet done
+    client, reporter, obj = await rethink_reporter(net)
+    await client.request("unsubscribe", client.runtime + "/sm", addr.mn_sm(A), {"resources": [obj + "/subscription"]})
+    watcher, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(watcher, A)
+    during = await watcher.request("unsubscribe", watcher.runtime + "/sm", obj + "/subscription", {"source": observer})
+    assert body(during) == {"code": 200}
+    # after a SyncScope reporter's delete, deallocation included
+    ours = await net.runtime(A)
+    alice = await ours.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    assert body(await observe(watcher, chat.url, observer))["code"] == 200
+    await chat.delete()
+    await expect(watcher, lambda m: m["type"] == "delete" and m["to"] == chat.url + "/changes")
+    after = await watcher.request("unsubscribe", watcher.runtime + "/sm", chat.url + "/subscription",
+                                  {"source": observer})
+    assert body(after) == {"code": 200}
+
+
+async def test_a_rethink_observer_edits_its_child_from_the_parent_url(net: Net) -> None:
+    await net.node(A)
+    ours = await net.runtime(A)
+    alice = await ours.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, chat.url, observer))["code"] == 200
+    cid = f"{observer}#1"
+    await client.send({"id": 60, "type": "create", "from": observer, "to": chat.url + "/children/resources",
+                       "body": {"resource": cid, "value": {"url": cid, "reporter": observer, "children": "resources",
+                                                          "data": {"msg": "hi"}}}})
+    await net.watch.state(lambda: cid in chat.children)
+    edit = {"version": 9, "source": observer, "attribute": "msg", "value": "dave edited", "resource": cid}
+    await client.send({"id": 61, "type": "update", "from": chat.url, "to": chat.url + "/children/resources",
+                       "body": edit})
+    await net.watch.state(lambda: chat.children[cid].data == {"msg": "dave edited"})
+    # `source` must be its own hyperty: someone else's is refused
+    await client.send({"id": 62, "type": "update", "from": chat.url, "to": chat.url + "/children/resources",
+                       "body": {**edit, "source": alice.url, "value": "forged"}})
+    forged = await expect(client, lambda m: m["type"] == "response" and m["id"] == 62)
+    assert body(forged)["code"] == 403 and chat.children[cid].data == {"msg": "dave edited"}
