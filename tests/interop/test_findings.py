@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.protocol import address as addr
 from core.schemas import COMM_SCHEMA
 from tests.interop.rethink import claim_hyperty, expect, observe, rethink_client
-from tests.interop.test_runtime_rows import A, rethink_reporter, subscribe_ours
+from tests.interop.test_runtime_rows import A, rethink_reporter, rethink_value, subscribe_ours
 from tests.net.conftest import Net, body
 
 
@@ -164,3 +164,20 @@ async def test_a_rethink_observer_edits_its_child_from_the_parent_url(net: Net) 
                        "body": {**edit, "source": alice.url, "value": "forged"}})
     forged = await expect(client, lambda m: m["type"] == "response" and m["id"] == 62)
     assert body(forged)["code"] == 403 and chat.children[cid].data == {"msg": "dave edited"}
+
+
+async def test_a_rethink_subscribe_answer_without_children_is_completed_by_a_read(net: Net) -> None:
+    await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    value = rethink_value(obj, reporter, client.runtime, {"a": 1})
+    del value["childrenObjects"]                  # reTHINK's `_onSubscribe` adds none
+    rt, obs, _ = await subscribe_ours(net, client, reporter, obj, {}, answer={"code": 200, "owner": reporter,
+                                                                              "value": value})
+    read = await expect(client, lambda m: m["type"] == "read" and m["to"] == obj)
+    cid = f"{reporter}#1"
+    full = {**value, "childrenObjects": {"resources": {cid: {"value": {
+        "url": cid, "reporter": reporter, "parent": obj, "children": "resources", "data": {"file": "f"}}}}}}
+    await client.send({"id": read["id"], "type": "response", "from": obj, "to": read["from"],
+                       "body": {"code": 200, "value": full}})
+    await net.watch.state(lambda: cid in obs.children)
+    assert obs.children[cid].name == "resources" and obs.data == {"a": 1}
