@@ -15,9 +15,26 @@ import ssl
 import sys
 
 from core.net.websocket import IDLE_TIMEOUT, MAX_OUTGOING, NodeServer
+from core.node.limits import MAX_DEPTH_CEILING, Limits
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.state import NodeState, StateError
+from core.node.subscription_manager import MAX_SUBSCRIPTIONS
+
+#: `Limits` field → (option, metavar, help); every bound on what a peer sends (docs/LIMITS.md).
+_LIMIT_OPTIONS = {
+    "max_depth": ("--max-depth", "N", f"JSON nesting of a message (at most {MAX_DEPTH_CEILING}); deeper: 400"),
+    "max_address": ("--max-address", "BYTES", "an address the node reads; longer: 400"),
+    "max_scheme": ("--max-scheme", "BYTES", "an object scheme in an allocation request; longer: 400"),
+    "max_token": ("--max-token", "BYTES", "a session, delegation or monitor token; longer: 400"),
+    "max_allocation": ("--max-allocation", "N", "addresses allocated, or registrations taken, per request"),
+    "max_owned": ("--max-owned", "N", "addresses a runtime URL may own, allocated or transferred; past it: 429"),
+    "registry_entry": ("--registry-entry", "BYTES", "one registry entry; larger: 413"),
+    "registry_runtime_bytes": ("--registry-runtime-bytes", "BYTES",
+                               "registry entries of one runtime's objects; past it: 429"),
+    "registry_bytes": ("--registry-bytes", "BYTES", "all registry entries of the domain; past it: 429"),
+    "registry_page": ("--registry-page", "BYTES", "entries in one registry read answer (then `next`)"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--monitor-bytes", type=int, default=MONITOR_BYTES, metavar="N",
                         help=f"bytes of envelopes the replay, and each monitor's queue, may hold "
                              f"(default {MONITOR_BYTES})")
+    parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
+                        help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}); past it: 429")
+    defaults = Limits()
+    for name, (option, metavar, text) in _LIMIT_OPTIONS.items():
+        default = getattr(defaults, name)
+        parser.add_argument(option, type=int, default=default, metavar=metavar, dest=name,
+                            help=f"{text} (default {default})")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
 
 
@@ -53,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
+        limits = Limits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
+    except ValueError as exc:
+        print(f"syncscope node: {exc}", file=sys.stderr)
+        return 2
+    try:
         context = _tls(args)
         state = NodeState(args.state) if args.state else None
     except (OSError, ssl.SSLError, StateError) as exc:
@@ -60,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     token = args.monitor_token or secrets.token_urlsafe(16)
     node = MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
-                       monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes)
+                       monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes,
+                       max_subscriptions=args.max_subscriptions, limits=limits)
     try:
         return asyncio.run(_serve(node, args, context, None if args.monitor_token else token))
     finally:

@@ -155,17 +155,31 @@ class Player:
         domain, name = str(step["domain"]), str(step["name"])
         deadline = time.monotonic() + float(step.get("timeout", DEFAULT_WAIT))
         while True:
-            answer = await self.runtime.bus.request({"type": "read", "from": self.runtime.url + "/registry",
-                                                     "to": addr.registry(domain), "body": {}})
-            if code_of(answer) != 200:
-                raise SyncError(code_of(answer), f"registry of {domain} answered", answer)
-            found = [o for o in answer["body"].get("value", []) if isinstance(o, dict) and o.get("name") == name]
-            if found:
-                self.objects[str(step.get("as", name))] = _Found(str(found[0]["url"]), str(found[0].get("schema")))
+            found = await self._registered(domain, name)
+            if found is not None:
+                self.objects[str(step.get("as", name))] = _Found(str(found["url"]), str(found.get("schema")))
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no live object {name!r} in {domain}")
             await asyncio.sleep(FIND_EVERY)
+
+    async def _registered(self, domain: str, name: str) -> dict[str, Any] | None:
+        """The first live object called `name` in the registry of `domain`: a read filtered by name,
+        page after page while the node answers `next` (docs/LIMITS.md)."""
+        body: dict[str, Any] = {"name": name}
+        while True:
+            answer = await self.runtime.bus.request({"type": "read", "from": self.runtime.url + "/registry",
+                                                     "to": addr.registry(domain), "body": body})
+            if code_of(answer) != 200:
+                raise SyncError(code_of(answer), f"registry of {domain} answered", answer)
+            page = answer["body"].get("value", [])
+            found = [o for o in page if isinstance(o, dict) and o.get("name") == name] if isinstance(page, list) else []
+            if found:
+                return found[0]
+            after = answer["body"].get("next")
+            if not isinstance(after, str) or not after:
+                return None
+            body = {"name": name, "after": after}
 
     async def do_subscribe(self, step: dict[str, Any]) -> None:
         hyperty = self._hyperty(step)

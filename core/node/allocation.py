@@ -11,6 +11,8 @@ import uuid
 #: TRANSPORT §5 limits.
 MAX_PER_REQUEST = 1_000
 MAX_OWNED = 100_000
+#: Transfers one runtime may have accepted and not yet seen committed (docs/LIMITS.md).
+MAX_ACCEPTANCES = 1_000
 
 
 class AllocationError(Exception):
@@ -22,13 +24,20 @@ class AllocationError(Exception):
 class Allocator:
     """address → owning runtime URL, for the hyperty and object addresses of one domain."""
 
-    def __init__(self, domain: str, max_per_request: int = MAX_PER_REQUEST, max_owned: int = MAX_OWNED) -> None:
+    def __init__(self, domain: str, max_per_request: int = MAX_PER_REQUEST, max_owned: int = MAX_OWNED,
+                 max_acceptances: int = MAX_ACCEPTANCES) -> None:
         self.domain = domain
         self.max_per_request = max_per_request
         self.max_owned = max_owned
+        self.max_acceptances = max_acceptances
         self.owner: dict[str, str] = {}
         self._count: dict[str, int] = {}
         self.fenced: set[str] = set()  # delegation tokens fenced by an owner query (§1.2 step 6)
+        # (object, delegation token) → the runtime that accepted the transfer (PROTOCOL §4 #4), and
+        # per runtime its acceptances, oldest first. In memory only: a node restart forgets them and
+        # a pending transfer is then refused, which the delegation aborts cleanly.
+        self.accepted: dict[tuple[str, str], str] = {}
+        self._accepted_by: dict[str, dict[tuple[str, str], None]] = {}
 
     def restore(self, owners: dict[str, str]) -> None:
         """Ownership read back from a node state file (`core.node.state`)."""
@@ -65,7 +74,38 @@ class Allocator:
         del self.owner[url]
         self._count[runtime] -= 1
 
+    def owns(self, runtime: str) -> int:
+        return self._count.get(runtime, 0)
+
+    def accept(self, runtime: str, url: str, token: str) -> None:
+        """`runtime` takes over `url` if its owner commits with `token` (PROTOCOL §4 #4); at most
+        `max_acceptances` per runtime, the oldest forgotten first."""
+        key = (url, token)
+        mine = self._accepted_by.setdefault(runtime, {})
+        if key in mine:
+            return
+        self.unaccept(key)
+        while len(mine) >= self.max_acceptances:
+            self.unaccept(next(iter(mine)))
+        mine[key] = None
+        self.accepted[key] = runtime
+
+    def unaccept(self, key: tuple[str, str]) -> None:
+        runtime = self.accepted.pop(key, None)
+        if runtime is not None:
+            mine = self._accepted_by[runtime]
+            del mine[key]
+            if not mine:
+                del self._accepted_by[runtime]
+
+    def forget_acceptances(self, runtime: str) -> None:
+        """The accepting runtime's link ended: what it accepted cannot commit any more."""
+        for key in list(self._accepted_by.get(runtime, ())):
+            self.unaccept(key)
+
     def transfer(self, runtime: str, url: str, to_runtime: str, token: str) -> None:
+        """PROTOCOL §4 #8: only by the owner, only to a runtime that accepted `url` with `token`
+        (#4), never past that runtime's quota (TRANSPORT §5: however addresses arrive)."""
         owner = self.owner.get(url)
         if owner is None:
             raise AllocationError(404, "unknown object")
@@ -73,6 +113,13 @@ class Allocator:
             raise AllocationError(403, "not the owner")
         if token in self.fenced:
             raise AllocationError(403, "delegation token fenced by an owner query")
+        if to_runtime == runtime:
+            raise AllocationError(400, "the runtime owns the object already")
+        if self.accepted.get((url, token)) != to_runtime:
+            raise AllocationError(403, "the target runtime has not accepted this transfer")
+        if self._count.get(to_runtime, 0) + 1 > self.max_owned:
+            raise AllocationError(429, f"a runtime may own at most {self.max_owned} addresses")
+        self.unaccept((url, token))
         self.owner[url] = to_runtime
         self._count[runtime] -= 1
         self._count[to_runtime] = self._count.get(to_runtime, 0) + 1

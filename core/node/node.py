@@ -18,6 +18,7 @@ import orjson
 
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
+from core.node.limits import Limits, frame_deeper_than, scheme_error, too_long
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
@@ -47,12 +48,12 @@ class MessageNode:
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
                  max_subscriptions: int = MAX_SUBSCRIPTIONS, state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
-                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES) -> None:
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
-        `size` in bytes as it crossed the wire."""
+        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
         self.domain = domain
         self.url = f"{addr.MN_PREFIX}{domain}"
         self.monitor = monitor or Monitor()
@@ -62,9 +63,11 @@ class MessageNode:
         self.ham_url = addr.hyperty_allocation(domain)
         self.aa_url = f"{self.url}/address-allocation"   # older reTHINK: alias of oam_url (INTEROP §2)
         self.registry_url = addr.registry(domain)
+        self.limits = limits or Limits()
         self.subscriptions = SubscriptionManager(max_subscriptions)
-        self.allocator = Allocator(domain)
-        self.registry = Registry()
+        self.allocator = Allocator(domain, self.limits.max_allocation, self.limits.max_owned, self.limits.acceptances)
+        self.state = state or MemoryState()
+        self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
@@ -73,7 +76,7 @@ class MessageNode:
         self.stats = {"in": 0, "out": 0, "dropped": 0}
         self.policy = Policy()   # the node's policy interceptor: action "route" (PROTOCOL §6)
         self.session_hooks: list[SessionHook] = []
-        self.state = state or MemoryState()
+        self._errors = 0   # error answers and drops so far: a request that adds to it stores nothing
         self._restore()
         self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
                                  max_bytes=monitor_bytes) if monitor_token else None)
@@ -84,7 +87,8 @@ class MessageNode:
         self.allocator.restore(snap.owners)
         self.allocator.fenced |= snap.fenced
         self.bound.update(snap.bound)
-        self.registry.objects.update(snap.registrations)
+        for url in self.registry.restore(snap.registrations):
+            self.state.unregister(url)
 
     def close(self) -> None:
         """Stop the monitor feed and release the state file (links are closed by their owner)."""
@@ -110,6 +114,7 @@ class MessageNode:
         removed = self.subscriptions.drop_session(session)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
+            self.allocator.forget_acceptances(session.runtime)
         if was is SessionState.OPEN:
             if self.monitor.active:
                 for address in removed:
@@ -138,10 +143,15 @@ class MessageNode:
                 return
             try:
                 msg = orjson.loads(frame)
-            except orjson.JSONDecodeError:
-                self._bad_frame(session, None, 400, "message is not JSON")
+            except orjson.JSONDecodeError as exc:
+                deep = str(exc).startswith("depth limit")
+                self._bad_frame(session, None, 400, "too deeply nested" if deep else "message is not JSON")
                 return
-        problem = envelope_error(msg, link=True)
+            if frame_deeper_than(frame, msg, self.limits.max_depth):
+                # TRANSPORT §5: it could be read but not forwarded, answered or traced whole.
+                self._bad_frame(session, _header(msg), 400, "too deeply nested", size)
+                return
+        problem = envelope_error(msg, link=True) or self._address_error(msg["from"], msg["to"])
         if problem is not None:
             self._bad_frame(session, msg if isinstance(msg, dict) else None, 400, problem, size)
             return
@@ -163,6 +173,17 @@ class MessageNode:
         else:
             self._route(session, msg)
 
+    def _address_error(self, *addresses: Any) -> str | None:
+        """TRANSPORT §5: addresses the node reads are at most `max_address` bytes."""
+        limit = self.limits.max_address
+        if any(isinstance(a, str) and too_long(a, limit) for a in addresses):
+            return f"address longer than {limit} bytes"
+        return None
+
+    def _token_error(self, token: Any) -> str | None:
+        limit = self.limits.max_token
+        return f"token longer than {limit} bytes" if isinstance(token, str) and too_long(token, limit) else None
+
     def receive_binary(self, session: Session, frame: bytes) -> None:
         """A binary frame (TRANSPORT §1): refused with 400 when its `id` and `from` can be read."""
         if session.state is not SessionState.CLOSED:
@@ -183,6 +204,10 @@ class MessageNode:
             self._answer(session, msg, 400, "session already open")
             return
         token = msg.get("body", {}).get("token") if proof is None else proof
+        problem = self._token_error(token)
+        if problem is not None:
+            self._answer(session, msg, 400, problem)
+            return
         known = self.tokens.get(runtime)
         if proof is not None and known is None and msg["type"] == "open":
             self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
@@ -233,7 +258,8 @@ class MessageNode:
             self._answer(s, msg, 403, "this node has no monitor feed")
             return
         body = msg.get("body", {})
-        refusal = self.feed.refusal(body)
+        problem = self._token_error(body.get("token"))
+        refusal = (400, problem) if problem is not None else self.feed.refusal(body)
         if refusal is not None:
             self._session_event("refused", s, claimed=name, code=refusal[0])
             self._answer(s, msg, *refusal)
@@ -255,9 +281,34 @@ class MessageNode:
     # routing (PROTOCOL §1.5) ---------------------------------------------------------------------
 
     def _route(self, s: Session, msg: Message) -> None:
+        """Route one request or publication; what it would store (a foreign hyperty bound at first
+        use, an accepted transfer) is written only when it was not refused (TRANSPORT §5)."""
+        errors = self._errors
+        binds: list[str] = []
+        self._route_checked(s, msg, binds)
+        if self._errors != errors:
+            return
+        for hyperty in binds:
+            self.bound[hyperty] = s.runtime
+            self.state.bind(hyperty, s.runtime)
+        accepted = _acceptance(msg)
+        if accepted is not None and accepted[0] == s.runtime:
+            obj = addr.object_of(msg["to"])
+            owner = self.allocator.owner.get(obj)
+            if owner is not None and owner != s.runtime:
+                self.allocator.accept(s.runtime, obj, accepted[1])
+
+    def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
         body = msg.get("body", {})
         source = body.get("source")
-        if not self._owns(s, msg["from"]) or (isinstance(source, str) and source and not self._owns(s, source)):
+        problem = self._address_error(source, body.get("resource"))
+        if problem is None and _acceptance(msg) is not None:
+            problem = self._token_error(body["delegationToken"])
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
+            return
+        if not self._owns(s, msg["from"], binds) or (isinstance(source, str) and source
+                                                      and not self._owns(s, source, binds)):
             self._answer(s, msg, 403, "not owned by this session")
             return
         if not self.policy.allows("route", msg):
@@ -307,9 +358,10 @@ class MessageNode:
             return owner
         return self.bound.get(to)
 
-    def _owns(self, s: Session, address: str) -> bool:
+    def _owns(self, s: Session, address: str, binds: list[str]) -> bool:
         """PROTOCOL §6: allocated to it, under its runtime URL or an ObjectURL it owns, or a
-        foreign-domain hyperty bound to it at first use; foreign ObjectURLs cannot be checked."""
+        foreign-domain hyperty bound to it at first use (added to `binds`, written by the caller
+        once the request is not refused); foreign ObjectURLs cannot be checked."""
         if addr.runtime_of(address) == s.runtime:
             return True
         if addr.is_runtime_address(address):
@@ -322,8 +374,9 @@ class MessageNode:
         if addr.is_hyperty(address):
             bound = self.bound.get(address)
             if bound is None:
-                bound = self.bound[address] = s.runtime
-                self.state.bind(address, bound)
+                if address not in binds:
+                    binds.append(address)
+                return True
             return bound == s.runtime
         return addr.is_object_url(addr.object_of(address))
 
@@ -343,6 +396,7 @@ class MessageNode:
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
         self.stats["dropped"] += 1
+        self._errors += 1
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=f"no route: {why}", message=msg, session=s.runtime)
         if msg["type"] not in ("update", "delete", "response"):
@@ -350,6 +404,8 @@ class MessageNode:
 
     def _answer(self, s: Session, request: Message, code: int, description: str | None = None,
                 **fields: Any) -> None:
+        if code >= 300:
+            self._errors += 1
         if request.get("type") == "response":
             return
         reply = response(request, code, description, **fields)
@@ -365,6 +421,7 @@ class MessageNode:
     def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str, size: int = 0) -> None:
         """TRANSPORT §1: answer what can be answered, drop the rest; 20 within 10 s close the link."""
         self.stats["dropped"] += 1
+        self._errors += 1
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=problem, message=msg, session=s.runtime, size=size)
         if (msg is not None and isinstance(msg.get("from"), str) and msg.get("from")
@@ -403,6 +460,8 @@ class MessageNode:
 
     def _subscription_request(self, s: Session, msg: Message) -> None:
         resources, problem = resources_of(msg.get("body", {}), msg["type"])
+        if problem is None:
+            problem = self._address_error(*resources)
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return
@@ -423,6 +482,11 @@ class MessageNode:
                         if not owner and rethink and address in (obj, addr.subscription(obj)):
                             if s.visiting:
                                 self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
+                                return
+                            problem = scheme_error(addr.scheme_of(obj), self.limits.max_scheme) \
+                                if addr.is_object_url(obj) else None
+                            if problem is not None:      # a claim allocates: the same bounds (TRANSPORT §5)
+                                self._answer(s, msg, 400, problem)
                                 return
                             owner = s.runtime
                             claims.append(obj)
@@ -465,8 +529,9 @@ class MessageNode:
                 scheme = body.get("scheme")
                 value = body.get("value", {})
                 number = value.get("number", 1) if isinstance(value, dict) else 1
-                if not isinstance(scheme, str) or not scheme or "/" in scheme or ":" in scheme:
-                    self._answer(s, msg, 400, "missing scheme")
+                problem = scheme_error(scheme, self.limits.max_scheme)   # PROTOCOL §1.1, TRANSPORT §5
+                if problem is not None:
+                    self._answer(s, msg, 400, problem)
                     return
                 if isinstance(number, bool) or not isinstance(number, int):
                     self._answer(s, msg, 400, "bad number")
@@ -484,30 +549,49 @@ class MessageNode:
             if msg["type"] == "delete":
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
+                self.registry.forget(resource)
                 self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":
-                token = body.get("delegationToken")
-                if isinstance(token, str) and token and token not in self.allocator.fenced:
-                    self.allocator.fenced.add(token)
-                    self.state.fence(token)
-                owner = self.allocator.owner.get(resource)
-                if owner is None:
-                    self._answer(s, msg, 404, "unknown object")
-                else:
-                    self._answer(s, msg, 200, value={"runtime": owner})
+                self._owner_query(s, msg, resource, body.get("delegationToken"))
             else:
                 self._transfer(s, msg, resource, body)
         except AllocationError as exc:
             self._answer(s, msg, exc.code, exc.description)
 
+    def _owner_query(self, s: Session, msg: Message, resource: str, token: Any) -> None:
+        """PROTOCOL §1.2 step 6. The query fences its token only when it is answered 200 and asked by
+        the owner or by the runtime that accepted a transfer with it: nobody else's query can be
+        contradicted by a transfer, and a refused or third-party query stores nothing."""
+        problem = self._token_error(token)
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
+            return
+        owner = self.allocator.owner.get(resource)
+        if owner is None:
+            self._answer(s, msg, 404, "unknown object")
+            return
+        if isinstance(token, str) and token and token not in self.allocator.fenced and (
+                owner == s.runtime or self.allocator.accepted.get((resource, token)) == s.runtime):
+            self.allocator.unaccept((resource, token))
+            self.allocator.fenced.add(token)
+            self.state.fence(token)
+        self._answer(s, msg, 200, value={"runtime": owner})
+
     def _transfer(self, s: Session, msg: Message, resource: str, body: dict[str, Any]) -> None:
-        """PROTOCOL §4 #8, the commit point: owner and the node subscriptions of O, O/subscription move."""
+        """PROTOCOL §4 #8, the commit point: owner and the node subscriptions of O, O/subscription move,
+        only to a runtime that accepted the transfer with this token (#4), within its quota."""
         value = body.get("value")
         token = body.get("delegationToken")
         target = value.get("runtime") if isinstance(value, dict) else None
-        if not isinstance(target, str) or not addr.is_runtime_address(target) or not isinstance(token, str):
+        if not isinstance(target, str) or not isinstance(token, str) or not token:
             self._answer(s, msg, 400, "missing value.runtime or delegationToken")
+            return
+        problem = self._address_error(target) or self._token_error(token)
+        if problem is None and addr.runtime_of(target) != target:
+            problem = "value.runtime is not a runtime URL"
+        if problem is not None:
+            self._answer(s, msg, 400, problem)
             return
         self.allocator.transfer(s.runtime, resource, target, token)
         self.state.owners([resource], target)
@@ -559,63 +643,8 @@ class MessageNode:
             self._answer(s, msg, exc.code, exc.description)
 
     def _registry_request(self, s: Session, msg: Message) -> None:
-        body = msg.get("body", {})
-        mtype = msg["type"]
-        if mtype == "read":
-            resource = body.get("resource")
-            if isinstance(resource, str) and resource:
-                entry = self.registry.objects.get(resource)
-                if entry is None:
-                    self._answer(s, msg, 404, "not registered")
-                else:
-                    self._answer(s, msg, 200, value=dict(entry))
-            else:
-                self._answer(s, msg, 200, value=self.registry.live())
-            return
-        value = body.get("value")
-        if mtype == "create" and isinstance(value, list):
-            self._register_many(s, msg, value)
-            return
-        url = value.get("url") if isinstance(value, dict) else body.get("resource")
-        if not isinstance(url, str) or not url:
-            self._answer(s, msg, 400, "missing value.url" if mtype == "create" else "missing resource")
-            return
-        if addr.authority(url) == self.domain and self.allocator.owner.get(url) != s.runtime:
-            self._answer(s, msg, 403, "not the owner")
-            return
-        if mtype == "create" and isinstance(value, dict):
-            self.registry.register(value)
-            self.state.register(url, self.registry.objects[url])
-        elif mtype == "update" and isinstance(value, dict):
-            if not self.registry.update(url, value):
-                self._answer(s, msg, 404, "not registered")
-                return
-            self.state.register(url, self.registry.objects[url])
-        elif mtype == "delete":
-            self.registry.unregister(url)
-            self.state.unregister(url)
-        else:
-            self._answer(s, msg, 400, "missing value")
-            return
-        self._answer(s, msg, 200)
-
-    def _register_many(self, s: Session, msg: Message, values: list[Any]) -> None:
-        """A list of registrations in one create (a resume re-registers thousands): all or nothing."""
-        if not values or len(values) > self.allocator.max_per_request:
-            self._answer(s, msg, 400, f"between 1 and {self.allocator.max_per_request} registrations per request")
-            return
-        for value in values:
-            url = value.get("url") if isinstance(value, dict) else None
-            if not isinstance(url, str) or not url:
-                self._answer(s, msg, 400, "missing value.url")
-                return
-            if addr.authority(url) == self.domain and self.allocator.owner.get(url) != s.runtime:
-                self._answer(s, msg, 403, "not the owner")
-                return
-        for value in values:
-            self.registry.register(value)
-            self.state.register(value["url"], self.registry.objects[value["url"]])
-        self._answer(s, msg, 200)
+        code, description, fields = self.registry.request(s.runtime, msg["type"], msg.get("body", {}))
+        self._answer(s, msg, code, description, **fields)
 
 
 def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | None]:
@@ -651,6 +680,25 @@ def _size(frame: bytes | str) -> int:
     if isinstance(frame, bytes) or frame.isascii():
         return len(frame)
     return len(frame.encode())
+
+
+def _acceptance(msg: Message) -> tuple[str, str] | None:
+    """(runtime, token) when `msg` is a runtime accepting a transfer (PROTOCOL §4 #4: its SM to
+    `O/subscription`, `create {delegate, delegationToken, runtime}`), else None."""
+    body = msg.get("body", {})
+    runtime, token = body.get("runtime"), body.get("delegationToken")
+    if (msg["type"] != "create" or not msg["to"].endswith(addr.SUBSCRIPTION) or "delegate" not in body
+            or not isinstance(runtime, str) or not isinstance(token, str) or not token
+            or msg["from"] != addr.sm_of(runtime)):
+        return None
+    return runtime, token
+
+
+def _header(msg: Any) -> dict[str, Any] | None:
+    """`id`, `type`, `from`, `to` of a parsed message refused whole (to answer it, and trace it small)."""
+    if not isinstance(msg, dict):
+        return None
+    return {k: msg.get(k) for k in ("id", "type", "from", "to")}
 
 
 def _peek(frame: bytes | str) -> dict[str, Any] | None:

@@ -46,6 +46,10 @@ def test_tokens_ownership_fences_bindings_and_registrations_survive_a_restart(tm
                {"scheme": "comm", "value": {"number": 3}})["value"]["allocated"]
     assert ask(node, s1, "delete", RT + "/address-allocation", addr.object_allocation(D),
                {"resource": objs[2]}) == {"code": 200}
+    ask(node, s1, "subscribe", RT + "/sm", addr.mn_sm(D), {"resources": [objs[1], addr.subscription(objs[1])]})
+    node.receive(s2, orjson.dumps({"id": 9, "type": "create", "from": OTHER + "/sm", "to": addr.subscription(objs[1]),
+                                   "body": {"resource": objs[1], "delegate": "hyperty://a.example/h2",
+                                            "delegationToken": "moved", "runtime": OTHER}}))   # accepted (§4 #4)
     assert ask(node, s1, "update", RT + "/sm", addr.object_allocation(D),
                {"resource": objs[1], "value": {"runtime": OTHER}, "delegationToken": "moved"}) == {"code": 200}
     ask(node, s1, "read", RT + "/sm", addr.object_allocation(D), {"resource": objs[0], "delegationToken": "fence"})

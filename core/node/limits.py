@@ -1,0 +1,102 @@
+"""What a Message Node bounds before it does work with a peer's input (TRANSPORT §5, docs/LIMITS.md).
+
+Each bound is a field of `Limits` with the default of TRANSPORT §5 (or of docs/LIMITS.md where the
+spec names none), and an option of `syncscope node`. Sizes are bytes of UTF-8.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: Levels orjson writes (it reads 1,024): an envelope deeper than this could be read but never
+#: forwarded, answered or traced. Answers and monitor events wrap a message in up to 3 more levels.
+CODEC_DEPTH = 254
+#: Largest `max_depth` an operator may set: what the codec writes, less the wrapping and a margin.
+MAX_DEPTH_CEILING = 240
+
+#: PROTOCOL §1.1: schemes that name something other than a data object (never an object scheme).
+RESERVED_OBJECT_SCHEMES = frozenset({"hyperty", "hyperty-runtime", "runtime", "domain", "user"})
+#: RFC 3986 §3.1.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The node's bounds on peer-supplied sizes; every field is a `syncscope node` option."""
+
+    #: JSON nesting of an envelope (the envelope object itself is level 1); deeper → 400.
+    max_depth: int = 200
+    #: An address the node reads (`from`, `to`, `source`, `resource`, subscribed addresses, …).
+    max_address: int = 2 * 1024
+    #: The scheme of an object allocation request.
+    max_scheme: int = 64
+    #: A session token, delegation token or monitor token.
+    max_token: int = 256
+    #: Addresses allocated, or registrations taken, by one request.
+    max_allocation: int = 1_000
+    #: Addresses one runtime URL may own, however they arrive (allocation or transfer).
+    max_owned: int = 100_000
+    #: One registry entry (its JSON encoding).
+    registry_entry: int = 4 * 1024
+    #: Registry entries of the objects one runtime URL owns, in bytes.
+    registry_runtime_bytes: int = 16 << 20
+    #: All registry entries of the domain, in bytes.
+    registry_bytes: int = 256 << 20
+    #: Entries in one registry read answer, in bytes: far below a runtime's frame limit (4 × 1 MiB).
+    registry_page: int = 256 * 1024
+    #: Transfers a runtime has accepted (PROTOCOL §4 #4) and that are not committed yet.
+    acceptances: int = 1_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= MAX_DEPTH_CEILING:
+            raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH_CEILING}")
+        for name in ("max_address", "max_scheme", "max_token", "max_allocation", "max_owned", "registry_entry",
+                     "registry_runtime_bytes", "registry_bytes", "registry_page", "acceptances"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+
+
+def too_long(text: str, limit: int) -> bool:
+    """`text` takes more than `limit` bytes in UTF-8 (`isascii` is O(1), so ASCII costs nothing)."""
+    if len(text) > limit:
+        return True
+    return not text.isascii() and len(text.encode()) > limit
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """A JSON value nests containers more than `limit` levels deep (a container is level 1).
+
+    Iterative, and it stops at the first container past the limit, so a hostile value costs at most
+    one visit per container it holds."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def frame_deeper_than(frame: bytes | str, value: Any, limit: int) -> bool:
+    """`deeper_than` for a parsed frame: a frame with fewer opening brackets than `limit` (counted
+    in C, brackets inside strings included) cannot nest deeper, so most frames are never walked."""
+    opening = (frame.count(b"{") + frame.count(b"[")) if isinstance(frame, bytes) else \
+        (frame.count("{") + frame.count("["))
+    return opening > limit and deeper_than(value, limit)
+
+
+def scheme_error(scheme: Any, limit: int) -> str | None:
+    """Why `scheme` cannot name objects (PROTOCOL §1.1, TRANSPORT §5), or None."""
+    if not isinstance(scheme, str) or not scheme:
+        return "missing scheme"
+    if too_long(scheme, limit):
+        return f"scheme longer than {limit} bytes"
+    if not _SCHEME.match(scheme):
+        return "bad scheme"
+    if scheme.lower() in RESERVED_OBJECT_SCHEMES:
+        return f"reserved scheme {scheme.lower()!r}"
+    return None
