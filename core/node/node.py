@@ -12,7 +12,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,6 +28,9 @@ from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.dialect import is_rethink, to_rethink
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
+
+if TYPE_CHECKING:
+    from core.node.cluster.cluster import Cluster
 
 #: TRANSPORT §1: largest accepted message; 20 bad frames within 10 s close the session with 1008.
 MAX_MESSAGE = 1 << 20
@@ -48,12 +51,15 @@ class MessageNode:
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
                  max_subscriptions: int = MAX_SUBSCRIPTIONS, state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
-                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None) -> None:
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None,
+                 cluster: Cluster | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
-        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
+        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md).
+        `cluster` (connected, its state being `state`) makes this node one of several serving the
+        domain on NATS (`core.node.cluster`)."""
         self.domain = domain
         self.url = f"{addr.MN_PREFIX}{domain}"
         self.monitor = monitor or Monitor()
@@ -77,6 +83,11 @@ class MessageNode:
         self.policy = Policy()   # the node's policy interceptor: action "route" (PROTOCOL §6)
         self.session_hooks: list[SessionHook] = []
         self._errors = 0   # error answers and drops so far: a request that adds to it stores nothing
+        self.cluster = cluster
+        # Answers held until the shared state they report is stored (clustered nodes only).
+        self._held: list[tuple[Session, Message, int, str | None, dict[str, Any]]] | None = None
+        if cluster is not None:
+            self.subscriptions.on_interest = self._interest
         self._restore()
         self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
                                  max_bytes=monitor_bytes) if monitor_token else None)
@@ -114,7 +125,10 @@ class MessageNode:
         removed = self.subscriptions.drop_session(session)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
-            self.allocator.forget_acceptances(session.runtime)
+            for url, token in self.allocator.forget_acceptances(session.runtime):
+                self.state.unaccept(url, token)
+            if self.cluster is not None and self.cluster.router is not None:
+                self.cluster.router.runtime_closed(session.runtime)
         if was is SessionState.OPEN:
             if self.monitor.active:
                 for address in removed:
@@ -162,8 +176,11 @@ class MessageNode:
         self.stats["in"] += 1
         if self.monitor.active:
             self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
-        if msg["type"] in ("open", "re-open"):
-            self._open(session, msg)
+        if self.cluster is not None and not self.cluster.available and msg["type"] != "response" and (
+                msg["type"] in ("open", "re-open") or to.startswith(self.url + "/") or to == self.registry_url):
+            self._answer(session, msg, 503, "the domain's cluster is unreachable; try again")
+        elif msg["type"] in ("open", "re-open"):
+            self._durably(self._open, session, msg)
         elif not session.live:
             self._bad_frame(session, msg, 400, "session not open")
         elif to == addr.SESSION:
@@ -228,6 +245,8 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        if self.cluster is not None and self.cluster.router is not None:
+            self.cluster.router.runtime_opened(runtime)
         # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
         extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
@@ -297,6 +316,7 @@ class MessageNode:
             owner = self.allocator.owner.get(obj)
             if owner is not None and owner != s.runtime:
                 self.allocator.accept(s.runtime, obj, accepted[1])
+                self.state.accept(obj, accepted[1], s.runtime)
 
     def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
         body = msg.get("body", {})
@@ -319,7 +339,7 @@ class MessageNode:
             return
         to = msg["to"]
         if to.startswith(self.url + "/") or to == self.registry_url:
-            self._component(s, msg)
+            self._durably(self._component, s, msg)
             return
         if msg["type"] in ("update", "delete") and to.endswith(addr.CHANGES):
             obj = addr.object_of(to)
@@ -331,23 +351,81 @@ class MessageNode:
             peer = self.sessions.get(target)
             if peer is not None:
                 self._deliver([peer], msg)
+            elif self.cluster is not None and self.cluster.router is not None:
+                self.cluster.router.to_runtime(target, orjson.dumps(msg), self._when_unrouted(
+                    s, msg, lambda: self._no_route(s, msg, f"{target} has no live link")))
             else:
                 self._no_route(s, msg, f"{target} has no live link")
             return
         peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
         if peers:
             self._deliver(peers, msg)
+        if self.cluster is not None and self.cluster.router is not None:
+            # PROTOCOL §1.5 rule 4 across the domain: one copy to each other node with subscribers.
+            local = bool(self.subscriptions.subscribers(to))
+            self.cluster.router.to_address(to, orjson.dumps(msg), None if local else self._when_unrouted(
+                s, msg, lambda: self._unsubscribed(s, msg, to)))
         elif not self.subscriptions.subscribers(to):
-            obj = addr.object_of(to)
-            if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
-                    and addr.is_object_url(obj) and obj not in self.allocator.owner):
-                # An object this node never allocated or has deallocated: gone, not unreachable, so a
-                # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
-                # from a reporter runtime that is offline (404 "no route").
-                self.stats["dropped"] += 1
-                self._answer(s, msg, 404, "unknown object")
-                return
-            self._no_route(s, msg, "nobody subscribed")
+            self._unsubscribed(s, msg, to)
+
+    def _unsubscribed(self, s: Session, msg: Message, to: str) -> None:
+        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route"."""
+        obj = addr.object_of(to)
+        if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
+                and addr.is_object_url(obj) and obj not in self.allocator.owner):
+            # An object this node never allocated or has deallocated: gone, not unreachable, so a
+            # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
+            # from a reporter runtime that is offline (404 "no route").
+            self.stats["dropped"] += 1
+            self._answer(s, msg, 404, "unknown object")
+            return
+        self._no_route(s, msg, "nobody subscribed")
+
+    # a clustered domain (core.node.cluster) ---------------------------------------------------------
+
+    def _when_unrouted(self, s: Session, msg: Message, refuse: Callable[[], None]) -> Callable[[], None] | None:
+        """What to do when no node of the domain could deliver `msg`: publications and responses are
+        dropped unanswered (PROTOCOL §1.5), so they need no acknowledgement."""
+        if msg["type"] in ("update", "delete", "response"):
+            return None
+
+        def unrouted() -> None:
+            if s.live:
+                refuse()
+
+        return unrouted
+
+    def _interest(self, address: str, on: bool) -> None:
+        if self.cluster is not None and self.cluster.router is not None:
+            self.cluster.router.interest(address, on)
+
+    def _durably(self, handle: Callable[[Session, Message], None], s: Session, msg: Message) -> None:
+        """Handle a request that may change shared state; on a clustered node its answers leave only
+        once those changes are stored (a node that dies forgets nothing it answered), and become 409
+        or 503 when another node changed the same thing first or NATS could not store it."""
+        state = self.cluster.state if self.cluster is not None else None
+        if state is None:
+            handle(s, msg)
+            return
+        asked, self._held = state.asked, []
+        try:
+            handle(s, msg)
+        finally:
+            held, self._held = self._held, None
+        if state.asked == asked:
+            for answer in held:
+                self._send_answer(*answer)
+            return
+
+        def release(failure: int) -> None:
+            for session, request, code, description, fields in held:
+                if failure and code < 300:
+                    code, description, fields = failure, (
+                        "another node of the domain changed it first; try again" if failure == 409
+                        else "the domain's shared state could not be stored; try again"), {}
+                self._send_answer(session, request, code, description, fields)
+
+        state.after(release)
 
     def _owner_of(self, to: str) -> str | None:
         runtime = addr.runtime_of(to)
@@ -407,6 +485,15 @@ class MessageNode:
         if code >= 300:
             self._errors += 1
         if request.get("type") == "response":
+            return
+        if self._held is not None:
+            self._held.append((s, request, code, description, fields))
+            return
+        self._send_answer(s, request, code, description, fields)
+
+    def _send_answer(self, s: Session, request: Message, code: int, description: str | None,
+                     fields: dict[str, Any]) -> None:
+        if s.state is SessionState.CLOSED:
             return
         reply = response(request, code, description, **fields)
         if is_rethink(s.runtime or str(request.get("from", ""))):
@@ -594,6 +681,7 @@ class MessageNode:
             self._answer(s, msg, 400, problem)
             return
         self.allocator.transfer(s.runtime, resource, target, token)
+        self.state.commit_transfer(token)
         self.state.owners([resource], target)
         new = self.sessions.get(target)
         for address in (resource, addr.subscription(resource)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.node.session import Session
 from core.protocol.address import CHILDREN, children_prefix
 
@@ -15,6 +17,14 @@ class SubscriptionManager:
     def __init__(self, max_per_session: int = MAX_SUBSCRIPTIONS) -> None:
         self.max_per_session = max_per_session
         self._by_address: dict[str, dict[str, Session]] = {}
+        #: Told when an address gets its first subscriber here (True) or loses its last (False): a
+        #: clustered node subscribes the address's subject while it has local subscribers (issue 15).
+        self.on_interest: Callable[[str, bool], None] | None = None
+
+    def exact(self, address: str) -> list[Session]:
+        """The sessions subscribed to exactly `address` (no `O/children/` prefix match)."""
+        entry = self._by_address.get(address)
+        return list(entry.values()) if entry else []
 
     def subscribers(self, address: str) -> list[Session]:
         entry = self._by_address.get(address)
@@ -36,6 +46,8 @@ class SubscriptionManager:
                 entry = by_address.get(address)
                 if entry is None:
                     by_address[address] = {sid: session}
+                    if self.on_interest is not None:
+                        self.on_interest(address, True)
                 else:
                     entry[sid] = session
                 added.append(address)
@@ -51,6 +63,8 @@ class SubscriptionManager:
                     entry.pop(session.id, None)
                     if not entry:
                         del self._by_address[address]
+                        if self.on_interest is not None:
+                            self.on_interest(address, False)
                 removed.append(address)
         return removed
 

@@ -135,7 +135,7 @@ class ClusterRouter:
                 try:
                     await self.nc.publish(subject, data, reply=reply, headers=headers)
                     self.stats["published"] += 1
-                except Exception as exc:  # noqa: BLE001 - NATS away: as a message lost on a link
+                except Exception as exc:  # NATS away: as a message lost on a link
                     log.warning("cluster: cannot publish: %s", type(exc).__name__)
                     self._settle(reply, delivered=False)
 

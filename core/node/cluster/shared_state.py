@@ -32,7 +32,7 @@ from core.tasks import TaskSet
 
 log = logging.getLogger("syncscope.cluster")
 
-BUCKETS = ("tokens", "owners", "fences", "bound", "registry")
+BUCKETS = ("tokens", "owners", "fences", "bound", "registry", "acceptances")
 #: Writes sent together before the writer waits for their acknowledgements.
 WRITE_BATCH = 256
 #: Seconds a write may wait for JetStream before it counts as failed.
@@ -51,6 +51,8 @@ class View(Protocol):
     def set_bound(self, hyperty: str, runtime: str | None) -> None: ...
 
     def set_registration(self, url: str, value: dict[str, Any] | None) -> None: ...
+
+    def set_acceptance(self, key: str, runtime: str | None) -> None: ...
 
 
 @dataclass
@@ -74,9 +76,10 @@ class ClusterState:
         self.revisions: dict[str, dict[str, int]] = {b: {} for b in BUCKETS}
         self.view: View | None = None
         self._snapshot = Snapshot()
-        self._queue: deque[_Write | tuple[Callable[[bool], None]]] = deque()
+        self._queue: deque[_Write | tuple[Callable[[int], None]]] = deque()
         self._wake = asyncio.Event()
-        self._failed = False       # a write since the last barrier failed
+        self._failure = 0          # 409 or 503 when a write since the last barrier failed, else 0
+        self.asked = 0             # writes asked for so far: a request that asked none needs no barrier
         self.stored = 0            # writes acknowledged, for the bench and tests
         self._names: dict[tuple[str, str], str] = {}   # (bucket, key) → the string it digests
 
@@ -119,13 +122,11 @@ class ClusterState:
         else:
             self.revisions[what][entry.key] = entry.revision
             record = orjson.loads(entry.value)
-        name = record.get("k")
-        if deleted:
-            name = self._names.pop((what, entry.key), None)
-        else:
-            self._names[(what, entry.key)] = name
+        name: Any = self._names.pop((what, entry.key), None) if deleted else record.get("k")
         if not isinstance(name, str):
             return
+        if not deleted:
+            self._names[(what, entry.key)] = name
         value = None if deleted else record.get("v")
         if initial:
             self._into_snapshot(what, name, value)
@@ -161,6 +162,8 @@ class ClusterState:
             view.set_bound(name, value)
         elif what == "registry":
             view.set_registration(name, value)
+        elif what == "acceptances":
+            view.set_acceptance(name, value)
 
     # the state interface (core.node.state) ----------------------------------------------------------
 
@@ -197,14 +200,23 @@ class ClusterState:
     def unregister(self, url: str) -> None:
         self._put("registry", url, None)
 
-    def after(self, callback: Callable[[bool], None]) -> None:
-        """Call `callback(ok)` once every write asked for so far is stored; `ok` is False when one
-        asked for since the previous `after` lost a race or could not be stored."""
+    def accept(self, url: str, token: str, runtime: str) -> None:
+        """PROTOCOL §4 #4 across nodes: the transfer may be committed on the old owner's node."""
+        self._put("acceptances", f"{url}\n{token}", runtime)
+
+    def unaccept(self, url: str, token: str) -> None:
+        self._put("acceptances", f"{url}\n{token}", None)
+
+    def after(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(failure)` once every write asked for so far is stored: 0, or 409 when one
+        asked for since the previous `after` lost a race to another node, 503 when it could not be
+        stored."""
         self._queue.append((callback,))
         self._wake.set()
 
     def _put(self, what: str, name: str, value: Any, create: bool = False) -> None:
         self._queue.append(_Write(what, name, value, create))
+        self.asked += 1
         self._wake.set()
 
     # the writer ------------------------------------------------------------------------------------
@@ -222,8 +234,8 @@ class ClusterState:
                         if batch:
                             break
                         self._queue.popleft()
-                        ok, self._failed = not self._failed, False
-                        head[0](ok)
+                        failure, self._failure = self._failure, 0
+                        head[0](failure)
                         continue
                     key = (head.bucket, digest(head.name))
                     if key in keys:      # the same key twice: the second waits for the first
@@ -232,11 +244,10 @@ class ClusterState:
                     batch.append(head)
                     self._queue.popleft()
                 if batch:
-                    results = await asyncio.gather(*(self._store(w) for w in batch))
-                    if not all(results):
-                        self._failed = True
+                    for failure in await asyncio.gather(*(self._store(w) for w in batch)):
+                        self._failure = max(self._failure, failure)
 
-    async def _store(self, w: _Write) -> bool:
+    async def _store(self, w: _Write) -> int:
         kv = self.kv[w.bucket]
         key = digest(w.name)
         seen = self.revisions[w.bucket].get(key)
@@ -245,7 +256,7 @@ class ClusterState:
                 if w.value is None:
                     if seen is not None:
                         await kv.delete(key, last=seen)
-                    return True
+                    return 0
                 data = orjson.dumps({"k": w.name, "v": w.value})
                 if w.create or seen is None:
                     rev = await kv.create(key, data)
@@ -254,13 +265,15 @@ class ClusterState:
                 self.revisions[w.bucket][key] = max(rev, self.revisions[w.bucket].get(key, 0))
                 self._names[(w.bucket, key)] = w.name
                 self.stored += 1
-                return True
+                return 0
         except KeyWrongLastSequenceError:
             log.info("cluster: %s key %s changed by another node first", w.bucket, key)
-        except Exception as exc:  # noqa: BLE001 - NATS unreachable, timeouts: the request fails, state is repaired
+            failure = 409
+        except Exception as exc:  # NATS unreachable, timeouts: the request fails, state is repaired
             log.warning("cluster: cannot store %s key %s: %s", w.bucket, key, type(exc).__name__)
+            failure = 503
         await self._repair(w.bucket, w.name)
-        return False
+        return failure
 
     async def _repair(self, what: str, name: str) -> None:
         """Put the local view back to what is stored for `name` (another node's write, or nothing)."""
@@ -273,8 +286,9 @@ class ClusterState:
             if self.view is not None:
                 self._apply(what, name, None)
             return
-        except Exception:  # noqa: BLE001 - still unreachable: the watcher repairs it when NATS is back
+        except Exception:  # still unreachable: the watcher repairs it when NATS is back
             return
-        self.revisions[what][key] = entry.revision
+        if entry.revision is not None:
+            self.revisions[what][key] = entry.revision
         if self.view is not None and entry.value is not None:
             self._apply(what, name, orjson.loads(entry.value).get("v"))
