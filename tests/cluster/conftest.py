@@ -111,3 +111,14 @@ def kill(process: Process) -> None:
 
 
 __all__ = ["WAIT", "Nats", "kill", "os", "start_cluster_node"]
+
+
+@pytest.fixture
+async def world() -> AsyncIterator["World"]:
+    from tests.cluster.world import World
+
+    w = World()
+    try:
+        yield w
+    finally:
+        await w.close()

@@ -68,6 +68,7 @@ class Cluster:
         self.on_change: list[Callable[[], None]] = []   # membership or availability changed
         self.peers: dict[str, dict[str, Any]] = {}
         self._members: Any = None
+        self.closing = False
 
     @property
     def available(self) -> bool:
@@ -78,6 +79,8 @@ class Cluster:
         """Reach NATS and read the shared state (before the node is built: it restores from it)."""
 
         async def disconnected() -> None:
+            if self.closing:
+                return
             log.warning("cluster: NATS unreachable; refusing new work with 503 until it is back")
             self._changed()
 
@@ -169,6 +172,7 @@ class Cluster:
             callback()
 
     async def close(self) -> None:
+        self.closing = True
         if self.nc is not None and self.nc.is_connected and self._members is not None:
             with contextlib.suppress(Exception):   # leaving anyway: the entry expires
                 await self._members.delete(self.node_id)

@@ -61,9 +61,9 @@ class NodeView:
     def set_acceptance(self, key: str, runtime: str | None) -> None:
         resource, _, token = key.partition("\n")
         if runtime is None:
-            self.node.allocator.accepted.pop((resource, token), None)
-        else:
-            self.node.allocator.accepted[(resource, token)] = runtime
+            self.node.allocator.unaccept((resource, token))
+        elif self.node.allocator.accepted.get((resource, token)) != runtime:
+            self.node.allocator.accept(runtime, resource, token)
 
     # deliveries from other nodes (core.node.cluster.router.LocalDelivery) ---------------------------------
 
