@@ -4,7 +4,6 @@ joined to it: the cluster tests of issue 15 start everything they use and stop i
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.cluster.world import World
 from tests.net.test_cli import Process, syncscope
 
 WAIT = 30.0
@@ -110,13 +110,9 @@ def kill(process: Process) -> None:
     process.proc.send_signal(signal.SIGKILL)
 
 
-__all__ = ["WAIT", "Nats", "kill", "os", "start_cluster_node"]
-
 
 @pytest.fixture
-async def world() -> AsyncIterator["World"]:
-    from tests.cluster.world import World
-
+async def world() -> AsyncIterator[World]:
     w = World()
     try:
         yield w

@@ -69,6 +69,7 @@ class Cluster:
         self.peers: dict[str, dict[str, Any]] = {}
         self._members: Any = None
         self.closing = False
+        self._member_watch: asyncio.Task[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -87,6 +88,11 @@ class Cluster:
         async def reconnected() -> None:
             log.warning("cluster: NATS reachable again at %s", self.nc.connected_url.netloc if self.nc and
                         self.nc.connected_url else "?")
+            if self.state is not None:
+                self.tasks.spawn(self.state.rewatch(), "cluster rewatch")
+            if self._member_watch is not None:
+                self._member_watch.cancel()
+                self._member_watch = self.tasks.spawn(self._watch_members(), "cluster members")
             self._changed()
 
         async def error(exc: Exception) -> None:
@@ -121,7 +127,7 @@ class Cluster:
             self._members = await js.create_key_value(bucket=name, history=1, ttl=MEMBER_TTL)
         await self._heartbeat_once()
         self.tasks.spawn(self._heartbeat(), "cluster heartbeat")
-        self.tasks.spawn(self._watch_members(), "cluster members")
+        self._member_watch = self.tasks.spawn(self._watch_members(), "cluster members")
 
     async def _heartbeat_once(self) -> None:
         record = {"node": self.node_id, "url": self.listen_url, "domain": self.domain, "ts": time.time(),

@@ -82,6 +82,7 @@ class ClusterState:
         self.asked = 0             # writes asked for so far: a request that asked none needs no barrier
         self.stored = 0            # writes acknowledged, for the bench and tests
         self._names: dict[tuple[str, str], str] = {}   # (bucket, key) → the string it digests
+        self._watchers: dict[str, asyncio.Task[None]] = {}
 
     # start-up ------------------------------------------------------------------------------------
 
@@ -99,8 +100,22 @@ class ClusterState:
                 if entry is None:
                     break
                 self._absorb(what, entry, initial=True)
-            self.tasks.spawn(self._follow(what, watcher), f"cluster watch {what}")
+            self._watchers[what] = self.tasks.spawn(self._follow(what, watcher), f"cluster watch {what}")
         self.tasks.spawn(self._writer(), "cluster writer")
+
+    async def rewatch(self) -> None:
+        """After NATS came back: the watchers' consumers may be gone with the server, so follow every
+        bucket anew; what is stored now is applied over the local view (deletions included)."""
+        for what in BUCKETS:
+            old = self._watchers.pop(what, None)
+            if old is not None:
+                old.cancel()
+            try:
+                watcher = await self.kv[what].watchall()
+            except Exception as exc:  # gone again: the next reconnection tries once more
+                log.warning("cluster: cannot follow %s: %s", what, type(exc).__name__)
+                return
+            self._watchers[what] = self.tasks.spawn(self._follow(what, watcher), f"cluster watch {what}")
 
     def load(self) -> Snapshot:
         return self._snapshot
