@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="nats://HOST:PORT[,…]: serve the domain together with every other node on these NATS "
                              "servers (JetStream keeps the shared state; leave out --state)")
     parser.add_argument("--node-id", metavar="ID", help="this node's name in its cluster (default: random)")
+    parser.add_argument("--monitor-scope", choices=("node", "domain"), default="node",
+                        help="with --cluster: what this node's monitors see, its own traffic (default) or the "
+                             "whole domain's"),
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
 
 
@@ -118,7 +121,7 @@ async def _serve_clustered(build: Callable[[MemoryState | None, Cluster | None],
                            args: argparse.Namespace, context: ssl.SSLContext | None,
                            generated_token: str | None) -> int:
     servers = [url.strip() for url in args.cluster.split(",") if url.strip()]
-    cluster = Cluster(servers, args.domain, node_id=args.node_id)
+    cluster = Cluster(servers, args.domain, node_id=args.node_id, monitor_scope=args.monitor_scope)
     try:
         await cluster.connect()
     except ClusterUnavailable as exc:

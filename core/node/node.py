@@ -137,6 +137,8 @@ class MessageNode:
             self._session_event("close", session, reason=reason)
 
     def _session_event(self, action: str, session: Session, **detail: Any) -> None:
+        if self.cluster is not None:
+            detail["node"] = self.cluster.node_id   # which member of the domain holds the session
         if self.monitor.active:
             self.monitor.emit("session", self.url, action=action, session=session.id,
                               runtime=session.runtime, **detail)

@@ -83,3 +83,40 @@ async def test_ownership_tokens_and_routing_hold_across_nodes(processes: list[Pr
         offline = await request(again, {"id": 3, "type": "read", "from": alice + "/sm",
                                         "to": mallory + "/sm", "body": {}})
         assert offline["body"] == {"code": 404, "description": "no route"}   # mallory's link is gone
+
+
+async def test_a_domain_scope_monitor_sees_every_node_and_which_node_holds_each_session(
+        processes: list[Process], nats_server: Nats) -> None:
+    _, url1 = await start_cluster_node(processes, nats_server, "a.example", "n1", "--monitor-scope", "domain")
+    _, url2 = await start_cluster_node(processes, nats_server, "a.example", "n2")
+    _, url3 = await start_cluster_node(processes, nats_server, "a.example", "n3")
+    async with connect(url1, proxy=None) as monitor:
+        opened = await request(monitor, {"id": 1, "type": "open", "from": "monitor://ops", "to": addr.MONITOR,
+                                         "body": {"token": "watch"}})
+        assert opened["body"]["code"] == 200  # type: ignore[index]
+        runtime = addr.runtime_url("a.example", "far")
+        for attempt in range(1, 200):   # n2 learns of the domain-scope member from its next heartbeat
+            async with connect(url2, proxy=None) as conn:
+                await request(conn, {"id": 1, "type": "open", "from": runtime + str(attempt), "to": addr.SESSION})
+            seen = []
+            try:
+                while True:
+                    event = orjson.loads(await asyncio.wait_for(monitor.recv(), 0.2))["body"]
+                    seen.append(event)
+            except TimeoutError:
+                pass
+            opens = [e for e in seen if e["kind"] == "session" and e.get("action") == "open"]
+            if opens:
+                break
+        assert opens[0]["node"] == "n2" and opens[0]["runtime"] == runtime + str(attempt)
+    # a node-scope monitor (n3) sees its own events only
+    async with connect(url3, proxy=None) as own:
+        await request(own, {"id": 1, "type": "open", "from": "monitor://own", "to": addr.MONITOR,
+                            "body": {"token": "watch", "replay": 100}})
+        replayed = []
+        try:
+            while True:
+                replayed.append(orjson.loads(await asyncio.wait_for(own.recv(), 0.3))["body"])
+        except TimeoutError:
+            pass
+        assert not [e for e in replayed if e.get("node") not in (None, "n3")]

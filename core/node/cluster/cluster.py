@@ -19,6 +19,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import orjson
 from nats.aio.client import Client as NATS
 from nats.js.errors import BucketNotFoundError
 
-from core.monitor import Monitor
+from core.monitor import Monitor, TraceEvent
 from core.node.cluster.names import Names
 from core.node.cluster.router import ClusterRouter
 from core.node.cluster.shared_state import ClusterState
@@ -53,7 +54,9 @@ class ClusterUnavailable(Exception):
 
 class Cluster:
     def __init__(self, servers: list[str], domain: str, *, monitor: Monitor | None = None,
-                 node_id: str | None = None, listen_url: str = "") -> None:
+                 node_id: str | None = None, listen_url: str = "", monitor_scope: str = "node") -> None:
+        """`monitor_scope` "domain": this node's monitors also see every other node's events
+        (`--monitor-scope domain`); the other nodes send them only while such a node is a member."""
         self.servers = servers
         self.domain = domain
         self.names = Names(domain)
@@ -69,6 +72,11 @@ class Cluster:
         self.peers: dict[str, dict[str, Any]] = {}
         self._members: Any = None
         self.closing = False
+        self.monitor_scope = monitor_scope
+        self._node_monitor: Monitor | None = None
+        self._trace_queue: deque[bytes] = deque(maxlen=10_000)
+        self._flushing = False
+        self._domain_watch = False   # a member with --monitor-scope domain wants this node's events
         self._member_watch: asyncio.Task[None] | None = None
 
     @property
@@ -125,13 +133,17 @@ class Cluster:
             self._members = await js.key_value(name)
         except BucketNotFoundError:
             self._members = await js.create_key_value(bucket=name, history=1, ttl=MEMBER_TTL)
+        self._node_monitor = node.monitor
+        node.monitor.subscribe(self._trace_out)
+        if self.monitor_scope == "domain":
+            await self.nc.subscribe(self.names.trace, cb=self._trace_in)
         await self._heartbeat_once()
         self.tasks.spawn(self._heartbeat(), "cluster heartbeat")
         self._member_watch = self.tasks.spawn(self._watch_members(), "cluster members")
 
     async def _heartbeat_once(self) -> None:
         record = {"node": self.node_id, "url": self.listen_url, "domain": self.domain, "ts": time.time(),
-                  "sessions": len(self.router.runtimes()) if self.router else 0}
+                  "sessions": self.router.runtimes() if self.router else [], "scope": self.monitor_scope}
         await self._members.put(self.node_id, orjson.dumps(record))
 
     async def _heartbeat(self) -> None:
@@ -173,7 +185,34 @@ class Cluster:
         return sorted((p for p in self.peers.values() if now - p.get("ts", 0) <= MEMBER_TTL),
                       key=lambda p: str(p.get("node")))
 
+    def _trace_out(self, event: TraceEvent) -> None:
+        """Send this node's own events to the domain-scope monitors of other nodes, while any exist."""
+        if not self._domain_watch or event.detail.get("node", self.node_id) != self.node_id or self.nc is None:
+            return
+        record = event.to_dict()
+        record["node"] = self.node_id
+        self._trace_queue.append(orjson.dumps(record, default=str))   # bounded: the oldest go first
+        if not self._flushing:
+            self._flushing = True
+            self.tasks.spawn(self._flush_trace(), "cluster trace")
+
+    async def _flush_trace(self) -> None:
+        try:
+            while self._trace_queue and self.nc is not None:
+                data = self._trace_queue.popleft()
+                with contextlib.suppress(Exception):   # a monitor loses events rather than slowing routing
+                    await self.nc.publish(self.names.trace, data)
+        finally:
+            self._flushing = False
+
+    async def _trace_in(self, msg: Any) -> None:
+        record = orjson.loads(msg.data)
+        if record.get("node") != self.node_id and self._node_monitor is not None:
+            self._node_monitor.publish(TraceEvent.from_dict(record))
+
     def _changed(self) -> None:
+        self._domain_watch = any(p.get("scope") == "domain" and p.get("node") != self.node_id
+                                 for p in self.members())
         for callback in list(self.on_change):
             callback()
 
