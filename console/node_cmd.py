@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from core.net.websocket import IDLE_TIMEOUT, MAX_OUTGOING, NodeServer
-from core.node.cluster.cluster import Cluster, ClusterUnavailable
+from core.node.cluster.cluster import CLUSTER_HEADERS, Cluster, ClusterUnavailable
 from core.node.limits import MAX_DEPTH_CEILING, Limits
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
@@ -127,6 +127,11 @@ async def _serve_clustered(build: Callable[[MemoryState | None, Cluster | None],
     except ClusterUnavailable as exc:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2
+    room = cluster.max_payload - CLUSTER_HEADERS
+    if room < args.max_message:
+        print(f"syncscope node: warning: NATS takes messages up to {cluster.max_payload} bytes; messages over "
+              f"{room} bytes cannot cross nodes (--max-message is {args.max_message}): set max_payload: 8MB in "
+              f"the NATS server's configuration", file=sys.stderr, flush=True)
     node = build(cluster.state, cluster)
     try:
         return await _serve(node, args, context, generated_token, cluster)

@@ -48,6 +48,10 @@ PING_INTERVAL = 2
 MAX_OUTSTANDING_PINGS = 2
 
 
+#: Bytes a message between nodes carries beside the envelope (subject, reply inbox, headers).
+CLUSTER_HEADERS = 4096
+
+
 class ClusterUnavailable(Exception):
     """NATS cannot be reached: the node refuses to start rather than serve a domain alone."""
 
@@ -78,6 +82,10 @@ class Cluster:
         self._flushing = False
         self._domain_watch = False   # a member with --monitor-scope domain wants this node's events
         self._member_watch: asyncio.Task[None] | None = None
+
+    @property
+    def max_payload(self) -> int:
+        return self.nc.max_payload if self.nc is not None else 0
 
     @property
     def available(self) -> bool:
