@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
+from core.protocol import direct
 from core.protocol.dialect import flat_children
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
@@ -101,6 +102,15 @@ class DataObjectObserver(DataObject):
             if "runtime" in b:
                 self.metadata["runtime"] = b["runtime"]
             events: list[ch.ChangeEvent] = []
+        elif (plan := direct.plan_of(b)) is not None:
+            # set/remove: applied straight on the path, its attribute parsed once per message
+            try:
+                event = direct.apply_plan(self.data, plan)
+            except ch.ChangeError as exc:
+                self._monitor("update does not apply", version=version, error=str(exc))
+                self.resync_soon(0.0)
+                return
+            events = [event]
         else:
             try:
                 ops = ch.apply_update(self.data, b)
