@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.protocol.changes import ChangeError, ChangeEvent, Path, _copy, _index, field_of, parse_attribute
+from core.protocol.changes import ChangeError, Path, _copy, _index, field_of, parse_attribute
 
 SET = 1
 REMOVE = 2
 
-#: (kind, segments, field, value) of one body
-Plan = tuple[int, Path, str, Any]
+#: (kind, segments, field, value, mutable) of one body; `mutable`: the value is a container, so each
+#: replica gets a copy of its own (an immutable scalar is shared as it is)
+Plan = tuple[int, Path, str, Any, bool]
 
 _MISSING: Any = object()
 
@@ -42,8 +43,8 @@ def plan_of(b: Any) -> Plan | None:
             segments = []
         if segments:
             value = b.get("value")
-            plan = (SET, segments, field_of(segments), value) if "value" in b else \
-                (REMOVE, segments, field_of(segments), None)
+            plan = (SET, segments, field_of(segments), value, isinstance(value, (dict, list))) if "value" in b \
+                else (REMOVE, segments, field_of(segments), None, False)
     _last_body, _last_plan = b, plan
     return plan
 
@@ -52,7 +53,7 @@ def _unresolved(segments: Path) -> ChangeError:
     return ChangeError(f"path {field_of(segments)!r} does not resolve")
 
 
-def apply_set(doc: Any, segments: Path, field: str, value: Any) -> tuple[str, str, str, Any]:
+def apply_set(doc: Any, segments: Path, field: str, value: Any, mutable: bool) -> tuple[str, str, str, Any]:
     """Set `segments` to a copy of `value` in `doc` (missing intermediate objects are created,
     PROTOCOL §3.3.1); returns (cType, oType, field, data) of its event."""
     node = doc
@@ -75,11 +76,11 @@ def apply_set(doc: Any, segments: Path, field: str, value: Any) -> tuple[str, st
     key = segments[last]
     if isinstance(node, dict):
         ctype = "update" if key in node else "add"
-        node[key] = _copy(value)
+        node[key] = _copy(value) if mutable else value
         return ctype, "object", field, value
     if isinstance(node, list):
         i = _index(key, len(node), allow_end=True)
-        copied = _copy(value)
+        copied = _copy(value) if mutable else value
         if i < len(node):
             node[i] = copied
             return "update", "array", field, value
@@ -114,9 +115,9 @@ def apply_remove(doc: Any, segments: Path, field: str) -> tuple[str, str, str, A
     raise _unresolved(segments)
 
 
-def apply_plan(doc: Any, plan: Plan) -> ChangeEvent:
-    """Apply a plan to `doc` in place; its event."""
-    kind, segments, field, value = plan
+def apply_plan(doc: Any, plan: Plan) -> tuple[str, str, str, Any]:
+    """Apply a plan to `doc` in place; (cType, oType, field, data) of its event."""
+    kind, segments, field, value, mutable = plan
     if kind == SET:
-        return ChangeEvent(*apply_set(doc, segments, field, value))
-    return ChangeEvent(*apply_remove(doc, segments, field))
+        return apply_set(doc, segments, field, value, mutable)
+    return apply_remove(doc, segments, field)

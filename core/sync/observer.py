@@ -74,7 +74,14 @@ class DataObjectObserver(DataObject):
         version = msg.get("body", {}).get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             return
-        verdict = self.tracker.offer(version, msg)
+        tracker = self.tracker
+        if version == tracker.version + 1 and not tracker.buffer:
+            # rule 3b with nothing buffered (the common case): apply; there is nothing to drain
+            self._apply(msg)
+            if self.status == "stale" and not tracker.buffer:
+                self._gap_closed()
+            return
+        verdict = tracker.offer(version, msg)
         if verdict is Verdict.APPLY:
             self._apply(msg)
             while not self.closed and (nxt := self.tracker.next_buffered()) is not None:
@@ -105,12 +112,21 @@ class DataObjectObserver(DataObject):
         elif (plan := direct.plan_of(b)) is not None:
             # set/remove: applied straight on the path, its attribute parsed once per message
             try:
-                event = direct.apply_plan(self.data, plan)
+                ctype, otype, field, data = direct.apply_plan(self.data, plan)
             except ch.ChangeError as exc:
                 self._monitor("update does not apply", version=version, error=str(exc))
                 self.resync_soon(0.0)
                 return
-            events = [event]
+            tracker = self.tracker
+            tracker.version = version
+            if tracker.buffer:
+                tracker.buffer.pop(version, None)
+            self.version = version
+            if "lastModified" in b:
+                self.metadata["lastModified"] = b["lastModified"]
+            if self._change_handlers:
+                self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
+            return
         else:
             try:
                 ops = ch.apply_update(self.data, b)

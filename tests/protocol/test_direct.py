@@ -46,7 +46,7 @@ def directly(doc: Any, b: dict[str, Any]) -> tuple[Any, list[ch.ChangeEvent] | s
     if plan is None:
         return None
     try:
-        event = direct.apply_plan(doc, plan)
+        event = ch.ChangeEvent(*direct.apply_plan(doc, plan))
     except ch.ChangeError as exc:
         return doc, str(exc)
     return doc, [event]
