@@ -10,18 +10,20 @@ one after the other. Every other form (arrays, Patch) returns no plan and takes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.protocol.changes import ChangeError, Path, _copy, _index, field_of, parse_attribute
 
-SET = 1
-REMOVE = 2
+#: The plan of a set or remove body: (apply, segments, field, value, mutable, version, source,
+#: lastModified). `apply` is `apply_set` or `apply_remove`; `mutable`: the value is a container, so
+#: each replica gets a copy of its own (an immutable scalar is shared as it is); `version` is None
+#: unless an integer; `source` is the sender (`source`, or reTHINK's `subscriber`, INTEROP §1);
+#: `lastModified` is MISSING when the body has none.
+Plan = tuple["Applier", Path, str, Any, bool, "int | None", Any, Any]
+Applier = Callable[[Any, Path, str, Any, bool], tuple[str, str, str, Any]]
 
-#: (kind, segments, field, value, mutable) of one body; `mutable`: the value is a container, so each
-#: replica gets a copy of its own (an immutable scalar is shared as it is)
-Plan = tuple[int, Path, str, Any, bool]
-
-_MISSING: Any = object()
+MISSING: Any = object()
 
 _last_body: Any = None
 _last_plan: Plan | None = None
@@ -42,9 +44,17 @@ def plan_of(b: Any) -> Plan | None:
         except ChangeError:
             segments = []
         if segments:
-            value = b.get("value")
-            plan = (SET, segments, field_of(segments), value, isinstance(value, (dict, list))) if "value" in b \
-                else (REMOVE, segments, field_of(segments), None, False)
+            version = b.get("version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                version = None
+            source = b["source"] if "source" in b else b.get("subscriber")
+            modified = b.get("lastModified", MISSING)
+            if "value" in b:
+                value = b["value"]
+                plan = (apply_set, segments, field_of(segments), value, isinstance(value, (dict, list)),
+                        version, source, modified)
+            else:
+                plan = (apply_remove, segments, field_of(segments), None, False, version, source, modified)
     _last_body, _last_plan = b, plan
     return plan
 
@@ -61,8 +71,8 @@ def apply_set(doc: Any, segments: Path, field: str, value: Any, mutable: bool) -
     for depth in range(last):
         seg = segments[depth]
         if isinstance(node, dict):
-            nxt = node.get(seg, _MISSING)
-            if nxt is _MISSING or not isinstance(nxt, (dict, list)):
+            nxt = node.get(seg, MISSING)
+            if nxt is MISSING or not isinstance(nxt, (dict, list)):
                 nested: Any = value
                 for key in reversed(segments[depth + 1:]):
                     nested = {key: nested}
@@ -89,7 +99,8 @@ def apply_set(doc: Any, segments: Path, field: str, value: Any, mutable: bool) -
     raise _unresolved(segments)
 
 
-def apply_remove(doc: Any, segments: Path, field: str) -> tuple[str, str, str, Any]:
+def apply_remove(doc: Any, segments: Path, field: str, _value: Any = None, _mutable: bool = False
+                 ) -> tuple[str, str, str, Any]:
     """Remove `segments` from `doc`; returns (cType, oType, field, data) of its event."""
     node = doc
     last = len(segments) - 1
@@ -117,7 +128,4 @@ def apply_remove(doc: Any, segments: Path, field: str) -> tuple[str, str, str, A
 
 def apply_plan(doc: Any, plan: Plan) -> tuple[str, str, str, Any]:
     """Apply a plan to `doc` in place; (cType, oType, field, data) of its event."""
-    kind, segments, field, value, mutable = plan
-    if kind == SET:
-        return apply_set(doc, segments, field, value, mutable)
-    return apply_remove(doc, segments, field)
+    return plan[0](doc, plan[1], plan[2], plan[3], plan[4])

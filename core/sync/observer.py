@@ -71,15 +71,28 @@ class DataObjectObserver(DataObject):
     def _on_changes(self, msg: Message) -> None:
         if msg["type"] != "update" or msg["from"] != self.url or self.closed:
             return
-        version = msg.get("body", {}).get("version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            return
+        b = msg.get("body", {})
+        plan = direct.plan_of(b)
         tracker = self.tracker
-        if version == tracker.version + 1 and not tracker.buffer:
-            # rule 3b with nothing buffered (the common case): apply; there is nothing to drain
-            self._apply(msg)
+        if plan is not None and plan[5] == tracker.version + 1 and not tracker.buffer \
+                and plan[6] == self.metadata.get("reporter"):
+            # the common case, as `_apply` below would take it: a set or remove from the reporter at the
+            # next version with nothing buffered (rule 3b; nothing to drain), applied on the path
+            try:
+                ctype, otype, field, data = plan[0](self.data, plan[1], plan[2], plan[3], plan[4])
+            except ch.ChangeError as exc:
+                self._not_applied(plan[5], exc)
+            else:
+                tracker.version = self.version = plan[5]
+                if plan[7] is not direct.MISSING:
+                    self.metadata["lastModified"] = plan[7]
+                if self._change_handlers:
+                    self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
             if self.status == "stale" and not tracker.buffer:
                 self._gap_closed()
+            return
+        version = b.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
             return
         verdict = tracker.offer(version, msg)
         if verdict is Verdict.APPLY:
@@ -114,8 +127,7 @@ class DataObjectObserver(DataObject):
             try:
                 ctype, otype, field, data = direct.apply_plan(self.data, plan)
             except ch.ChangeError as exc:
-                self._monitor("update does not apply", version=version, error=str(exc))
-                self.resync_soon(0.0)
+                self._not_applied(version, exc)
                 return
             tracker = self.tracker
             tracker.version = version
@@ -131,8 +143,7 @@ class DataObjectObserver(DataObject):
             try:
                 ops = ch.apply_update(self.data, b)
             except ch.ChangeError as exc:
-                self._monitor("update does not apply", version=version, error=str(exc))
-                self.resync_soon(0.0)
+                self._not_applied(version, exc)
                 return
             events = ch.update_events(b, ops, self.data) if self._change_handlers else []
         self.tracker.applied(version)
@@ -140,6 +151,11 @@ class DataObjectObserver(DataObject):
         if "lastModified" in b:
             self.metadata["lastModified"] = b["lastModified"]
         self._changed(events)
+
+    def _not_applied(self, version: int, exc: ch.ChangeError) -> None:
+        """PROTOCOL §3.3.1: a path that does not resolve is a gap: resync at once."""
+        self._monitor("update does not apply", version=version, error=str(exc))
+        self.resync_soon(0.0)
 
     def _gap_opened(self) -> None:
         if self.status == "live":
