@@ -25,6 +25,10 @@ Applier = Callable[[Any, Path, str, Any, bool], tuple[str, str, str, Any]]
 
 MISSING: Any = object()
 
+#: segments of the string attributes seen lately (one runtime per message when each holds one replica)
+_parsed: dict[str, Path] = {}
+PARSED_MAX = 4096
+
 _last_body: Any = None
 _last_plan: Plan | None = None
 
@@ -39,10 +43,17 @@ def plan_of(b: Any) -> Plan | None:
         return _last_plan
     plan: Plan | None = None
     if isinstance(b, dict) and "attribute" in b and b.get("attributeType") != "array":
-        try:
-            segments = parse_attribute(b["attribute"])
-        except ChangeError:
-            segments = []
+        attribute = b["attribute"]
+        segments = _parsed.get(attribute, []) if type(attribute) is str else []
+        if not segments:
+            try:
+                segments = parse_attribute(attribute)
+            except ChangeError:
+                segments = []
+            if segments and type(attribute) is str:
+                if len(_parsed) >= PARSED_MAX:
+                    _parsed.clear()
+                _parsed[attribute] = segments
         if segments:
             version = b.get("version")
             if not isinstance(version, int) or isinstance(version, bool):
@@ -51,8 +62,9 @@ def plan_of(b: Any) -> Plan | None:
             modified = b.get("lastModified", MISSING)
             if "value" in b:
                 value = b["value"]
-                plan = (apply_set, segments, field_of(segments), value, isinstance(value, (dict, list)),
-                        version, source, modified)
+                setter = apply_set if len(segments) > 1 else apply_set_top
+                plan = (setter, segments, field_of(segments), value, isinstance(value, (dict, list)), version, source,
+                        modified)
             else:
                 plan = (apply_remove, segments, field_of(segments), None, False, version, source, modified)
     _last_body, _last_plan = b, plan
@@ -97,6 +109,16 @@ def apply_set(doc: Any, segments: Path, field: str, value: Any, mutable: bool) -
         node.append(copied)
         return "add", "array", field, value
     raise _unresolved(segments)
+
+
+def apply_set_top(doc: Any, segments: Path, field: str, value: Any, mutable: bool) -> tuple[str, str, str, Any]:
+    """`apply_set` of a one-segment path (the most common edit: a top-level key)."""
+    if not isinstance(doc, dict):
+        return apply_set(doc, segments, field, value, mutable)
+    key = segments[0]
+    ctype = "update" if key in doc else "add"
+    doc[key] = _copy(value) if mutable else value
+    return ctype, "object", field, value
 
 
 def apply_remove(doc: Any, segments: Path, field: str, _value: Any = None, _mutable: bool = False

@@ -74,23 +74,24 @@ class DataObjectObserver(DataObject):
         b = msg.get("body", {})
         plan = direct.plan_of(b)
         tracker = self.tracker
-        if plan is not None and plan[5] == tracker.version + 1 and not tracker.buffer \
-                and plan[6] == self.metadata.get("reporter"):
-            # the common case, as `_apply` below would take it: a set or remove from the reporter at the
-            # next version with nothing buffered (rule 3b; nothing to drain), applied on the path
-            try:
-                ctype, otype, field, data = plan[0](self.data, plan[1], plan[2], plan[3], plan[4])
-            except ch.ChangeError as exc:
-                self._not_applied(plan[5], exc)
-            else:
-                tracker.version = self.version = plan[5]
-                if plan[7] is not direct.MISSING:
-                    self.metadata["lastModified"] = plan[7]
-                if self._change_handlers:
-                    self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
-            if self.status == "stale" and not tracker.buffer:
-                self._gap_closed()
-            return
+        if plan is not None:
+            apply, segments, field, value, mutable, version, source, modified = plan
+            if version == tracker.version + 1 and not tracker.buffer and source == self.metadata.get("reporter"):
+                # the common case, as `_apply` below would take it: a set or remove from the reporter at
+                # the next version with nothing buffered (rule 3b; nothing to drain), applied on the path
+                try:
+                    ctype, otype, field, data = apply(self.data, segments, field, value, mutable)
+                except ch.ChangeError as exc:
+                    self._not_applied(version, exc)
+                else:
+                    tracker.version = self.version = version
+                    if modified is not direct.MISSING:
+                        self.metadata["lastModified"] = modified
+                    if self._change_handlers:
+                        self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
+                if self.status == "stale" and not tracker.buffer:
+                    self._gap_closed()
+                return
         version = b.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             return
