@@ -286,6 +286,8 @@ class Syncher:
         for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
             self._dispatch_observed(observer, msg)
         self._direct(observer, listeners)
+        if "childrenObjects" not in value and observer.childrens:
+            observer.resync_soon()   # a reTHINK reporter's answer has no children: its read has them
         return observer
 
     @staticmethod
@@ -591,7 +593,8 @@ class Syncher:
             return
         if mtype == "update":
             if msg["from"] == parent.url:   # reTHINK: from the parent, with the parent's version (INTEROP §4)
-                child._apply(b, versioned=False)
+                if b.get("source", child.reporter) in (child.reporter, parent.metadata.get("reporter")):
+                    child._apply(b, versioned=False)
                 return
             if msg["from"] != child.reporter:
                 return
