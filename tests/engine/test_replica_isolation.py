@@ -35,7 +35,8 @@ async def test_replicas_of_one_runtime_own_their_containers_and_events(lab: Lab)
                 ChangeEvent("remove", "object", "n", None)]
     assert seen == [expected] * 3
     datas = [obs.data for obs in observers]
-    assert datas == [chat.data] * 3 == [{"list": [1, 2], "obj": {"x": [1], "y": {"z": 2}}, "deep": {"er": {"v": []}}}] * 3
+    final = {"list": [1, 2], "obj": {"x": [1], "y": {"z": 2}}, "deep": {"er": {"v": []}}}
+    assert datas == [chat.data] * 3 == [final] * 3
     containers = [_containers(x) for x in (*datas, chat.data)]
     ids = [id(c) for cs in containers for c in cs]
     assert len(ids) == len(set(ids))   # no container held by two replicas, or by a replica and the reporter
