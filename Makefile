@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint bench clean
+.PHONY: run test slow demo lint bench clean
 
 # `make run ARGS="--offscreen --screenshot out.png"` passes options to the console.
 ARGS ?=
@@ -23,6 +23,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+slow: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q -p no:cacheprovider -m slow
 
 demo: $(STAMP)
 	$(VENV)/bin/syncscope demo --headless --seconds 5
