@@ -1,7 +1,7 @@
 """The Connect dialog's home secret (issue 12 item 8) against a real `syncscope node` process started
 with `--home-secret-file`: typed into the dialog, checked by the node at the monitor's open (a wrong
 one is refused in words), saved with the token, and a node without a secret says home sessions are
-first come."""
+first come when one is given to it."""
 
 from __future__ import annotations
 
@@ -72,5 +72,6 @@ async def test_a_node_without_a_secret_says_home_sessions_are_first_come(console
                                                                          nodes: list[NodeProcess]) -> None:
     node = await NodeProcess.start(A, "--monitor-token", TOKEN, "--quiet")
     nodes.append(node)
-    accepted = await connect(console, qtbot, node.url, "", "A")
-    assert accepted.answer_text == f"200 ok: watching domain://msg-node.{A} as A; home sessions are first come"
+    accepted = await connect(console, qtbot, node.url, SECRET, "A")
+    assert accepted.answer_text == (f"200 ok: watching domain://msg-node.{A} as A; it has no home secret: "
+                                    f"home sessions are first come")

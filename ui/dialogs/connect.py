@@ -98,7 +98,11 @@ class ConnectDialog(ActionDialog):
             self.remote.save(connection, remember_token=self.remember_token.isChecked())
         self.created = connection
         if state is WatchState.LIVE:
-            home = {"secret": "; home sessions need its secret", "first come": "; home sessions are first come"}
-            return f"200 ok: watching {watch.node_url} as {connection.name}{home.get(watch.home, '')}"
+            note = ""
+            if watch.home == "secret":
+                note = "; home sessions need its secret"
+            elif connection.secret and watch.home == "first come":
+                note = "; it has no home secret: home sessions are first come"
+            return f"200 ok: watching {watch.node_url} as {connection.name}{note}"
         return f"not reachable yet ({watch.problem}); retrying — the Nodes dock shows when it is up"
 
