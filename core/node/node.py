@@ -285,8 +285,10 @@ class MessageNode:
             return
         s.monitor_name = name
         s.state = SessionState.MONITOR
-        self._answer(s, msg, 200, value={"session": s.id, "domain": self.domain, "node": self.url,
-                                         "home": "first come" if self.home_secret is None else "secret"})
+        value = {"session": s.id, "domain": self.domain, "node": self.url}
+        if "secret" in body or self.home_secret is not None:   # how home sessions open, for a console
+            value["home"] = "first come" if self.home_secret is None else "secret"
+        self._answer(s, msg, 200, value=value)
         self.feed.attach(s, body.get("replay", 0))
         self._session_event("monitor", s, monitor=name)  # after the replay: its own open comes live
 
