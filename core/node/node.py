@@ -81,6 +81,9 @@ class MessageNode:
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
         #: ObjectURL → the reTHINK runtime that deallocated it, the last `MAX_DEALLOCATED` (INTEROP, DECISIONS.md)
         self.deallocated: OrderedDict[str, str] = OrderedDict()
+        #: runtime URL → node subscriptions of its lost link, for reTHINK runtimes, which never re-send
+        #: them: a `re-open` gets them back (INTEROP §1, DECISIONS.md); the last `MAX_DEALLOCATED`
+        self.lost_subscriptions: OrderedDict[str, list[str]] = OrderedDict()
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
@@ -123,6 +126,11 @@ class MessageNode:
             self._session_event("close", session, reason=reason)
             return
         removed = self.subscriptions.drop_session(session)
+        if was is SessionState.OPEN and removed and is_rethink(session.runtime):
+            self.lost_subscriptions[session.runtime] = removed
+            self.lost_subscriptions.move_to_end(session.runtime)
+            if len(self.lost_subscriptions) > MAX_DEALLOCATED:
+                self.lost_subscriptions.popitem(last=False)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
             self.allocator.forget_acceptances(session.runtime)
@@ -245,10 +253,23 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        kept = self.lost_subscriptions.pop(runtime, [])
+        if kept and msg["type"] == "re-open":
+            self._restore_subscriptions(session, kept)
         # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
         extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
                                                       "domain": self.domain, "visiting": session.visiting}, **extra)
+
+    def _restore_subscriptions(self, session: Session, addresses: list[str]) -> None:
+        """A reTHINK runtime's re-open takes over the node subscriptions of its lost link (it never
+        re-sends them, INTEROP §1); within the session's limits, as any subscribe."""
+        if self.subscriptions.refusal(session, addresses) is not None:
+            return
+        added = self.subscriptions.add(session, addresses)
+        if self.monitor.active:
+            for address in added:
+                self.monitor.emit("subscription", self.url, action="added", address=address, session=session.runtime)
 
     def _monitor_control(self, s: Session, msg: Message) -> None:
         """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""

@@ -53,3 +53,27 @@ async def test_a_rethink_observer_unsubscribes_with_source_and_the_syncscope_rep
                                 {"source": observer, "identity": {"userProfile": {}}})
     assert body(gone) == {"code": 200}
     await net.watch.state(lambda: observer not in chat.subscriptions)
+
+
+async def test_a_re_open_takes_over_the_node_subscriptions_of_the_lost_link(net: Net) -> None:
+    server = await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    watcher, answer = await rethink_client(net, A)
+    token = body(answer)["runtimeToken"]
+    observer = await claim_hyperty(watcher, A)
+    channels = [obj + "/changes", obj + "/children/"]
+    await watcher.request("subscribe", watcher.runtime + "/sm", addr.mn_sm(A), {"resources": channels,
+                                                                               "source": observer})
+    rt = watcher.runtime
+    held = set(server.node.sessions[rt].subscriptions)
+    await watcher.conn.close()
+    await net.watch.state(lambda: rt not in server.node.sessions)
+    # reTHINK's stub re-opens and never re-sends its node subscriptions: the node keeps them for it
+    again = await net.client(A)
+    reopened = await again.request("re-open", f"{rt}/{token}", addr.SESSION)
+    assert body(reopened)["code"] == 200
+    assert server.node.sessions[rt].subscriptions == held
+    update = {"id": 70, "type": "update", "from": obj, "to": obj + "/changes",
+              "body": {"version": 1, "source": reporter, "attribute": "a", "value": 1}}
+    await client.send(update)
+    assert await again.recv() == update
