@@ -23,6 +23,7 @@ from ui.docks.routing import RoutingDock
 from ui.docks.subscriptions import SubscriptionsDock
 from ui.docks.topology import ACCEPTS_DELEGATION, TopologyDock
 from ui.feed import MonitorFeed
+from ui.help import ABOUT_HTML, HelpDialog, legend_html, shortcuts_html
 from ui.history import HistoryStore
 from ui.models.message_log import MessageLogModel
 from ui.models.objects import ObjectsModel
@@ -57,6 +58,8 @@ class MainWindow(QMainWindow):
         self.selected_hyperty = ""
         self.selected_runtime = ""
         self.dialogs: list[ActionDialog] = []
+        self.action_dialogs: dict[str, ActionDialog] = {}   # the open dialog of each action
+        self.help_pages: dict[str, HelpDialog] = {}
 
         self.history = HistoryStore(self.index)
         self.log = MessageLogModel(self.index.namer)
@@ -150,6 +153,26 @@ class MainWindow(QMainWindow):
         restore = QAction("Restore default layout", self)
         restore.triggered.connect(self.restore_default_layout)
         view_menu.addAction(restore)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts", lambda: self.show_help("shortcuts")).setShortcut("F1")
+        help_menu.addAction("Legend: listeners and states", lambda: self.show_help("legend"))
+        help_menu.addSeparator()
+        help_menu.addAction("About SyncScope", lambda: self.show_help("about"))
+
+    def show_help(self, page: str) -> HelpDialog:
+        """Open one Help page (shortcuts, legend, about), or bring back the one already open."""
+        dialog = self.help_pages.get(page)
+        if dialog is None:
+            title, html = {
+                "shortcuts": ("Keyboard shortcuts", shortcuts_html(
+                    (a.text(), a.shortcut().toString()) for a in self.actions_by_name.values())),
+                "legend": ("Legend: listeners and states", legend_html()),
+                "about": ("About SyncScope", ABOUT_HTML),
+            }[page]
+            dialog = self.help_pages[page] = HelpDialog(title, html, self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def focus_object_filter(self) -> None:
         self.objects_dock.show()
@@ -258,18 +281,35 @@ class MainWindow(QMainWindow):
     def show_dialog(self, dialog: ActionDialog) -> ActionDialog:
         self.dialogs.append(dialog)
         dialog.succeeded.connect(self.say)
+        if isinstance(dialog, CreateObjectDialog):  # the new object is what the user looks at next
+            dialog.succeeded.connect(lambda _text, d=dialog: self._created(d.created_url))
         dialog.finished.connect(lambda _=0, d=dialog: self._dialog_closed(d))
         dialog.show()
         return dialog
+
+    def _created(self, url: str) -> None:
+        if url:
+            self.flush()
+            self.select_object(url)
 
     def _dialog_closed(self, dialog: ActionDialog) -> None:
         if dialog in self.dialogs and (dialog.task is None or dialog.task.done()):
             self.dialogs.remove(dialog)
 
     def open_action(self, name: str) -> ActionDialog:
-        """Open the dialog of the action called `name` (as its toolbar button does)."""
+        """Open the dialog of the action called `name` (as its toolbar button, menu entry and shortcut
+        do), or bring back the one already open: one dialog per action at a time."""
         spec = next(s for s in SPECS if s.name == name)
-        return self.show_dialog(spec.make(self))
+        open_ = self.action_dialogs.get(name)
+        if open_ is not None and open_.isVisible():
+            if open_ in self.dialogs:
+                self.dialogs.remove(open_)
+            self.dialogs.append(open_)
+            open_.raise_()
+            open_.activateWindow()
+            return open_
+        dialog = self.action_dialogs[name] = self.show_dialog(spec.make(self))
+        return dialog
 
     def say(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from core.monitor import TraceEvent
-from core.protocol.changes import ChangeError, apply_ops, copy_json, update_ops
+from core.protocol.changes import ChangeError, apply_ops, copy_json, parse_attribute, update_ops
 from core.protocol.identity import user_of
 from ui.naming import object_of
 
@@ -109,7 +109,7 @@ class PassiveObject:
         if not isinstance(version, int) or isinstance(version, bool) or version <= self.version:
             return
         self.version = version
-        if self.known and ("attribute" in body or "patch" in body):
+        if self.known and ("attribute" in body or "patch" in body) and not fast_set(self.data, body):
             try:
                 apply_ops(self.data, update_ops(self.data, body))
             except ChangeError:
@@ -363,6 +363,28 @@ class PassiveNode:
                 known = self.hyperties.get(who)
                 if known is not None:
                     known.name = name
+
+
+def fast_set(doc: Any, body: dict[str, Any]) -> bool:
+    """Apply the commonest update, a value set at a path of existing object keys (PROTOCOL §3.3.1),
+    in place, as `update_ops`/`apply_ops` would; False (nothing done) for any other form. Every
+    update a node routes reaches a replica or two here, at thousands a second."""
+    if "patch" in body or "attributeType" in body or "operation" in body or "value" not in body:
+        return False
+    try:
+        keys = parse_attribute(body.get("attribute"))  # the engine's rule (a URL key stays whole)
+    except ChangeError:
+        return False
+    node = doc
+    for key in keys[:-1]:
+        if not isinstance(node, dict):
+            return False
+        node = node.get(key)
+    if not isinstance(node, dict) or not keys[-1]:
+        return False
+    value = body["value"]
+    node[keys[-1]] = copy_json(value) if isinstance(value, (dict, list)) else value
+    return True
 
 
 def username(identity: Any) -> str:
