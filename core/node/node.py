@@ -324,7 +324,10 @@ class MessageNode:
             return
         s.monitor_name = name
         s.state = SessionState.MONITOR
-        self._answer(s, msg, 200, value={"session": s.id, "domain": self.domain, "node": self.url})
+        value: dict[str, Any] = {"session": s.id, "domain": self.domain, "node": self.url}
+        if self.cluster is not None:   # which member of the domain this is, and who the others are
+            value["cluster"] = self.cluster.describe()
+        self._answer(s, msg, 200, value=value)
         self.feed.attach(s, body.get("replay", 0))
         self._session_event("monitor", s, monitor=name)  # after the replay: its own open comes live
 
