@@ -318,6 +318,8 @@ class MessageNode:
         body = msg.get("body", {})
         problem = self._token_error(body.get("token"))
         refusal = (400, problem) if problem is not None else self.feed.refusal(body)
+        if refusal is None and "secret" in body and home_refusal(self.home_secret, body) is not None:
+            refusal = 403, "wrong home secret"   # a console checks the domain secret it was given (ours)
         if refusal is not None:
             self._session_event("refused", s, claimed=name, code=refusal[0])
             self._answer(s, msg, *refusal)
@@ -325,6 +327,8 @@ class MessageNode:
         s.monitor_name = name
         s.state = SessionState.MONITOR
         value: dict[str, Any] = {"session": s.id, "domain": self.domain, "node": self.url}
+        if "secret" in body or self.home_secret is not None:   # how home sessions open, for a console
+            value["home"] = "first come" if self.home_secret is None else "secret"
         if self.cluster is not None:   # which member of the domain this is, and who the others are
             value["cluster"] = self.cluster.describe()
         self._answer(s, msg, 200, value=value)
