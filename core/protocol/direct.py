@@ -29,8 +29,8 @@ MISSING: Any = object()
 _parsed: dict[str, tuple[Path, str]] = {}
 PARSED_MAX = 4096
 
-_last_body: Any = None
-_last_plan: Plan | None = None
+#: (body, its plan) of the body last asked about
+_last: tuple[Any, Plan | None] = (None, None)
 
 
 def plan_of(b: Any) -> Plan | None:
@@ -38,9 +38,10 @@ def plan_of(b: Any) -> Plan | None:
     error the general path raises). Bodies are not changed once sent, so the plan of the body last
     asked about is reused while the same body object comes again (the memo holds it: its identity
     cannot be taken by another)."""
-    global _last_body, _last_plan
-    if b is _last_body:
-        return _last_plan
+    global _last
+    last = _last   # one reference read: the body and its plan always belong together
+    if b is last[0]:
+        return last[1]
     plan: Plan | None = None
     if isinstance(b, dict) and "attribute" in b and b.get("attributeType") != "array":
         attribute = b["attribute"]
@@ -68,7 +69,7 @@ def plan_of(b: Any) -> Plan | None:
                 plan = (setter, segments, field, value, isinstance(value, (dict, list)), version, source, modified)
             else:
                 plan = (apply_remove, segments, field, None, False, version, source, modified)
-    _last_body, _last_plan = b, plan
+    _last = (b, plan)
     return plan
 
 
