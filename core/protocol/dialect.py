@@ -42,7 +42,7 @@ def to_rethink(msg: dict[str, Any]) -> dict[str, Any]:
 
 # String attributes (INTEROP §4, reTHINK's `parseAttributes`) -----------------------------------------
 
-_SCHEME = re.compile(r"[0-9a-zA-Z][-\w]*://")
+_SCHEME = re.compile(r"[0-9a-zA-Z][-\w]*://", re.ASCII)
 _IDENTITY = ".identity"
 
 

@@ -64,6 +64,9 @@ class ReporterObject:
                                "subscriptions": sorted(self.subscriptions), "subscriberUsers": self.subscriber_users,
                                "preAuthorised": sorted(self.preauthorised), "store": self.store,
                                "version": self.version, "lastModified": self.last_modified}
+        rethink = sorted(h for h, entry in self.subscriptions.items() if entry.get("rethink"))
+        if rethink:   # their update forms must stay reTHINK's after a resume (INTEROP §4)
+            rec["rethinkSubscribers"] = rethink
         if self.store:
             rec["data"] = self.data if self.data is not None else {}
             rec["childrenObjects"] = self.children_objects

@@ -48,7 +48,7 @@ def select(records: dict[str, dict[str, Any]], b: dict[str, Any], base: Any,
 
 #: record fields that are not part of the object value (PROTOCOL §3.0.5)
 _NOT_VALUE = frozenset(("isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale",
-                        "delegationToken"))
+                        "delegationToken", "rethinkSubscribers"))
 _NOT_METADATA = _NOT_VALUE | {"data", "version", "childrenObjects"}
 
 
@@ -66,6 +66,12 @@ def value_of(record: dict[str, Any]) -> dict[str, Any]:
     value.setdefault("data", {})
     value.setdefault("childrenObjects", {})
     return value
+
+
+def _rethink_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The reTHINK subscribers a resumed reporter's Syncher must keep writing for (INTEROP §4)."""
+    rethink = record.get("rethinkSubscribers")
+    return {"rethinkSubscribers": rethink} if rethink else {}
 
 
 def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
@@ -97,8 +103,10 @@ class Resumer:
             live = self.sm.reporters.get(url)
             if live is not None:
                 if live.state is ObjectState.LIVE and live.owner == hyperty:
-                    values.append({**value_of(live.record()), "data": live.data or {},
-                                   "subscriptions": sorted(live.subscriptions), "store": live.store})
+                    record = live.record()
+                    values.append({**value_of(record), "data": live.data or {},
+                                   "subscriptions": sorted(live.subscriptions), "store": live.store,
+                                   **_rethink_of(record)})
                 continue
             token = record.get("delegationToken")
             standby = isinstance(token, str) and bool(token)
@@ -123,7 +131,8 @@ class Resumer:
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions), store=ro.store))
+            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions), store=ro.store,
+                                     **_rethink_of(record)))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                      version=ro.version, reporter=hyperty)
@@ -159,13 +168,15 @@ class Resumer:
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         metadata = metadata_of(record)
+        rethink = set(record.get("rethinkSubscribers", []))
         metadata.update(reporter=hyperty, runtime=self.runtime.url)
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
                             tuple(record.get("childrens", [])), metadata, store=store,
                             version=int(record.get("version", 0)), last_modified=str(record.get("lastModified", "")),
                             preauthorised=set(record.get("preAuthorised", [])),
-                            subscriptions={h: {"status": "live"} for h in record.get("subscriptions", [])},
+                            subscriptions={h: {"status": "live", **({"rethink": True} if h in rethink else {})}
+                                           for h in record.get("subscriptions", [])},
                             subscriber_users=list(record.get("subscriberUsers", [])),
                             data=record.get("data", {}) if store else None,
                             children_objects=record.get("childrenObjects", {}) if store else {})

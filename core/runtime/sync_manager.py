@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.changes import ChangeError, apply_update, copy_json
+from core.protocol.dialect import flat_children, is_rethink
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
@@ -283,6 +284,9 @@ class SyncManager:
         self.bus.reply(msg, 100)
         forward: dict[str, Any] = {"type": "subscribe", "from": hyperty, "to": ro.url,
                                    "preauthorised": hyperty in ro.preauthorised or hyperty in ro.subscriptions}
+        runtime = addr.runtime_of(msg["from"])
+        if runtime:   # the observer's runtime: its dialect decides the update forms (INTEROP §4)
+            forward["runtime"] = runtime
         if "identity" in b:
             forward["identity"] = b["identity"]
         answer = await self.bus.request({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward},
@@ -295,6 +299,8 @@ class SyncManager:
             return
         user = user_of(b.get("identity"))
         ro.subscriptions[hyperty] = {"status": "live", "userURL": user, "since": time.time()}
+        if is_rethink(msg["from"]):
+            ro.subscriptions[hyperty]["rethink"] = True
         if user and user not in ro.subscriber_users:
             ro.subscriber_users.append(user)
         self.runtime.persist_reporter(ro)
@@ -413,8 +419,8 @@ class SyncManager:
                     apply_update(value.setdefault("data", {}), b)
                 elif "value" in b:
                     value["data"] = copy_json(b["value"])
-                if isinstance(b.get("version"), int):
-                    value["version"] = b["version"]
+                if isinstance(b.get("version"), int) and msg["from"] != obj.url:
+                    value["version"] = b["version"]   # from O: reTHINK's, with the parent's counter (INTEROP §4)
             except ChangeError:
                 pass
         elif msg["type"] == "delete":
@@ -453,7 +459,7 @@ class SyncManager:
             self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="pending",
                               side="observer")
         self.bus.reply(msg, 100, resource=url, schema=schema, childrenResources=list(oo.childrens))
-        request: dict[str, Any] = {"source": hyperty}
+        request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}   # reTHINK reads `subscriber`
         if "identity" in b:
             request["identity"] = b["identity"]
         answer = await self._ask_reporter(url, request, msg)
@@ -465,7 +471,8 @@ class SyncManager:
             return
         ab = answer.get("body", {})
         value = ab.get("value") if isinstance(ab.get("value"), dict) else {}
-        self._confirm(oo, value, str(ab.get("reporter", value.get("reporter", ""))))
+        # a reTHINK reporter's SM says `owner` (INTEROP §3)
+        self._confirm(oo, value, str(ab.get("reporter") or ab.get("owner") or value.get("reporter", "")))
         sub.state = SubscriptionState.LIVE
         self.runtime.persist_observer(oo)
         self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
@@ -506,7 +513,7 @@ class SyncManager:
         if not oo.confirmed or version > oo.version:
             oo.tracker.reset(max(version, oo.version))
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(flat_children(value.get("childrenObjects"))))
         oo.confirmed = True
         early, oo.early = oo.early, {}
         for v in sorted(early):
@@ -546,9 +553,11 @@ class SyncManager:
         oo = self.observers.get(url)
         if oo is None or hyperty not in oo.subscriptions:
             raise Refusal(404, "not subscribed")
-        request: dict[str, Any] = {"source": hyperty}
+        request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}
         if "identity" in b:
             request["identity"] = b["identity"]
+        # Whatever the answer, 408 included: a reTHINK reporter never answers (INTEROP §3), and the
+        # reporter was told either way.
         await self._ask_reporter(url, request, msg, "unsubscribe")
         self._drop_subscription(oo, hyperty)
         if oo.subscriptions:
@@ -670,7 +679,7 @@ class SyncManager:
         if isinstance(version, int) and not isinstance(version, bool) and version >= oo.version:
             oo.tracker.reset(version)
             if oo.store and self.runtime.observer_storage_allowed(value):
-                oo.replaced(copy_json(value.get("data", {})), copy_json(value.get("childrenObjects", {})))
+                oo.replaced(copy_json(value.get("data", {})), copy_json(flat_children(value.get("childrenObjects"))))
             while (nxt := oo.tracker.next_buffered()) is not None:   # what came after the snapshot's version
                 self._apply_observed(oo, nxt)
             oo.stale = oo.store and oo.tracker.has_gap    # PROTOCOL §5 rule 5: stale only while a gap is still open

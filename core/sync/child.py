@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op
+from core.protocol.dialect import rethink_bodies
 from core.protocol.message import Message, SyncError
 from core.sync.data_object import iso_now
 from core.sync.tail import Tail
@@ -61,6 +62,10 @@ class DataObjectChild:
             raise SyncError(403, "only the child's reporter may update it")
 
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
+        # A children channel may reach reTHINK runtimes whatever its parent knows: their forms (INTEROP §4)
+        forms = rethink_bodies(body, self.data)
+        if forms and len(forms) == 1:
+            body = forms[0]
         self.version += 1
         syncher = self.parent.syncher
         now = iso_now()
@@ -85,9 +90,10 @@ class DataObjectChild:
             for handler in self._handlers:
                 self.parent._call(handler, event)
 
-    def _apply(self, b: dict[str, Any]) -> bool:
-        """Apply a received child update; False when it must be healed by a parent resync."""
-        version = b.get("version")
+    def _apply(self, b: dict[str, Any], versioned: bool = True) -> bool:
+        """Apply a received child update; False when it must be healed by a parent resync. A reTHINK
+        child update carries the parent's version: it is applied as it comes (`versioned=False`)."""
+        version = b.get("version") if versioned else self.version + 1
         if not isinstance(version, int) or isinstance(version, bool) or version <= self.version:
             return True
         if version != self.version + 1:

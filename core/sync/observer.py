@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
+from core.protocol.dialect import flat_children
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
 from core.sync.data_object import DataObject
@@ -30,7 +31,7 @@ def split_value(value: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any
     metadata = dict(value)  # a copy and three pops: several times faster than a filtering comprehension
     data = metadata.pop("data", {})
     version = metadata.pop("version", 0)
-    children = metadata.pop("childrenObjects", {})
+    children = flat_children(metadata.pop("childrenObjects", {}))   # either form (INTEROP §5)
     if isinstance(data, dict) and copy:
         data = ch.copy_json(data)
     return (metadata, data if isinstance(data, dict) else {},
@@ -216,8 +217,10 @@ class DataObjectObserver(DataObject):
         """Observer-initiated unsubscribe (PROTOCOL §3.5)."""
         if self.closed:
             raise SyncError(404, "not subscribed")
+        timers = self.syncher.runtime.timers
+        # the SM waits out a reporter that never answers (INTEROP §3), then succeeds: wait longer than it
         await self.syncher.sandbox.call({"type": "unsubscribe", "from": self.syncher.url, "to": self.syncher.sm_url,
-                                         "body": {"resource": self.url}})
+                                         "body": {"resource": self.url}}, timeout=timers.standby + 2 * timers.request)
         self._release()
 
     async def execute(self, method: str, *params: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op
+from core.protocol.dialect import is_rethink, nested_children, rethink_bodies
 from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
@@ -30,6 +31,8 @@ class DataObjectReporter(DataObject):
         super().__init__(syncher, url, schema, metadata, version, childrens)
         self.status = "live"
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        #: subscribers in reTHINK runtimes: while there is one, updates take forms reTHINK applies (INTEROP §4)
+        self.rethink: set[str] = set()
         self._batch: list[Op] | None = None
         self._batch_depth = 0
         self._suspended = False
@@ -99,6 +102,13 @@ class DataObjectReporter(DataObject):
         self._publish(body, ops)
 
     def _publish(self, body: dict[str, Any], ops: list[Op]) -> None:
+        forms = rethink_bodies(body, self.data) if self.rethink else None
+        for form in forms or (body,):   # none reTHINK can address: ours still get it (DECISIONS.md)
+            self._send(form)
+        if self._change_handlers:
+            self._changed(ch.update_events(body, ops, self.data))
+
+    def _send(self, body: dict[str, Any]) -> None:
         self.version += 1
         now = iso_now()
         self.metadata["lastModified"] = now
@@ -106,8 +116,6 @@ class DataObjectReporter(DataObject):
                "body": {"version": self.version, "source": self.syncher.url, "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
         self._tail.sent(msg)
-        if self._change_handlers:
-            self._changed(ch.update_events(body, ops, self.data))
 
     @contextmanager
     def batch(self) -> Iterator[DataObjectReporter]:
@@ -250,6 +258,7 @@ class DataObjectReporter(DataObject):
             return
         if kind == "unsubscribe":
             self.subscriptions.pop(hyperty, None)
+            self.rethink.discard(hyperty)
             if self._on_subscription is not None:
                 self._call(self._on_subscription, SubscriptionEvent(lambda *_: None, type="unsubscribe", url=hyperty,
                                                                     identity=b.get("identity")))
@@ -262,6 +271,8 @@ class DataObjectReporter(DataObject):
         def answer(code: int, reason: str | None, _value: Any) -> None:
             if code == 200 and not self.closed:
                 self.subscriptions[hyperty] = {"status": "live", "identity": b.get("identity")}
+                if is_rethink(str(b.get("runtime", ""))):
+                    self.rethink.add(hyperty)
                 self._answer(msg, 200, schema=self.schema, value=self.value())
             else:
                 self._answer(msg, 403 if code == 200 else code, reason or "subscription rejected")
@@ -282,7 +293,7 @@ class DataObjectReporter(DataObject):
     def value(self) -> dict[str, Any]:
         """The object value of PROTOCOL §3.0.5."""
         return {**self.metadata, "data": ch.copy_json(self.data), "version": self.version,
-                "childrenObjects": {cid: child.value_entry() for cid, child in self.children.items()}}
+                "childrenObjects": nested_children({cid: child.value_entry() for cid, child in self.children.items()})}
 
     async def invite(self, *urls: str) -> dict[str, int]:
         """Invite each hyperty (PROTOCOL §3.1.1); `{url: final code}`, 408 included."""

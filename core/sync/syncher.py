@@ -110,11 +110,13 @@ class Syncher:
         for item in answer.get("value", []):
             metadata, data, version, children = split_value(item, copy=False)
             subscribers = metadata.pop("subscriptions", [])
+            rethink = metadata.pop("rethinkSubscribers", [])
             stored = metadata.pop("store", False) is True
             url = str(metadata.get("url", ""))
             reporter = DataObjectReporter(self, url, str(metadata.get("schema", "")), metadata, data, version,
                                           list(metadata.get("childrens", [])))
             reporter.subscriptions = {h: {"status": "live"} for h in subscribers if isinstance(h, str)}
+            reporter.rethink = {h for h in rethink if h in reporter.subscriptions}
             self._load_children(reporter, children)
             old = self.reporters.get(url)
             if old is not None:
@@ -209,8 +211,9 @@ class Syncher:
                      tags: list[str] | None = None, resources: list[str] | None = None,
                      domain_registration: bool = True, domain_routing: bool = True) -> DataObjectReporter:
         schema = expand(schema)
-        value: dict[str, Any] = {"name": name, "reporter": self.url, "runtime": self.runtime.url, "schema": schema,
-                                 "created": iso_now(), "data": ch.copy_json(data or {})}
+        # reTHINK's DataObject throws on an empty name (INTEROP §3)
+        value: dict[str, Any] = {"name": name or "no name", "reporter": self.url, "runtime": self.runtime.url,
+                                 "schema": schema, "created": iso_now(), "data": ch.copy_json(data or {})}
         for key, option in (("publicObservation", public_observation), ("observerStorage", observer_storage),
                             ("description", description), ("tags", tags), ("resources", resources)):
             if option is not None:
@@ -574,6 +577,9 @@ class Syncher:
                 self._heal_child(parent, cid, msg["from"], name)
             return
         if mtype == "update":
+            if msg["from"] == parent.url:   # reTHINK: from the parent, with the parent's version (INTEROP §4)
+                child._apply(b, versioned=False)
+                return
             if msg["from"] != child.reporter:
                 return
             if not child._apply(b):

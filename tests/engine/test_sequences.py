@@ -82,7 +82,7 @@ async def test_subscribe_sequence_on_both_runtimes(lab: Lab, trace: Trace) -> No
     ]
     forward = next(m for m in trace.messages(rt_a.url, "out") if m["type"] == "forward")
     assert forward["body"] == {"type": "subscribe", "from": bob.url, "to": o, "preauthorised": False,
-                               "identity": bob.identity}
+                               "identity": bob.identity, "runtime": rt_b.url}   # its dialect (INTEROP §4)
     final = trace.messages(rt_b.url, "out")[-1]
     assert final["body"]["value"]["data"] == {"a": 1} and final["body"]["value"]["version"] == 0
     assert decisions == [bob.url]

@@ -104,7 +104,8 @@ async def test_children_travel_in_subscribe_and_read_values(lab: Lab) -> None:
     late = await dave.syncher.subscribe(chat.url, COMM_SCHEMA)
     assert view(late) == {child.child_id: (1, {"text": "edited"}, bob.url)}
     value = await bob.syncher.read(chat.url)
-    assert value["childrenObjects"][child.child_id]["value"]["data"] == {"text": "edited"}
+    # nested by collection name on the wire (INTEROP §5)
+    assert value["childrenObjects"]["messages"][child.child_id]["value"]["data"] == {"text": "edited"}
     # the counter continues after the largest n already used under bob's prefix (§1.3)
     late_bob = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
     assert late_bob is bob_obs
