@@ -36,8 +36,22 @@ class Demo:
     updates_sent: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
+    def current(self) -> None:
+        """Take the objects' handles again after a restart resumed them, or a delegation moved the
+        reporter role (the old handles are closed): the demo edits as the current reporter."""
+        if self.chat.closed or self.context.closed:
+            reporters = {url: obj for h in (self.reporter, *self.observers) for url, obj in h.syncher.reporters.items()}
+            self.chat = reporters.get(self.chat.url, self.chat)
+            self.context = reporters.get(self.context.url, self.context)
+        if any(r.closed for r in self.replicas):
+            self.replicas = [h.syncher.observers[url] for h in self.observers
+                             for url in (self.chat.url, self.context.url) if url in h.syncher.observers]
+
     def edit_chat(self) -> None:
         """One chat edit: a participant's status, a typing flag, or a new message child."""
+        self.current()
+        if self.chat.closed or self.chat.status != "live":
+            return  # its runtime is down, or the role is being handed over
         who = self.rng.choice(self.observers)
         choice = self.rng.random()
         participants = self.chat.data["participants"]
@@ -49,6 +63,8 @@ class Demo:
 
     def edit_context(self) -> None:
         """The context object: a reading per second, the last ten kept."""
+        if self.context.closed or self.context.status != "live":
+            return
         values = self.context.data["values"]
         values.append({"value": round(self.rng.uniform(18.0, 24.0), 2), "unit": "C"})
         if len(values) > 10:
@@ -57,8 +73,9 @@ class Demo:
         self.updates_sent += 3 if len(values) >= 10 else 2
 
     async def add_message(self) -> None:
-        observer = self.rng.choice([r for r in self.replicas if r.url == self.chat.url])
-        if not observer.closed:
+        chat = [r for r in self.replicas if r.url == self.chat.url]
+        observer = self.rng.choice(chat) if chat else None
+        if observer is not None and not observer.closed:
             await observer.add_child("messages", {"text": f"hello #{self.updates_sent}",
                                                    "from": observer.syncher.url})
 
@@ -74,16 +91,17 @@ async def build_demo(lab: Lab) -> Demo:
     alice = await rt1.hyperty("alice")
     observers = [await rt1.hyperty("dave"), await rt2.hyperty("bob"), await rt3.hyperty("carol")]
     participants = {h.name: {"status": "online", "url": h.url} for h in observers}
+    # Stored (PROTOCOL §3.0.6), reporters and observers: a runtime restarted from the console resumes them.
     chat = await alice.syncher.create(COMM_SCHEMA, data={"topic": "demo", "participants": participants},
-                                      observers=[h.url for h in observers], name="demo chat")
+                                      observers=[h.url for h in observers], name="demo chat", store=True)
     context = await alice.syncher.create(CONTEXT_SCHEMA, data={"type": "temperature", "values": []},
-                                         observers=[h.url for h in observers], name="room context")
+                                         observers=[h.url for h in observers], name="room context", store=True)
     for obj in (chat, context):
         obj.on_subscription(lambda event: event.accept())
     demo = Demo(lab, alice, observers, chat, context)
     for h in observers:
-        demo.replicas.append(await h.syncher.subscribe(chat.url, COMM_SCHEMA))
-        demo.replicas.append(await h.syncher.subscribe(context.url, CONTEXT_SCHEMA))
+        demo.replicas.append(await h.syncher.subscribe(chat.url, COMM_SCHEMA, store=True))
+        demo.replicas.append(await h.syncher.subscribe(context.url, CONTEXT_SCHEMA, store=True))
     return demo
 
 

@@ -1,7 +1,12 @@
 """`syncscope runtime`: a headless runtime on a WebSocket node, driven by a scenario file.
 
     syncscope runtime --node ws://127.0.0.1:9001/ --domain a.example --script chat-reporter.json \\
-                      [--visit b.example=ws://127.0.0.1:9002/ …]
+                      [--visit b.example=ws://127.0.0.1:9002/ …] [--flavour rethink]
+
+`--flavour rethink` plays a runtime of reTHINK's own implementation on the wire (INTEROP.md), for
+tests: a `runtime://` URL, hyperty and object URLs minted locally and claimed by subscribe,
+`re-open` from `<runtimeURL>/<runtimeToken>` after a lost link, string attributes only,
+`subscriber` instead of `source`, `childrenObjects` nested by name, reasons as `desc`.
 
 Messages leave through the node of their destination's domain (PROTOCOL §1.4 step 5), answers
 too: a reporter whose observers live in another domain needs `--visit` for that domain's node.
@@ -14,9 +19,14 @@ run in order, each `{"do": <step>, …}`:
 - `find`: wait until the registry of `domain` lists a live object called `name`; saved `as`.
 - `subscribe`: `hyperty` subscribes to `object` (an alias or a URL), optional `schema`, `as`.
 - `edit`: set `path` of reporter `object` to 1, 2, … `count`, at `rate` edits per second.
-- `set`: set `path` of reporter `object` to `value` once.
+- `set`: set `path` (a string or a list of keys) of reporter `object` to `value` once.
+- `remove`: remove `path` of reporter `object`.
+- `insert`: insert `items` at `index` of the list at `path`; `remove_items`: remove `count` (1) from `index`.
+- `batch`: `edits`, each `{"set": path, "value": v}` or `{"remove": path}`, as one update.
+- `edit_child`: set `path` of this runtime's newest child of `object` to `value`.
 - `add_child`: `object`, `name` (children collection), `data`.
-- `wait`: until `object` has `version` ≥ n, or `path` equals `equals`; `timeout` seconds.
+- `wait`: until `object` has `version` ≥ n, `children` ≥ n, or `path` equals `equals`; `timeout` seconds.
+- `wait_deleted`: until `object` is deleted by its reporter.
 - `wait_subscribers`: until reporter `object` has `count` subscribers (at most `count` with
   `"at_most": true`, e.g. 0 to wait until every observer has unsubscribed).
 - `read`: read `object` once (its version goes in the summary).
@@ -25,7 +35,8 @@ run in order, each `{"do": <step>, …}`:
 - `sleep`: `seconds`.
 
 At the end one JSON line sums up: per object alias its URL, role, version and a digest of its data
-(equal digests mean equal replicas), the edits sent, changes received, reconnections, and `ok`.
+and of its children's data (equal digests mean equal replicas), the edits sent, changes received,
+reconnections, and `ok`.
 Exit status 0 when every step succeeded.
 """
 
@@ -45,6 +56,7 @@ import orjson
 
 from core.net.websocket import WebSocketConnector
 from core.protocol import address as addr
+from core.protocol import changes as ch
 from core.protocol.message import SyncError, code_of
 from core.runtime.hyperty import Hyperty
 from core.runtime.runtime import Runtime
@@ -69,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="another domain's node, opened on demand (repeatable); needed for every domain "
                              "whose objects or runtimes this one talks to, answers included")
     parser.add_argument("--id", default="", help="runtime id (default random): URL hyperty-runtime://<domain>/<id>")
+    parser.add_argument("--flavour", choices=("syncscope", "rethink"), default="syncscope",
+                        help="rethink: act as a reTHINK runtime on the wire (URL runtime://<domain>/<id>)")
     parser.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) to trust for wss:// nodes")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S", help="give up after S seconds")
 
@@ -83,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, ScenarioError, ssl.SSLError) as exc:
         print(f"syncscope runtime: {exc}", file=sys.stderr)
         return 2
-    ident = args.id or f"rt-{uuid.uuid4().hex[:8]}"
-    summary = asyncio.run(_main(scenario, nodes, args.domain, ident, context, args.timeout))
+    ident = args.id or (str(uuid.uuid4()) if args.flavour == "rethink" else f"rt-{uuid.uuid4().hex[:8]}")
+    url = f"{addr.RETHINK_RUNTIME}://{args.domain}/{ident}" if args.flavour == "rethink" \
+        else addr.runtime_url(args.domain, ident)
+    summary = asyncio.run(_main(scenario, nodes, url, context, args.timeout))
     sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return 0 if summary["ok"] else 1
 
@@ -96,10 +112,10 @@ def _visit(text: str) -> tuple[str, str]:
     return domain, url
 
 
-async def _main(scenario: dict[str, Any], nodes: dict[str, str], domain: str, ident: str,
+async def _main(scenario: dict[str, Any], nodes: dict[str, str], url: str,
                 context: ssl.SSLContext | None, timeout: float) -> dict[str, Any]:
     connector = WebSocketConnector(nodes, ssl_context=context)
-    runtime = Runtime(addr.runtime_url(domain, ident), connector=connector)
+    runtime = Runtime(url, connector=connector)
     player = Player(runtime, scenario)
     started = time.monotonic()
     try:
@@ -124,6 +140,7 @@ class Player:
         self.step = 0
         self.edits = 0
         self.changes = 0
+        self.children: dict[str, Any] = {}   # object URL → the newest child this runtime added
         self.error: str | None = None
 
     async def play(self) -> None:
@@ -205,9 +222,52 @@ class Player:
         self._reporter(step).set(step["path"], step.get("value"))
         self.edits += 1
 
+    async def do_remove(self, step: dict[str, Any]) -> None:
+        self._reporter(step).remove(step["path"])
+        self.edits += 1
+
+    async def do_insert(self, step: dict[str, Any]) -> None:
+        self._reporter(step).insert(step["path"], int(step.get("index", 0)), *step.get("items", []))
+        self.edits += 1
+
+    async def do_remove_items(self, step: dict[str, Any]) -> None:
+        reporter = self._reporter(step)
+        target: Any = reporter.data
+        for key in ch.parse_attribute(step["path"]):
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        index, count = int(step.get("index", 0)), int(step.get("count", 1))
+        del target[index:index + count]
+        self.edits += 1
+
+    async def do_batch(self, step: dict[str, Any]) -> None:
+        reporter = self._reporter(step)
+        with reporter.batch():
+            for edit in step.get("edits", []):
+                if "set" in edit:
+                    reporter.set(edit["set"], edit.get("value"))
+                else:
+                    reporter.remove(edit["remove"])
+        self.edits += 1
+
     async def do_add_child(self, step: dict[str, Any]) -> None:
         obj = self._object(step)
-        await obj.add_child(str(step["name"]), step.get("data", {}))  # type: ignore[attr-defined]
+        child = await obj.add_child(str(step["name"]), step.get("data", {}))  # type: ignore[attr-defined]
+        self.children[obj.url] = child
+
+    async def do_edit_child(self, step: dict[str, Any]) -> None:
+        child = self.children.get(self._object(step).url)
+        if child is None:
+            raise ScenarioError(f"no child of {step.get('object')!r} added here")
+        child.data[str(step["path"])] = step.get("value")
+        self.edits += 1
+
+    async def do_wait_deleted(self, step: dict[str, Any]) -> None:
+        obj = self._object(step)
+        deadline = time.monotonic() + float(step.get("timeout", DEFAULT_WAIT))
+        while not obj.closed:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{step['object']} was not deleted")
+            await asyncio.sleep(0.02)
 
     async def do_wait(self, step: dict[str, Any]) -> None:
         obj = self._object(step)
@@ -294,6 +354,8 @@ class Player:
             role = "reporter" if isinstance(obj, DataObjectReporter) else "found" if isinstance(obj, _Found) \
                 else "observer"
             objects[alias] = {"url": obj.url, "role": role, "version": obj.version, "digest": _digest(obj.data)}
+            if isinstance(obj, DataObject):
+                objects[alias]["children"] = _digest({cid: c.data for cid, c in obj.children.items()})
         home = self.runtime.stubs.get(self.runtime.domain)
         return {"scenario": self.scenario.get("name", ""), "runtime": self.runtime.url, "ok": self.error is None,
                 "error": self.error, "steps": self.step if self.error is None else self.step - 1,
@@ -315,6 +377,8 @@ class _Found:
 
 def _reached(obj: DataObject, step: dict[str, Any]) -> bool:
     if "version" in step and obj.version < int(step["version"]):
+        return False
+    if "children" in step and len(obj.children) < int(step["children"]):
         return False
     if "path" in step:
         node: Any = obj.data

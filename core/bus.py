@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from core.monitor import Monitor
-from core.protocol.address import CHILDREN, children_prefix, is_hyperty, is_object_url, object_of
+from core.protocol.address import (
+    CHILDREN,
+    children_prefix,
+    is_hyperty,
+    is_node_address,
+    is_object_url,
+    object_of,
+    route_domain,
+)
 from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
@@ -163,8 +171,9 @@ class MessageBus:
         if request.get("type") != "response":
             self.post(response(request, code, description, **fields))
 
-    def ingress(self, msg: Any) -> None:
-        """A message that came in from a link: local listeners only (PROTOCOL §1.4 ingress rule)."""
+    def ingress(self, msg: Any, via: str | None = None) -> None:
+        """A message that came in from a link (the link to `via`'s node): local listeners only
+        (PROTOCOL §1.4 ingress rule)."""
         problem = envelope_error(msg)
         if problem is not None:
             self.malformed(msg, problem, ingress=True)
@@ -174,7 +183,7 @@ class MessageBus:
             if self.monitor.active:
                 self.monitor.emit("drop", self.url, reason="forward/delete to a hyperty from a link", message=msg)
             return
-        self._dispatch(msg, ingress=True)
+        self._dispatch(msg, ingress=True, via=via)
 
     def malformed(self, msg: Any, problem: str, ingress: bool) -> None:
         """Answer a malformed request 400 when its `from` and `id` can be read, else drop it (PROTOCOL §6)."""
@@ -223,7 +232,25 @@ class MessageBus:
 
     # dispatch (PROTOCOL §1.4 steps 2–5) ----------------------------------------------------------
 
-    def _dispatch(self, msg: Message, ingress: bool) -> None:
+    def answered_by(self, request: Message, reply: Message, via: str | None) -> bool:
+        """PROTOCOL §2.3: `reply` answers `request` only when it comes from the request's `to`. An
+        answer from a link (the link to `via`'s node) must also come in on a link that can carry it:
+        that of the node the request went to, `route(to)`, or that of the node of the requester's
+        own address, `route(from)`, where the answer's `to` leads (§1.4 step 5, §1.5). The node of
+        `route(to)` also answers for any address it routes (its refusals: §1.5 step 4, TRANSPORT
+        §1, §5) from its own addresses `mn:/…`, `domain://msg-node.<d>…`, `domain://registry.<d>`,
+        which no session may send from (§6). Our own components never answer from a link."""
+        to, sender = request["to"], reply["from"]
+        if via is None:
+            return bool(sender == to)
+        if to == self.url or to.startswith(self._prefix):
+            return False
+        carried = route_domain(to)
+        if sender == to:
+            return via == carried or via == route_domain(request["from"])
+        return via == carried and is_node_address(sender, via)
+
+    def _dispatch(self, msg: Message, ingress: bool, via: str | None = None) -> None:
         for interceptor in self.interceptors:
             refusal = interceptor(msg, ingress)
             if refusal is not None:
@@ -232,6 +259,12 @@ class MessageBus:
         to = msg["to"]
         key = correlation(to, msg["id"]) if msg["type"] == "response" else None
         if key is not None and key in self._pending:
+            if not self.answered_by(self._pending[key].request, msg, via if ingress else None):
+                self._trace(msg, ingress, "dropped: not from the request's destination")
+                if self.monitor.active:
+                    self.monitor.emit("drop", self.url, reason="response not from the request's destination",
+                                      message=msg, expected=self._pending[key].request["to"], via=via)
+                return
             self._trace(msg, ingress, "callback")
             self._answer(msg, key)
             return

@@ -42,7 +42,8 @@ SWEEP_MIN = 100
 
 #: Qt warnings of the offscreen platform about what it cannot do by design (there is no window
 #: manager to hint): not a problem of the console, so not printed.
-OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints()",)
+OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints()", "This plugin does not support raise()",
+                   "This plugin does not support grabbing the keyboard")
 
 
 def application() -> QApplication:

@@ -16,7 +16,11 @@ from typing import Any
 
 from core.lab import Lab
 from core.monitor import TraceEvent
+from ui.delegation import DelegationPolicy, SubscriptionHandlers
 from ui.naming import Namer, object_of
+
+#: Session events after which every replica a runtime held is looked up again (its Synchers are new).
+RESTARTS = ("runtime crashed", "runtime stopped", "runtime resumed")
 
 
 @dataclass(slots=True)
@@ -54,6 +58,12 @@ class EngineIndex:
         self.reporters: dict[str, Replica] = {}
         self.observers: dict[str, dict[str, Replica]] = {}   # object URL → hyperty URL → replica
         self.observer_count = 0
+        #: Subscriptions asked and not yet turned into an observer replica: object → hyperty URLs.
+        #: They are replicas behind too (a restarted runtime's observers resuming, a partitioned reporter).
+        self.pending: dict[str, set[str]] = {}
+        #: Which hyperties accept the reporter role when offered (the console is their application).
+        self.delegation = DelegationPolicy()
+        self.subscription_handlers = SubscriptionHandlers()
         #: Objects the last batch concerned, in the order it first named them: the rows every view
         #: looks at again (new rows join the tables in that order).
         self.touched: dict[str, None] = {}
@@ -69,27 +79,74 @@ class EngineIndex:
         touched: dict[str, None] = {}
         held: dict[tuple[str, str, str], None] = {}  # (runtime, hyperty, object) to look up again, in order
         runtimes: set[str] = set()
+        restarted: set[str] = set()
         for event in events:
             for url in objects_of(event):
                 touched[url] = None
             kind = event.kind
-            if kind == "object":
+            if kind == "subscription":
+                self._subscription(event.detail)
+            elif kind == "object":
                 detail = event.detail
                 action = detail.get("action")
                 if action in ("held", "released"):
                     held[(event.where, str(detail.get("hyperty", "")), str(detail.get("object", "")))] = None
+                elif action == "deleted" and detail.get("role") == "reporter":
+                    self.subscription_handlers.forget(str(detail.get("object", "")))
                 elif action == "hyperty":
                     runtimes.add(event.where)
             elif kind == "session":
                 runtimes.add(event.where)
+                if event.detail.get("action") in RESTARTS:
+                    restarted.add(event.where)
         touched.pop("", None)
         for url in runtimes:
             self._runtime_changed(url)
         self.replicas_changed = set()
+        for where in restarted:
+            for key in self._held_by(where):
+                held.setdefault(key, None)
         for where, hyperty_url, url in held:
             self._look_up(where, hyperty_url, url)
         touched.update(dict.fromkeys(self.replicas_changed))
         self.touched = touched
+
+    def _subscription(self, detail: dict[str, Any]) -> None:
+        obj, hyperty, state = detail.get("object"), detail.get("hyperty"), detail.get("state")
+        if not isinstance(obj, str) or not isinstance(hyperty, str) or detail.get("side") == "reporter":
+            return
+        if state == "pending" or (state == "live" and hyperty not in self.observers.get(obj, {})):
+            self.pending.setdefault(obj, set()).add(hyperty)
+        elif state in ("removed", "revoked"):
+            self._not_pending(obj, hyperty)
+
+    def _not_pending(self, url: str, hyperty_url: str) -> None:
+        waiting = self.pending.get(url)
+        if waiting is not None:
+            waiting.discard(hyperty_url)
+            if not waiting:
+                del self.pending[url]
+
+    def _held_by(self, runtime_url: str) -> list[tuple[str, str, str]]:
+        """(runtime, hyperty, object) of every replica the index or the runtime's Synchers hold."""
+        found = [(runtime_url, rep.hyperty.url, url) for url, rep in self.reporters.items()
+                 if rep.hyperty.runtime.url == runtime_url]
+        found += [(runtime_url, h, url) for url, theirs in self.observers.items() for h, rep in theirs.items()
+                  if rep.hyperty.runtime.url == runtime_url]
+        runtime = self.runtimes.get(runtime_url)
+        for hyperty in runtime.hyperty_urls.values() if runtime is not None else ():
+            syncher = hyperty.syncher
+            found += [(runtime_url, hyperty.url, url) for url in (*syncher.reporters, *syncher.observers)]
+        return found
+
+    def behind(self, url: str) -> int:
+        """Replicas of `url` not up to date: observers behind the reporter or not live, and
+        subscriptions still waiting for their replica."""
+        reporter = self.reporters.get(url)
+        version = reporter.obj.version if reporter is not None else None
+        count = sum(1 for r in self.observer_replicas(url)
+                    if r.obj.status != "live" or (version is not None and r.obj.version < version))
+        return count + len(self.pending.get(url, ()))
 
     def _runtime_changed(self, url: str) -> None:
         runtime = self.runtimes.get(url)
@@ -105,6 +162,7 @@ class EngineIndex:
         for url in [u for u, h in self.hyperties.items() if h.runtime is runtime and u not in current]:
             del self.hyperties[url]
             self.namer.name_hyperty(url, None)
+        self.delegation.apply(current.values())
         for url, hyperty in current.items():
             self.hyperties[url] = hyperty
             self.namer.name_hyperty(url, hyperty.name)
@@ -125,6 +183,7 @@ class EngineIndex:
         mine = self.reporters.get(url)
         if reporter is not None and not reporter.closed:
             if mine is None or mine.obj is not reporter:
+                self.subscription_handlers.carry_over(url, reporter)
                 self.reporters[url] = Replica(url, hyperty, reporter, True)
                 self.replicas_changed.add(url)
         elif mine is not None and mine.hyperty.url == hyperty_url:
@@ -137,6 +196,7 @@ class EngineIndex:
                 self.observer_count += known is None
                 self.observers.setdefault(url, theirs)[hyperty_url] = Replica(url, hyperty, observer, False)
                 self.replicas_changed.add(url)
+            self._not_pending(url, hyperty_url)
         elif known is not None:
             del theirs[hyperty_url]
             self.observer_count -= 1

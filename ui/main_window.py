@@ -21,7 +21,7 @@ from ui.docks.nodes import NodesDock
 from ui.docks.objects import ObjectsDock
 from ui.docks.routing import RoutingDock
 from ui.docks.subscriptions import SubscriptionsDock
-from ui.docks.topology import TopologyDock
+from ui.docks.topology import ACCEPTS_DELEGATION, TopologyDock
 from ui.feed import MonitorFeed
 from ui.history import HistoryStore
 from ui.models.message_log import MessageLogModel
@@ -256,6 +256,12 @@ class MainWindow(QMainWindow):
             return self.show_dialog(CreateObjectDialog(self.index, item.key, self))
         if name == "Subscribe as this hyperty…":
             return self.show_dialog(SubscribeDialog(self.index, self.selected_object, item.key, self))
+        if name == ACCEPTS_DELEGATION:
+            accepts = not self.index.delegation.accepts(item.key)
+            self.index.delegation.set(payload, accepts)
+            self.topology.refresh()
+            self.say(f"{payload.name} {'accepts' if accepts else 'refuses'} the reporter role when offered")
+            return None
         if name in ("Set faults on its links…", "Set link faults…"):
             link = payload if item.kind == "link" else next(
                 (x for x in lab.links if x.runtime_url == item.key and x.state != "down"), None)

@@ -63,9 +63,7 @@ class StatusTracker:
         self.objects = len(index.reporters)
         self.subscriptions = index.observer_count
         for url in urls:
-            reporter = index.reporter(url)
-            behind = sum(1 for rep in index.observer_replicas(url) if rep.obj.status != "live"
-                         or (reporter is not None and rep.obj.version < reporter.obj.version))
+            behind = index.behind(url)
             self.behind += behind - self._behind_of.get(url, 0)
             if behind:
                 self._behind_of[url] = behind

@@ -45,6 +45,14 @@ def route_domain(to: str) -> str:
     return authority(to)
 
 
+def is_node_address(address: str, domain: str) -> bool:
+    """An address of `domain`'s Message Node itself: `mn:/…`, `domain://msg-node.<domain>` or under
+    it, `domain://registry.<domain>` (no session may send from these, PROTOCOL §6)."""
+    node = MN_PREFIX + domain
+    return (address.startswith("mn:/") or address == node or address.startswith(node + "/")
+            or address == REGISTRY_PREFIX + domain)
+
+
 def mn_sm(domain: str) -> str:
     return f"{MN_PREFIX}{domain}/sm"
 

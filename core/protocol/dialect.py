@@ -10,6 +10,7 @@ collection name (INTEROP §5).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any
@@ -38,6 +39,28 @@ def to_rethink(msg: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body, dict) and "description" in body and "desc" not in body:
             return {**msg, "body": {**body, "desc": body["description"]}}
     return msg
+
+
+def as_rethink_sends(msg: dict[str, Any]) -> dict[str, Any]:
+    """`msg` as reTHINK's own runtime puts it on the wire (a runtime of ours with a `runtime://` URL
+    plays one for tests): a response's reason only as `desc`, the subscriber of a subscribe or
+    unsubscribe to `O/subscription` only as `subscriber` (INTEROP §1, §3)."""
+    body = msg.get("body")
+    if not isinstance(body, dict):
+        return msg
+    if msg.get("type") == "response" and "description" in body:
+        rest = {k: v for k, v in body.items() if k != "description"}
+        return {**msg, "body": {**rest, "desc": body["description"]}}
+    if msg.get("type") in ("subscribe", "unsubscribe") and str(msg.get("to", "")).endswith("/subscription") \
+            and "source" in body:
+        rest = {k: v for k, v in body.items() if k != "source"}
+        return {**msg, "body": {**rest, "subscriber": body["source"]}}
+    return msg
+
+
+def minted(scheme: str, domain: str) -> str:
+    """An address minted locally, as a reTHINK runtime does (INTEROP §2): `<scheme>://<domain>/<guid>`."""
+    return f"{scheme}://{domain}/{uuid.uuid4()}"
 
 
 # String attributes (INTEROP §4, reTHINK's `parseAttributes`) -----------------------------------------

@@ -169,7 +169,7 @@ class Resumer:
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         metadata = metadata_of(record)
         rethink = set(record.get("rethinkSubscribers", []))
-        metadata.update(reporter=hyperty, runtime=self.runtime.url)
+        metadata.update(reporter=hyperty, runtime=self.runtime.url, status="live")   # re-registered live (§3.8)
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
                             tuple(record.get("childrens", [])), metadata, store=store,

@@ -14,6 +14,7 @@ from core.net.link import Connector
 from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.changes import Op
+from core.protocol.dialect import as_rethink_sends, is_rethink, minted
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.runtime.catalogue import Catalogue
 from core.runtime.hyperty import Hyperty
@@ -51,6 +52,8 @@ class Runtime:
         self.running = False
         self.restarts = 0
         self.healing: set[Any] = set()          # observers healing a gap, deletes owed by the node
+        #: a `runtime://` URL: this runtime plays a reTHINK one on the wire (INTEROP.md, `--flavour rethink`)
+        self.rethink = is_rethink(url)
         self._build()
 
     def _build(self) -> None:
@@ -147,6 +150,8 @@ class Runtime:
         existing = self.hyperties.get(name)
         if existing is not None:
             return existing
+        if is_rethink(self.url):
+            return self.add_hyperty(name, await self._claim_hyperty())
         answer = await self.bus.request({"type": "create", "from": self.allocation_url,
                                          "to": addr.hyperty_allocation(self.domain),
                                          "body": {"value": {"number": 1, "allocationKey": self.url}}})
@@ -154,6 +159,16 @@ class Runtime:
             raise SyncError(code_of(answer), description_of(answer) or "hyperty allocation failed", answer)
         url = answer["body"]["value"]["allocated"][0]
         return self.add_hyperty(name, url)
+
+    async def _claim_hyperty(self) -> str:
+        """A reTHINK runtime mints its hyperty URL and claims it by subscribe (INTEROP §2)."""
+        url = minted(addr.HYPERTY, self.domain)
+        answer = await self.bus.request({"type": "subscribe", "from": self.url + "/subscriptions",
+                                         "to": addr.mn_sm(self.domain),
+                                         "body": {"resources": [url], "source": self.allocation_url}})
+        if code_of(answer) != 200:
+            raise SyncError(code_of(answer), description_of(answer) or "hyperty claim failed", answer)
+        return url
 
     def add_hyperty(self, name: str, url: str) -> Hyperty:
         hyperty = Hyperty(self, name, url)
@@ -191,6 +206,8 @@ class Runtime:
         return stub is not None and stub.state is StubState.OPEN
 
     def _egress(self, msg: Message) -> None:
+        if self.rethink:
+            msg = as_rethink_sends(msg)
         self._stub(addr.route_domain(msg["to"])).send(msg)
 
     def _reopened(self, stub: Stub) -> None:

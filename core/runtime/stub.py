@@ -52,6 +52,7 @@ class Stub:
         self.state = StubState.IDLE
         self.link: LinkEnd | None = None
         self.token: str | None = None
+        self.runtime_token: str | None = None   # told by the node to a reTHINK runtime (INTEROP §1)
         self.visiting = addr.authority(runtime.url) != domain
         #: (message, loop time after which the bus no longer waits for its answer; inf if none is due)
         self.queue: deque[tuple[Message, float]] = deque()
@@ -143,9 +144,7 @@ class Stub:
                 return
             self.link = link
             self._open_id = self.runtime.bus.next_id()
-            body = {"token": self.token} if self.token else {}
-            link.send({"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION,
-                       "body": body})
+            link.send(self._open_message())
             try:
                 await asyncio.wait_for(asyncio.shield(self._opened), self.runtime.timers.request)
             except TimeoutError:
@@ -153,6 +152,15 @@ class Stub:
         finally:
             if not self._opened.done():
                 self._opened.set_result(None)
+
+    def _open_message(self) -> Message:
+        """`open` with the session token; once a node has told it a `runtimeToken` (it does so for a
+        reTHINK runtime), `re-open` from `<runtimeURL>/<runtimeToken>`, as reTHINK's stub (INTEROP §1)."""
+        if self.runtime_token and self.opens:
+            return {"id": self._open_id, "type": "re-open", "from": f"{self.runtime.url}/{self.runtime_token}",
+                    "to": addr.SESSION}
+        body = {"token": self.token} if self.token else {}
+        return {"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION, "body": body}
 
     def _frame(self, data: bytes) -> None:
         try:
@@ -164,12 +172,13 @@ class Stub:
                 and msg.get("id") == self._open_id):
             self._session_answer(msg)
             return
-        self.runtime.bus.ingress(msg)
+        self.runtime.bus.ingress(msg, via=self.domain)
 
     def _session_answer(self, msg: Message) -> None:
         if code_of(msg) == 200:
             value = msg.get("body", {}).get("value", {})
             self.token = value.get("token", self.token)
+            self.runtime_token = msg.get("body", {}).get("runtimeToken", self.runtime_token)
             self.state = StubState.OPEN
             self.attempts = 0
             self.opens += 1
@@ -190,7 +199,7 @@ class Stub:
                 queued = self.queue.popleft()[0]
                 self._drop(queued, f"session refused: {code} {description}")
                 if _expects_answer(queued):
-                    self.runtime.bus.ingress(response(queued, code, description))
+                    self.runtime.bus.ingress(response(queued, code, description), via=self.domain)
         if self._opened is not None and not self._opened.done():
             self._opened.set_result(None)
 
@@ -274,7 +283,7 @@ class Stub:
     def _no_route(self, msg: Message) -> None:
         self._drop(msg, f"no node for {self.domain}")
         if _expects_answer(msg):
-            self.runtime.bus.ingress(response(msg, 404, "no route"))
+            self.runtime.bus.ingress(response(msg, 404, "no route"), via=self.domain)
 
     def _drop(self, msg: Message, reason: str) -> None:
         if self.runtime.monitor.active:

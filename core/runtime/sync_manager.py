@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.changes import ChangeError, apply_update, copy_json
-from core.protocol.dialect import flat_children, is_rethink
+from core.protocol.dialect import flat_children, is_rethink, minted
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
@@ -119,17 +119,10 @@ class SyncManager:
             if "authorise" in b and "data" not in value:
                 raise Refusal(404, "unknown object")   # an invitation for an object we do not report
             raise Refusal(403, "resource not reusable")
-        allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
-                                            "to": addr.object_allocation(self.runtime.domain),
-                                            "body": {"scheme": descriptor.scheme,
-                                                     "value": {"number": 1, "allocationKey": self.runtime.url}}})
-        urls = allocated.get("body", {}).get("value", {}).get("allocated") if code_of(allocated) == 200 else None
-        if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
-            raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
-        url = urls[0]
+        url = await self._allocate(descriptor.scheme)
         metadata = {k: v for k, v in value.items() if k != "data"}
         metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
-                         "childrens": list(descriptor.children)})
+                         "childrens": list(descriptor.children), "status": "live"})   # §3.0.4, as registered
         user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
         ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
                             preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
@@ -157,6 +150,19 @@ class SyncManager:
         self.monitor.emit("object", self.runtime.url, action="created", role="reporter", object=url,
                           schema=schema, reporter=reporter, version=0)
         self.bus.reply(msg, 200, resource=url, childrenResources=list(descriptor.children))
+
+    async def _allocate(self, scheme: str) -> str:
+        """PROTOCOL §1.2 step 4; a reTHINK runtime mints the URL and claims it by its MNS (INTEROP §2)."""
+        if self.runtime.rethink:
+            return minted(scheme, self.runtime.domain)
+        allocated = await self.bus.request({"type": "create", "from": self.runtime.allocation_url,
+                                            "to": addr.object_allocation(self.runtime.domain),
+                                            "body": {"scheme": scheme,
+                                                     "value": {"number": 1, "allocationKey": self.runtime.url}}})
+        urls = allocated.get("body", {}).get("value", {}).get("allocated") if code_of(allocated) == 200 else None
+        if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
+            raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
+        return urls[0]
 
     def _attach_reporter(self, ro: ReporterObject) -> None:
         """Listeners of PROTOCOL §3.1 step 4."""
@@ -580,6 +586,8 @@ class SyncManager:
     async def _revoke(self, msg: Message, url: str, hyperty: str) -> None:
         """Reporter-initiated unsubscribe (PROTOCOL §3.5, revocation #1–#3)."""
         ro = self._reporter_of(msg, url)
+        if hyperty not in ro.subscriptions and hyperty not in ro.preauthorised:
+            raise Refusal(404, "not subscribed")            # PROTOCOL §6: nothing to revoke
         ro.subscriptions.pop(hyperty, None)
         ro.preauthorised.discard(hyperty)
         self.runtime.persist_reporter(ro)

@@ -102,7 +102,7 @@ class DataObjectReporter(DataObject):
         self._publish(body, ops)
 
     def _publish(self, body: dict[str, Any], ops: list[Op]) -> None:
-        forms = rethink_bodies(body, self.data) if self.rethink else None
+        forms = rethink_bodies(body, self.data) if self.rethink or self.syncher.runtime.rethink else None
         for form in forms or (body,):   # none reTHINK can address: ours still get it (DECISIONS.md)
             self._send(form)
         if self._change_handlers:
@@ -313,7 +313,8 @@ class DataObjectReporter(DataObject):
         """Reporter-initiated unsubscribe (PROTOCOL §3.5): the SM forgets H, then H is told."""
         await self.syncher.sandbox.call({"type": "unsubscribe", "from": self.syncher.url, "to": self.syncher.sm_url,
                                          "body": {"resource": self.url, "subscriber": url}})
-        self.subscriptions.pop(url, None)
+        if self.subscriptions.pop(url, None) is None:
+            return  # only pre-authorised: the SM dropped that, and there is no subscription to end at H
         await self.syncher.sandbox.request({"type": "unsubscribe", "from": self.syncher.url, "to": url,
                                             "body": {"resource": self.url}})
 
@@ -330,6 +331,8 @@ class DataObjectReporter(DataObject):
     async def delegate(self, url: str) -> None:
         """Hand the reporter role to `url` (PROTOCOL §4). Frozen meanwhile; on success this object
         is released (the new reporter lives in the candidate's Syncher), on failure it resumes."""
+        if self.status == "delegating" and not self.closed:
+            raise SyncError(409, "delegation pending")   # PROTOCOL §6: one delegation at a time
         self.guard()
         self.status = "delegating"
         timers = self.syncher.runtime.timers

@@ -210,10 +210,13 @@ class Syncher:
                      observer_storage: bool | None = None, description: str | None = None,
                      tags: list[str] | None = None, resources: list[str] | None = None,
                      domain_registration: bool = True, domain_routing: bool = True) -> DataObjectReporter:
+        if not isinstance(schema, str) or not schema:
+            raise SyncError(400, "missing schema")          # PROTOCOL §6: mandatory fields, Syncher side
         schema = expand(schema)
         # reTHINK's DataObject throws on an empty name (INTEROP §3)
         value: dict[str, Any] = {"name": name or "no name", "reporter": self.url, "runtime": self.runtime.url,
-                                 "schema": schema, "created": iso_now(), "data": ch.copy_json(data or {})}
+                                 "schema": schema, "created": iso_now(), "status": "live",
+                                 "data": ch.copy_json(data or {})}
         for key, option in (("publicObservation", public_observation), ("observerStorage", observer_storage),
                             ("description", description), ("tags", tags), ("resources", resources)):
             if option is not None:

@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
-from tests.net.conftest import net  # noqa: F401  (the fixture, re-exported for tests/interop)
+from tests.net.conftest import net  # noqa: F401  (fixtures re-exported for tests/interop)
+from tests.net.test_cli import processes  # noqa: F401

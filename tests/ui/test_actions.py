@@ -162,25 +162,15 @@ async def test_restart_and_delegate_when_the_engine_has_them(lab: Lab, window: M
     carol = demo.observers[2]
     delegate = window.open_action("Delegate…")
     delegate.object.setCurrentIndex(delegate.object.findData(demo.context.url))
-    delegate.candidate.select(carol.url)
-    if not hasattr(demo.context, "delegate"):
-        await run(delegate, lab, window)
-        assert delegate.answer_text == "not available in this build: reporter delegation (PROTOCOL §4) is not in " \
-                                       "this engine yet"
-    else:
-        carol.syncher.on_notification(lambda e: e.accept() if e.type == "delegate" else e.ack())
-        await run(delegate, lab, window)
-        assert delegate.ok, delegate.answer_text
-        assert demo.context.url in carol.syncher.reporters
-        assert window.index.reporter(demo.context.url).hyperty is carol
+    delegate.select(carol.url)
+    await run(delegate, lab, window)  # carol accepts: the console's lab accepts delegation by default
+    assert delegate.ok, delegate.answer_text
+    assert demo.context.url in carol.syncher.reporters
+    assert window.index.reporter(demo.context.url).hyperty is carol
     restart = window.open_action("Restart runtime…")
     restart.runtime.setCurrentIndex(restart.runtime.findData(carol.runtime.url))
     await run(restart, lab, window)
-    if not hasattr(carol.runtime, "restart"):
-        assert restart.answer_text == "not available in this build: restart and resume (PROTOCOL §3.8) need the " \
-                                      "persistence engine"
-    else:
-        assert restart.ok, restart.answer_text
+    assert restart.ok, restart.answer_text
 
 
 async def test_faults_dialog_adds_and_removes_fault_sets(lab: Lab, window: MainWindow, demo: Demo) -> None:

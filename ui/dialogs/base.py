@@ -7,14 +7,18 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QShowEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -120,12 +124,36 @@ class ActionDialog(QDialog):
         layout.addWidget(self.answer)
         layout.addWidget(self.buttons)
         self.task: asyncio.Task[None] | None = None
+        self._watching = False
         self.ok: bool | None = None
         self.answer_text = ""
 
     def validate(self) -> str | None:
         """Why the input cannot be run, or None."""
         return None
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._watching:
+            self._watching = True
+            for box in self.findChildren(QComboBox):
+                box.currentIndexChanged.connect(self.check_input)
+                box.editTextChanged.connect(self.check_input)
+            for edit in (*self.findChildren(QLineEdit), *self.findChildren(QPlainTextEdit)):
+                edit.textChanged.connect(self.check_input)
+            for button in self.findChildren(QCheckBox):
+                button.toggled.connect(self.check_input)
+            for spin in self.findChildren(QSpinBox):
+                spin.valueChanged.connect(self.check_input)
+        self.check_input()
+
+    def check_input(self, *_: object) -> None:
+        """Run is enabled only for input that can run; otherwise its tooltip says why."""
+        if self.task is not None and not self.task.done():
+            return
+        problem = self.validate()
+        self.run_button.setEnabled(problem is None)
+        self.run_button.setToolTip(problem or "")
 
     async def perform(self) -> str:
         """Run the operation; return the answer in words (raise SyncError on a refusal)."""
@@ -167,6 +195,7 @@ class ActionDialog(QDialog):
             self.succeeded.emit(text)
         finally:
             self.run_button.setEnabled(True)
+            self.check_input()
 
     def reject(self) -> None:
         if self.task is not None and not self.task.done():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
-from ui.dialogs.base import ActionDialog, JsonEdit, NotAvailable, in_words
-from ui.dialogs.pickers import HypertyPicker, ObjectPicker, ReplicaPicker
+from ui.dialogs.base import ActionDialog, JsonEdit, in_words
+from ui.dialogs.pickers import HypertyPicker, ObjectPicker, ReplicaPicker, hyperty_label
 from ui.index import EngineIndex
 
 
@@ -248,6 +248,10 @@ class DeleteDialog(ActionDialog):
 
 
 class DelegateDialog(ActionDialog):
+    """Hand the reporter role to one of the object's current observers (PROTOCOL §4): only they
+    hold a replica to take over from; the candidate accepts through its notification handler
+    (`ui.delegation`: the hyperty's "accepts delegation" setting)."""
+
     title = "Delegate the reporter role"
     run_label = "Delegate"
 
@@ -255,23 +259,46 @@ class DelegateDialog(ActionDialog):
         super().__init__(parent)
         self.index = index
         self.object = ObjectPicker(index, obj, reporters_only=True)
-        self.candidate = HypertyPicker(index)
+        self.candidate = QComboBox()
+        self.object.currentIndexChanged.connect(self._candidates)
+        self._candidates()
         self.form.addRow("Object", self.object)
         self.form.addRow("New reporter", self.candidate)
+
+    def _candidates(self) -> None:
+        """The object's observers (never its reporter), those that accept delegation first."""
+        self.candidate.clear()
+        delegation = self.index.delegation
+        observers = sorted(self.index.observer_replicas(self.object.url()),
+                           key=lambda r: not delegation.accepts(r.hyperty.url))
+        for rep in observers:
+            note = "" if delegation.accepts(rep.hyperty.url) else "  (does not accept delegation)"
+            self.candidate.addItem(f"{hyperty_label(rep.hyperty)}{note}", rep.hyperty.url)
+
+    def candidates(self) -> list[str]:
+        return [str(self.candidate.itemData(i)) for i in range(self.candidate.count())]
+
+    def select(self, hyperty_url: str) -> None:
+        position = self.candidate.findData(hyperty_url)
+        if position >= 0:
+            self.candidate.setCurrentIndex(position)
 
     def validate(self) -> str | None:
         rep = self.index.reporter(self.object.url())
         if rep is None:
             return "choose an object reported in this lab"
-        if self.candidate.url() == rep.hyperty.url:
-            return "the candidate is already the reporter"
-        return None if self.candidate.url() else "choose the new reporter"
+        url = str(self.candidate.currentData() or "")
+        if not url:
+            return "only an observer can become the reporter, and this object has none: subscribe one first"
+        if not self.index.delegation.accepts(url):
+            return (f"{self.index.short(url)} does not accept delegation: turn it on in Topology "
+                    "(right-click the hyperty → Accepts delegation)")
+        return None
 
     async def perform(self) -> str:
         rep = self.index.reporter(self.object.url())
         assert rep is not None
-        delegate = getattr(rep.obj, "delegate", None)
-        if delegate is None:
-            raise NotAvailable("reporter delegation (PROTOCOL §4) is not in this engine yet")
-        await delegate(self.candidate.url())
-        return f"200 ok: {self.index.short(self.candidate.url())} now reports {self.index.short(rep.url)}"
+        url = str(self.candidate.currentData())
+        self.index.delegation.apply(self.index.all_hyperties())  # a Syncher renewed since the last flush
+        await rep.obj.delegate(url)
+        return f"200 ok: {self.index.short(url)} now reports {self.index.short(rep.url)}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from ui.dialogs.base import ActionDialog, NotAvailable
 from ui.dialogs.pickers import RuntimePicker
 from ui.index import EngineIndex
+from ui.restart_plan import Fate, restart_plan
 
 DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
@@ -69,7 +71,8 @@ class AddHypertyDialog(ActionDialog):
 
 
 class RestartRuntimeDialog(ActionDialog):
-    """Crash then resume with the same URL and storage (PROTOCOL §3.8)."""
+    """Crash then resume with the same URL and storage (PROTOCOL §3.8). Before it runs, the dialog
+    lists which objects will resume and which are not stored and will be lost (`ui.restart_plan`)."""
 
     title = "Restart a runtime (crash and resume)"
     run_label = "Restart"
@@ -79,6 +82,23 @@ class RestartRuntimeDialog(ActionDialog):
         self.index = index
         self.runtime = RuntimePicker(index, runtime)
         self.form.addRow("Runtime", self.runtime)
+        self.plan: list[Fate] = []
+        self.outlook = QLabel("")
+        self.outlook.setWordWrap(True)
+        self.outlook.setTextFormat(Qt.TextFormat.PlainText)
+        self.form.addRow("After the restart", self.outlook)
+        self.form.setRowVisible(self.outlook, self.is_restart)
+        self.runtime.currentIndexChanged.connect(self._show_plan)
+        self._show_plan()
+
+    def _show_plan(self) -> None:
+        runtime = self.index.runtime(self.runtime.url())
+        self.plan = restart_plan(runtime) if runtime is not None and self.is_restart else []
+        self.outlook.setText(plan_text(self.plan, self.index) if runtime is not None and self.is_restart else "")
+
+    @property
+    def is_restart(self) -> bool:
+        return True
 
     def validate(self) -> str | None:
         return None if self.index.runtime(self.runtime.url()) is not None else "choose a runtime"
@@ -88,8 +108,22 @@ class RestartRuntimeDialog(ActionDialog):
         restart = getattr(runtime, "restart", None)
         if restart is None:
             raise NotAvailable("restart and resume (PROTOCOL §3.8) need the persistence engine")
+        plan = restart_plan(runtime)
         await restart()
-        return f"200 ok: {runtime.url} restarted and resumed its objects"
+        after = {(h.name, url) for h in runtime.hyperties.values()
+                 for url in (*h.syncher.reporters, *h.syncher.observers)}
+        resumed = sum(1 for f in plan if f.resumes and (f.hyperty, f.url) in after)
+        lost = len(plan) - resumed
+        return (f"200 ok: {runtime.url} restarted; {resumed} object{'s' * (resumed != 1)} resumed, "
+                f"{lost} lost")
+
+
+def plan_text(plan: list[Fate], index: EngineIndex) -> str:
+    if not plan:
+        return "its hyperties hold no object: nothing to resume"
+    lines = [f"{'✓' if fate.resumes else '✗'} {index.short(fate.url)} ({fate.hyperty}, {fate.role}): {fate.note}"
+             for fate in plan]
+    return "\n".join(lines)
 
 
 class CrashRuntimeDialog(RestartRuntimeDialog):
@@ -97,6 +131,10 @@ class CrashRuntimeDialog(RestartRuntimeDialog):
 
     title = "Crash a runtime"
     run_label = "Crash"
+
+    @property
+    def is_restart(self) -> bool:
+        return False
 
     async def perform(self) -> str:
         runtime = self.index.runtime(self.runtime.url())

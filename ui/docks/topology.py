@@ -8,6 +8,9 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QTreeView, QWidget
 
 from ui.models.topology import TopologyModel
 
+#: The hyperty's "accepts delegation" setting (`ui.delegation`), a check mark in its menu.
+ACCEPTS_DELEGATION = "Accepts delegation"
+
 
 class TopologyDock(QDockWidget):
     #: (action name, payload) — the window's actions do the work
@@ -41,7 +44,7 @@ class TopologyDock(QDockWidget):
             "runtime": ["Add hyperty…", "Restart runtime (resume)…", "Crash runtime…", "Partition links",
                         "Heal links", "Set faults on its links…"],
             "link": ["Partition link's runtime", "Heal link's runtime", "Set link faults…"],
-            "hyperty": ["Create object as this hyperty…", "Subscribe as this hyperty…"],
+            "hyperty": ["Create object as this hyperty…", "Subscribe as this hyperty…", ACCEPTS_DELEGATION],
         }.get(kind, [])
 
     def _menu(self, point: QPoint) -> None:
@@ -51,5 +54,10 @@ class TopologyDock(QDockWidget):
         menu = QMenu(self)
         for name in self.menu_actions(item.kind):
             action = menu.addAction(name)
+            if name == ACCEPTS_DELEGATION:
+                action.setCheckable(True)
+                action.setChecked(self.model.engine.delegation.accepts(item.key))
+                action.setToolTip("Offered the reporter role of an object it observes (Delegate…), this "
+                                  "hyperty takes it; off, it refuses with 403")
             action.triggered.connect(lambda _=False, n=name, i=item: self.requested.emit(n, i))
         menu.popup(self.view.viewport().mapToGlobal(point))

@@ -62,7 +62,7 @@ class ObjectsModel(KeyedTableModel):
         changed_at = now
         if row >= 0 and self.values[row][self.VERSION] == version:
             changed_at = self.values[row][self.AGE]
-        behind = sum(1 for r in self.engine.observer_replicas(url) if r.obj.version < version or r.obj.status != "live")
+        behind = self.engine.behind(url)
         return (url, obj.metadata.get("name", ""), schema_name(obj.schema), rep.hyperty.name, version,
                 len(obj.subscriptions), len(obj.children), changed_at, obj.status, behind)
 

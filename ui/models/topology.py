@@ -1,5 +1,5 @@
 """The topology tree: domain → Message Node and runtimes → hyperties and links, with link state and
-counts. Items are only ever added (a crashed runtime stays, marked down)."""
+counts. A crashed runtime stays, marked down; a link that went down leaves the tree."""
 
 from __future__ import annotations
 
@@ -85,11 +85,16 @@ class TopologyModel(QAbstractItemModel):
         ident = runtime.url.rsplit("/", 1)[-1]
         self._set(r_item, (ident, STATE_MARKS[state], f"{len(runtime.hyperties)} hyperties · {len(live)} links"),
                   changed)
+        # A link that went down (a crash, a restart's old link) leaves the tree: only live ones are
+        # listed. Dropped before any row of this runtime is marked changed, so the rows marked hold.
+        self._drop_children(r_item, "link", {id(link) for link in live})
+        delegation = self.engine.delegation
         for hyperty in list(runtime.hyperties.values()):
             h_item = self._child(r_item, "hyperty", hyperty.url, hyperty)
             syncher = hyperty.syncher
+            accepts = " · accepts delegation" if delegation.accepts(hyperty.url) else ""
             self._set(h_item, (hyperty.name, "", f"reports {len(syncher.reporters)} · observes "
-                                                 f"{len(syncher.observers)}"), changed)
+                                                 f"{len(syncher.observers)}{accepts}"), changed)
         for link in live:
             l_item = self._child(r_item, "link", id(link), link)
             sets = len(link.fault_sets)
@@ -108,6 +113,14 @@ class TopologyModel(QAbstractItemModel):
             self.endInsertRows()
         item.payload = payload
         return item
+
+    def _drop_children(self, parent: Item, kind: str, keep: set[Any]) -> None:
+        for item in [c for c in parent.children if c.kind == kind and c.key not in keep]:
+            row = item.row()
+            self.beginRemoveRows(self._index_of(parent), row, row)
+            parent.children.pop(row)
+            del parent.by_key[(kind, item.key)]
+            self.endRemoveRows()
 
     @staticmethod
     def _set(item: Item, values: tuple[str, str, str], changed: dict[int, tuple[Item, list[int]]]) -> None:
