@@ -1,7 +1,9 @@
 """`syncscope node`: a domain's Message Node as a WebSocket server (TRANSPORT.md).
 
-Prints `listening on <url>` once bound (and the monitor token once, when it was generated), logs one
-line per session event on stderr, and closes every session with 1001 on SIGINT/SIGTERM.
+Prints `listening on <url>` once bound (and the monitor token once, when it was generated), then how
+home sessions open (`home sessions: first come …` without `--home-secret-file`); logs one line per
+session event on stderr (lines bounded and rate-limited, `core.net.log_guard`), and closes every
+session with 1001 on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import signal
 import ssl
 import sys
 
-from core.net.websocket import IDLE_TIMEOUT, MAX_OUTGOING, NodeServer
+from core.net.log_guard import LogGuard
+from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES
+from core.net.websocket import IDLE_TIMEOUT, OPEN_TIMEOUT, NodeServer, default_max_links
+from core.node.home_secret import read_secret
 from core.node.limits import MAX_DEPTH_CEILING, Limits, page_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.state import NodeState, StateError
-from core.node.subscription_manager import MAX_SUBSCRIPTIONS
+from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS
 
 #: `Limits` field → (option, metavar, help); every bound on what a peer sends (docs/LIMITS.md).
 _LIMIT_OPTIONS = {
@@ -51,7 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="S",
                         help=f"close links silent this long (default {IDLE_TIMEOUT:g} s)")
     parser.add_argument("--max-outgoing", type=int, default=MAX_OUTGOING, metavar="N",
-                        help=f"messages waiting for a slow peer before its link is closed (default {MAX_OUTGOING})")
+                        help=f"messages waiting for a slow peer before its link is closed 1013 "
+                             f"(default {MAX_OUTGOING})")
+    parser.add_argument("--max-outgoing-bytes", type=int, default=MAX_OUTGOING_BYTES, metavar="BYTES",
+                        help=f"bytes waiting for a slow peer before its link is closed 1013 "
+                             f"(default {MAX_OUTGOING_BYTES})")
+    parser.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT, metavar="S",
+                        help=f"close links that have not sent open after S seconds, 1008 (default {OPEN_TIMEOUT:g})")
+    parser.add_argument("--max-links", type=int, default=None, metavar="N",
+                        help=f"connections held at once; past it HTTP 503 at the handshake (default: the file "
+                             f"descriptor limit less headroom, now {default_max_links()})")
+    parser.add_argument("--home-secret-file", metavar="F",
+                        help="file holding the domain's secret: home sessions must present it at open "
+                             "(default: none, home sessions are first come)")
     parser.add_argument("--monitor-queue", type=int, default=MAX_MONITOR_QUEUE, metavar="N",
                         help=f"events queued per monitor before it loses some (default {MAX_MONITOR_QUEUE})")
     parser.add_argument("--replay", type=int, default=REPLAY, metavar="N",
@@ -61,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {MONITOR_BYTES})")
     parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
                         help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}); past it: 429")
+    parser.add_argument("--max-subscription-bytes", type=int, default=MAX_SUBSCRIPTION_BYTES, metavar="BYTES",
+                        help=f"bytes of subscribed addresses per session (default {MAX_SUBSCRIPTION_BYTES}); "
+                             f"past it: 429, 413 for one request over it")
     defaults = Limits()
     for name, (option, metavar, text) in _LIMIT_OPTIONS.items():
         default = getattr(defaults, name)
@@ -73,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("syncscope node: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler.addFilter(LogGuard())   # bounded lines, repeated ones rate-limited (TRANSPORT §5)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         limits = Limits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
@@ -86,14 +108,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         context = _tls(args)
+        secret = read_secret(args.home_secret_file) if args.home_secret_file else None
         state = NodeState(args.state) if args.state else None
-    except (OSError, ssl.SSLError, StateError) as exc:
+    except (OSError, ValueError, ssl.SSLError, StateError) as exc:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2
     token = args.monitor_token or secrets.token_urlsafe(16)
     node = MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
                        monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes,
-                       max_subscriptions=args.max_subscriptions, limits=limits)
+                       max_subscriptions=args.max_subscriptions, max_subscription_bytes=args.max_subscription_bytes,
+                       limits=limits, home_secret=secret)
     try:
         return asyncio.run(_serve(node, args, context, None if args.monitor_token else token))
     finally:
@@ -111,7 +135,8 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 async def _serve(node: MessageNode, args: argparse.Namespace, context: ssl.SSLContext | None,
                  generated_token: str | None) -> int:
     server = NodeServer(node, args.host, args.port, ssl_context=context, idle_timeout=args.idle_timeout,
-                        max_outgoing=args.max_outgoing)
+                        max_outgoing=args.max_outgoing, max_outgoing_bytes=args.max_outgoing_bytes,
+                        open_timeout=args.open_timeout, max_links=args.max_links)
     try:
         await server.start()
     except OSError as exc:
@@ -124,6 +149,11 @@ async def _serve(node: MessageNode, args: argparse.Namespace, context: ssl.SSLCo
     print(f"listening on {server.url}", flush=True)
     if generated_token is not None:
         print(f"monitor token: {generated_token}", flush=True)
+    if node.home_secret is None:
+        print(f"home sessions: first come (no --home-secret-file: any peer may open as a runtime of {node.domain} "
+              f"and allocate its addresses)", flush=True)
+    else:
+        print("home sessions: must present the domain secret (--home-secret-file)", flush=True)
     try:
         await stop.wait()
     finally:

@@ -55,6 +55,7 @@ from typing import Any
 import orjson
 
 from core.net.websocket import WebSocketConnector
+from core.node.home_secret import read_secret
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.message import SyncError, code_of
@@ -85,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rethink: act as a reTHINK runtime on the wire (URL runtime://<domain>/<id>)")
     parser.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) to trust for wss:// nodes")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S", help="give up after S seconds")
+    parser.add_argument("--home-secret-file", metavar="F",
+                        help="file holding the home domain's secret (for a node started with --home-secret-file)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,13 +97,14 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(scenario, dict) or not isinstance(scenario.get("steps"), list):
             raise ScenarioError(f"{args.script}: a scenario is an object with a list of steps")
         context = ssl.create_default_context(cafile=args.ca) if args.ca else None
+        secret = read_secret(args.home_secret_file) if args.home_secret_file else None
     except (OSError, ValueError, ScenarioError, ssl.SSLError) as exc:
         print(f"syncscope runtime: {exc}", file=sys.stderr)
         return 2
     ident = args.id or (str(uuid.uuid4()) if args.flavour == "rethink" else f"rt-{uuid.uuid4().hex[:8]}")
     url = f"{addr.RETHINK_RUNTIME}://{args.domain}/{ident}" if args.flavour == "rethink" \
         else addr.runtime_url(args.domain, ident)
-    summary = asyncio.run(_main(scenario, nodes, url, context, args.timeout))
+    summary = asyncio.run(_main(scenario, nodes, url, context, args.timeout, secret))
     sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return 0 if summary["ok"] else 1
 
@@ -113,9 +117,9 @@ def _visit(text: str) -> tuple[str, str]:
 
 
 async def _main(scenario: dict[str, Any], nodes: dict[str, str], url: str,
-                context: ssl.SSLContext | None, timeout: float) -> dict[str, Any]:
+                context: ssl.SSLContext | None, timeout: float, secret: str | None = None) -> dict[str, Any]:
     connector = WebSocketConnector(nodes, ssl_context=context)
-    runtime = Runtime(url, connector=connector)
+    runtime = Runtime(url, connector=connector, home_secret=secret)
     player = Player(runtime, scenario)
     started = time.monotonic()
     try:

@@ -58,11 +58,12 @@ class Lab:
             self.monitor.emit("session", node.url, action="node", domain=domain)
         return node
 
-    async def runtime(self, domain: str, policy: Policy | None = None) -> Runtime:
-        """A new runtime in `domain` (the domain's node is created on first use)."""
+    async def runtime(self, domain: str, policy: Policy | None = None, *, rethink: bool = False) -> Runtime:
+        """A new runtime in `domain` (the domain's node is created on first use); `rethink`: one that
+        plays a runtime of reTHINK's own implementation on the wire (`runtime://`, INTEROP.md)."""
         self.node(domain)
         ident = f"rt{next(self._ids)}"
-        url = addr.runtime_url(domain, ident)
+        url = f"{addr.RETHINK_RUNTIME}://{domain}/{ident}" if rethink else addr.runtime_url(domain, ident)
         storage = self.storage_dir / f"{domain}-{ident}.sqlite3" if self.storage_dir is not None else None
         runtime = Runtime(url, connector=self._connect, monitor=self.monitor, timers=self.timers,
                           catalogue=self.catalogue, policy=policy, storage=storage)

@@ -38,7 +38,7 @@ from ui.models.log_row import (
     identity,
     message_of,
 )
-from ui.naming import MN_PREFIX, REGISTRY_PREFIX, RUNTIME_PREFIX, Namer, object_of, runtime_of
+from ui.naming import MN_PREFIX, REGISTRY_PREFIX, RUNTIME_PREFIXES, Namer, object_of, runtime_label, runtime_of
 
 #: Longest span of a flow whose final answer never came.
 MAX_SPAN = 10.0
@@ -249,7 +249,7 @@ class Lifelines:
 
     @staticmethod
     def bus(runtime: str) -> tuple[str, str]:
-        return "bus:" + runtime, f"{runtime.rsplit('/', 1)[-1]} bus"
+        return "bus:" + runtime, f"{runtime_label(runtime)} bus"
 
     @staticmethod
     def node(domain: str) -> tuple[str, str]:
@@ -259,9 +259,9 @@ class Lifelines:
         if address.startswith("hyperty://"):
             base = address.split("#", 1)[0]
             return "h:" + base, self.namer.short(base)
-        if address.startswith(RUNTIME_PREFIX):
+        if address.startswith(RUNTIME_PREFIXES):
             runtime = runtime_of(address) or address
-            ident = runtime.rsplit("/", 1)[-1]
+            ident = runtime_label(runtime)
             component = address[len(runtime):].strip("/")
             if component == "sm":
                 return "sm:" + runtime, f"{ident} SM"
@@ -305,7 +305,7 @@ def _hops(row: LogRow, event: dict[str, Any], lifelines: Lifelines) -> list[tupl
         peer = lifelines.bus(session) if isinstance(session, str) and session else lifelines.of(
             row[SENDER] if direction == "in" else row[TO], mtype, direction == "in")
         return [(peer, node, "")] if direction == "in" else [(node, peer, "")]
-    if not where.startswith(RUNTIME_PREFIX):
+    if not where.startswith(RUNTIME_PREFIXES):
         here = lifelines.of(where, mtype, False)
         return [(lifelines.of(row[SENDER], mtype, True), here, "")]
     bus = lifelines.bus(runtime_of(where) or where)

@@ -36,7 +36,7 @@ MAX_TOTAL = 20_000
 MAX_PENDING_CREATES = 10_000
 #: One materialized document kept per this many versions.
 SNAPSHOT_EVERY = 25
-RUNTIME_PREFIX = "hyperty-runtime://"
+RUNTIME_PREFIX = ("hyperty-runtime://", "runtime://")   # ours and reTHINK's (INTEROP.md)
 CHANGES = "/changes"
 
 #: A kept version: (version, ts, the update's body as JSON text, seq). Text, not bytes: orjson's

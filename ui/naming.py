@@ -5,7 +5,22 @@ from __future__ import annotations
 MN_PREFIX = "domain://msg-node."
 REGISTRY_PREFIX = "domain://registry."
 RUNTIME_PREFIX = "hyperty-runtime://"
+#: A runtime of reTHINK's own implementation (INTEROP.md): shown as such wherever it appears.
+RETHINK_PREFIX = "runtime://"
+RUNTIME_PREFIXES = (RUNTIME_PREFIX, RETHINK_PREFIX)
 HYPERTY_PREFIX = "hyperty://"
+RETHINK_LABEL = "reTHINK"
+
+
+def is_rethink(address: str) -> bool:
+    """An address of a reTHINK runtime (its runtime URL or one under it)."""
+    return address.startswith(RETHINK_PREFIX)
+
+
+def runtime_label(url: str) -> str:
+    """A runtime URL as a view names it: its id, `reTHINK <id>` for a reTHINK runtime."""
+    ident = url.rstrip("/").rsplit("/", 1)[-1]
+    return f"{RETHINK_LABEL} {short_id(ident, 8)}" if is_rethink(url) else ident
 
 
 def short_id(ident: str, keep: int = 6) -> str:
@@ -30,7 +45,7 @@ def object_of(address: str) -> str:
 
 def _object_of(address: str) -> str:
     scheme, sep, rest = address.partition("://")
-    if not sep or scheme in ("hyperty", "hyperty-runtime", "domain", "user", "hyperty-catalogue"):
+    if not sep or scheme in ("hyperty", "hyperty-runtime", "runtime", "domain", "user", "hyperty-catalogue"):
         return ""
     parts = rest.split("/")
     if len(parts) < 2 or not parts[0] or not parts[1]:
@@ -39,7 +54,7 @@ def _object_of(address: str) -> str:
 
 
 def runtime_of(address: str) -> str:
-    if not address.startswith(RUNTIME_PREFIX):
+    if not address.startswith(RUNTIME_PREFIXES):
         return ""
     parts = address.split("/")
     return "/".join(parts[:4]) if len(parts) >= 4 else ""
@@ -86,6 +101,10 @@ class Namer:
             parts = address[len(RUNTIME_PREFIX):].split("/")
             rest = "/".join(parts[2:])
             return f"{parts[1] if len(parts) > 1 else parts[0]}{'/' + rest if rest else ''}"
+        if address.startswith(RETHINK_PREFIX):
+            parts = address[len(RETHINK_PREFIX):].split("/")
+            rest = "/".join(parts[2:])
+            return f"{runtime_label(RETHINK_PREFIX + '/'.join(parts[:2]))}{'/' + rest if rest else ''}"
         if address.startswith(MN_PREFIX):
             domain, _, rest = address[len(MN_PREFIX):].partition("/")
             return f"node {domain}{'/' + rest if rest else ''}"

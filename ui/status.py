@@ -16,7 +16,7 @@ from ui.index import EngineIndex
 SAMPLES = 1_000
 #: Updates remembered while waiting for their arrival at observer runtimes.
 PENDING_UPDATES = 10_000
-RUNTIME_PREFIX = "hyperty-runtime://"
+RUNTIME_PREFIX = ("hyperty-runtime://", "runtime://")   # ours and reTHINK's (INTEROP.md)
 
 
 class StatusTracker:

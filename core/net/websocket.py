@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import ssl
-from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -21,10 +22,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.protocol import OPEN
+from websockets.http11 import Request, Response
 
 from core.monitor import Monitor
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
+from core.net.log_guard import clip
+from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES, WRITE_HIGH_WATER, Flusher, Outbox
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.session import Session, SessionState
 from core.protocol.message import Message
@@ -32,20 +35,24 @@ from core.tasks import TaskSet
 
 log = logging.getLogger("syncscope.node")
 
-#: TRANSPORT §5: messages a link may have waiting to be written; past it the link is closed (1013)
-#: and the peer recovers as from a lost link. Protects the node from a peer that stops reading.
-MAX_OUTGOING = 10_000
+#: TRANSPORT §1: seconds a link may stay without its `open` (or monitor `open`) before it is closed (1008).
+OPEN_TIMEOUT = 10.0
 #: TRANSPORT §1: seconds without traffic or pong after which either side closes a link.
 IDLE_TIMEOUT = 60.0
 #: TRANSPORT §1: a frame over this many times the message limit is not read at all (1009).
 FRAME_FACTOR = 4
-#: Bytes the socket's write buffer may hold before further sends wait in the link's backlog.
-WRITE_HIGH_WATER = 256 * 1024
 #: Seconds to wait for the peer's half of a closing handshake.
 CLOSE_TIMEOUT = 2.0
 
 #: Closed because the peer stopped reading (TRANSPORT §5).
 TRY_AGAIN_LATER = 1013
+#: Connections the node's listening socket queues, and accepts per loop turn (asyncio accepts up to its
+#: backlog at once): file descriptors a burst may take before the link cap can refuse any of them.
+ACCEPT_BACKLOG = 64
+#: Seconds a link refused with 503 is given to close its side before the node drops it.
+REFUSED_LINGER = 0.2
+#: File descriptors kept for the node's own files (state file, log, loop, listening sockets).
+OWN_FDS = 32
 
 
 def _ping_interval(idle_timeout: float) -> float:
@@ -58,129 +65,6 @@ def _pong_wait(idle_timeout: float) -> float:
     return 2 * idle_timeout / 3
 
 
-class Flusher:
-    """Writes, once per loop turn, what each outbox framed during the turn: a burst of frames for
-    one peer (answers to pipelined requests, a relayed stream) costs one socket write, not one each.
-
-    `before_write` runs before anything reaches a socket (the node's state commit)."""
-
-    def __init__(self, before_write: Callable[[], None] | None = None) -> None:
-        self.dirty: list[Outbox] = []
-        self.scheduled = False
-        self.before_write = before_write
-
-    def add(self, outbox: Outbox) -> None:
-        self.dirty.append(outbox)
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        self.scheduled = False
-        dirty, self.dirty = self.dirty, []
-        if self.before_write is not None:
-            self.before_write()
-        for outbox in dirty:
-            outbox.write()
-
-
-class Outbox:
-    """Sends on one connection without awaiting (node routing and the runtime bus are synchronous).
-
-    While the socket's write buffer is under `high_water`, frames wait in `pending` until the
-    `Flusher` writes them at the end of the loop turn, all in one write. They are framed only then,
-    never earlier: websockets writes whatever is framed whenever it answers a ping, and a frame must
-    not leave before `Flusher.before_write` (the node's state commit). Past `high_water`, frames
-    wait in order in a backlog drained by one owned writer task; more than `max_backlog` of them
-    calls `on_overflow` instead of growing without bound.
-    """
-
-    def __init__(self, conn: Connection, tasks: TaskSet, flusher: Flusher, on_overflow: Callable[[], None], *,
-                 max_backlog: int = MAX_OUTGOING, high_water: int = WRITE_HIGH_WATER) -> None:
-        self.conn = conn
-        self.tasks = tasks
-        self.flusher = flusher
-        self.on_overflow = on_overflow
-        self.max_backlog = max_backlog
-        self.high_water = high_water
-        self.pending: list[bytes] = []
-        self.backlog: deque[bytes] = deque()
-        #: Called once the backlog has drained (the monitor feed resumes from it).
-        self.on_ready: object = None
-        self._writer: asyncio.Task[None] | None = None
-
-    def ready(self) -> bool:
-        return not self.backlog
-
-    def send(self, data: bytes) -> None:
-        if self.backlog or self.conn.transport.get_write_buffer_size() > self.high_water:
-            if len(self.backlog) >= self.max_backlog:
-                self.backlog.clear()
-                self.on_overflow()
-                return
-            self.backlog.append(data)
-            if self._writer is None:
-                self._writer = self.tasks.spawn(self._drain(), "ws writer")
-            return
-        self.pending.append(data)
-        if len(self.pending) == 1:
-            self.flusher.add(self)
-
-    def write(self) -> None:
-        """Frame what is pending and hand it to the socket in one write (the Flusher calls this)."""
-        pending, self.pending = self.pending, []
-        protocol, transport = self.conn.protocol, self.conn.transport
-        if protocol.state is not OPEN or transport.is_closing():
-            return  # closing: what is not sent now never will be
-        for data in pending:
-            protocol.send_text(data)
-        chunks = protocol.data_to_send()
-        if not chunks:
-            return
-        if all(chunks):
-            transport.write(b"".join(chunks))
-            return
-        for chunk in chunks:  # an empty chunk is end-of-stream after a close frame
-            if chunk:
-                transport.write(chunk)
-            elif transport.can_write_eof():
-                transport.write_eof()
-            else:
-                transport.close()
-
-    async def _drain(self) -> None:
-        try:
-            while self.backlog:
-                if self.flusher.before_write is not None:
-                    self.flusher.before_write()
-                await self.conn.send(self.backlog[0], text=True)  # waits for the socket to take it
-                self.backlog.popleft()
-        except ConnectionClosed:
-            self.backlog.clear()
-            return
-        finally:
-            self._writer = None
-        callback = self.on_ready
-        if callable(callback):
-            callback()
-
-    async def flush(self) -> None:
-        """Write everything waiting (before a close that must follow the last answer)."""
-        if self.pending:
-            if self.flusher.before_write is not None:
-                self.flusher.before_write()
-            self.write()
-        writer = self._writer
-        if writer is not None:
-            await asyncio.wait({writer})
-
-    def stop(self) -> None:
-        self.pending.clear()
-        self.backlog.clear()
-        if self._writer is not None:
-            self._writer.cancel()
-
-
 # node side ---------------------------------------------------------------------------------------------
 
 
@@ -190,7 +74,8 @@ class _NodeLink:
     def __init__(self, server: NodeServer, conn: ServerConnection) -> None:
         self.server = server
         self.conn = conn
-        self.outbox = Outbox(conn, server.tasks, server.flusher, self._overflow, max_backlog=server.max_outgoing)
+        self.outbox = Outbox(conn, server.tasks, server.flusher, self._overflow, max_backlog=server.max_outgoing,
+                             max_bytes=server.max_outgoing_bytes)
         self.session: Session | None = None
         self.closing = False
 
@@ -203,7 +88,11 @@ class _NodeLink:
         self.outbox.on_ready = callback
 
     def ready(self) -> bool:
-        return self.outbox.ready()
+        return not self.closing and self.outbox.ready()
+
+    def notify_ready(self) -> None:
+        if not self.closing:
+            self.outbox.notify_ready()
 
     def send(self, data: bytes) -> None:
         if not self.closing:
@@ -226,31 +115,48 @@ class _NodeLink:
             self.server.node.disconnect(self.session, "outgoing queue full")
         self.close(TRY_AGAIN_LATER, "outgoing queue full")
 
+    def open_overdue(self) -> None:
+        """TRANSPORT §1: no `open` within the open timeout: the link is closed (1008)."""
+        session = self.session
+        if session is not None and session.state is SessionState.NEW and not self.closing:
+            self.server.node.disconnect(session, "no open in time")
+            self.close(1008, "no open in time")
+
 
 class NodeServer:
     """`MessageNode` served on `ws://host:port/` (TRANSPORT §1), `wss://` when `ssl` is given.
 
     `port=0` picks a free port (read `port` / `url` after `start()`). Frames over
     `FRAME_FACTOR × node.max_message` bytes close the link with 1009 unread; smaller ones go to the
-    node, which answers 413 above its limit. Links silent for `idle_timeout` are closed.
+    node, which answers 413 above its limit. Links silent for `idle_timeout` are closed, and so are
+    links without an `open` after `open_timeout` (1008). At most `max_links` connections are held
+    (handshakes included; default `default_max_links()`): past it a new one is answered HTTP 503 at
+    the handshake, so the process never runs out of file descriptors (TRANSPORT §5).
     """
 
     def __init__(self, node: MessageNode, host: str = "127.0.0.1", port: int = 0, *,
                  ssl_context: ssl.SSLContext | None = None, idle_timeout: float = IDLE_TIMEOUT,
-                 max_outgoing: int = MAX_OUTGOING, close_timeout: float = CLOSE_TIMEOUT) -> None:
+                 max_outgoing: int = MAX_OUTGOING, max_outgoing_bytes: int = MAX_OUTGOING_BYTES,
+                 close_timeout: float = CLOSE_TIMEOUT, open_timeout: float = OPEN_TIMEOUT,
+                 max_links: int | None = None) -> None:
         self.node = node
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.idle_timeout = idle_timeout
         self.max_outgoing = max_outgoing
+        self.max_outgoing_bytes = max_outgoing_bytes
         self.close_timeout = close_timeout
+        self.open_timeout = open_timeout
+        self.max_links = default_max_links() if max_links is None else max_links
         self.tasks = TaskSet(node.monitor, node.url)
         # Answers leave only after the state they report is committed (core.node.state, group commit).
         self.flusher = Flusher(node.state.commit)
         self.links: dict[str, _NodeLink] = {}   # session id → link
         self.frames_in = 0    # frames read and handed to the node
         self.frames_out = 0   # frames the node sent (to live links)
+        self.refused = 0      # connections refused (503 over `max_links`, dropped far over it)
+        self.sockets = 0      # connections held, handshakes included
         self._server: Server | None = None
         node.session_hooks.append(self._log_session)
 
@@ -267,10 +173,21 @@ class NodeServer:
         self._server = await serve(
             self._serve, self.host, self.port, ssl=self.ssl_context, compression=None,
             max_size=FRAME_FACTOR * self.node.max_message, write_limit=WRITE_HIGH_WATER,
-            close_timeout=self.close_timeout, server_header=None,
+            close_timeout=self.close_timeout, server_header=None, process_request=self._admit,
+            open_timeout=self.open_timeout, backlog=ACCEPT_BACKLOG, create_connection=_counted(self),
             ping_interval=_ping_interval(self.idle_timeout), ping_timeout=_pong_wait(self.idle_timeout))
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("node %s listening on %s", self.node.url, self.url)
+        log.info("node %s listening on %s (at most %d links)", self.node.url, self.url, self.max_links)
+
+    def _admit(self, conn: ServerConnection, _request: Request) -> Response | None:
+        """TRANSPORT §5: past `max_links` connections, HTTP 503 at the handshake (then closed)."""
+        if self.sockets > self.max_links:
+            self.refused += 1
+            log.warning("refused a link from %s: %d links held (at most %d)", _peer(conn), self.sockets - 1,
+                        self.max_links)
+            conn.close_timeout = min(self.close_timeout, REFUSED_LINGER)   # its descriptor back soon
+            return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many links; try again later\n")
+        return None
 
     async def close(self, code: int = 1001, reason: str = "node shutting down") -> None:
         """Close every link with `code` (1001 going away), then stop listening."""
@@ -296,9 +213,11 @@ class NodeServer:
         link = _NodeLink(self, conn)
         session = link.session = self.node.connect(link)
         self.links[session.id] = link
+        overdue = asyncio.get_running_loop().call_later(self.open_timeout, link.open_overdue)
         try:
             await self._read(conn, session)
         finally:
+            overdue.cancel()
             link.outbox.stop()
             if session.state is SessionState.NEW:
                 log.info("link %s from %s closed before open (%s)", session.id, _peer(conn), _closing(conn))
@@ -320,7 +239,8 @@ class NodeServer:
                         node.receive_binary(session, frame)
                 except Exception as exc:  # a node bug must cost one link, not the server
                     log.exception("session %s: internal error", session.id)
-                    node.monitor.emit("error", node.url, error=f"{type(exc).__name__}: {exc}", session=session.id)
+                    node.monitor.emit("error", node.url, error=clip(f"{type(exc).__name__}: {exc}"),
+                                      session=session.id)
                     node.disconnect(session, "internal error")
                     await conn.close(1011, "internal error")
         except ConnectionClosed:
@@ -329,9 +249,42 @@ class NodeServer:
     def _log_session(self, action: str, session: Session, detail: dict[str, Any]) -> None:
         link = self.links.get(session.id)
         peer = _peer(link.conn) if link is not None else "-"
-        extra = " ".join(f"{k}={v}" for k, v in detail.items())
-        log.info("session %s %s %s from %s %s", session.id, action, session.name if session.state is not
-                 SessionState.NEW else detail.get("claimed", "-"), peer, extra)
+        extra = " ".join(f"{k}={clip(str(v))}" for k, v in detail.items())
+        name = session.name if session.state is not SessionState.NEW else str(detail.get("claimed", "-"))
+        log.info("session %s %s %s from %s %s", session.id, action, clip(name), peer, extra)
+
+
+def default_max_links() -> int:
+    """Links a node holds by default: its file-descriptor limit less headroom for its own files and
+    for the connections it accepts only to refuse them (503, or dropped unread when a burst of bare
+    TCP connections has taken one more accept backlog), so `accept` never fails for lack of one."""
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return 1000
+    if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+        soft = 1 << 20
+    return max(8, soft - 2 * ACCEPT_BACKLOG - OWN_FDS)
+
+
+def _counted(server: NodeServer) -> type[ServerConnection]:
+    """Connections that count themselves in `server.sockets` from accept to close; one accepted while
+    a whole backlog over the cap is dropped at once (a flood of bare TCP connections)."""
+
+    class Counted(ServerConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            server.sockets += 1
+            if server.sockets > server.max_links + ACCEPT_BACKLOG:
+                server.refused += 1
+                log.warning("dropped a connection: %d held (at most %d links)", server.sockets - 1, server.max_links)
+                self.transport.abort()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            server.sockets -= 1
+            super().connection_lost(exc)
+
+    return Counted
 
 
 def _peer(conn: Connection) -> str:
@@ -341,7 +294,7 @@ def _peer(conn: Connection) -> str:
 
 def _closing(conn: Connection) -> str:
     code = conn.close_code
-    return f"{code} {conn.close_reason or ''}".strip() if code is not None else "open"
+    return f"{code} {clip(conn.close_reason or '')}".strip() if code is not None else "open"
 
 
 # runtime side ------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ allocation, deallocation, the owner query and the ownership transfer, as a part 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from core.monitor import Monitor
@@ -14,7 +15,11 @@ from core.node.session import Session
 from core.node.state import MemoryState
 from core.node.subscription_manager import SubscriptionManager
 from core.protocol import address as addr
+from core.protocol.dialect import is_rethink
 from core.protocol.message import Message
+
+#: Objects deallocated by reTHINK runtimes the node remembers, for their late delete (INTEROP).
+MAX_DEALLOCATED = 10_000
 
 
 class AddressAllocation:
@@ -28,6 +33,7 @@ class AddressAllocation:
     sessions: dict[str, Session]
     subscriptions: SubscriptionManager
     monitor: Monitor
+    deallocated: OrderedDict[str, str]
 
     def _answer(self, s: Session, request: Message, code: int, description: str | None = None,
                 **fields: Any) -> None:
@@ -64,6 +70,10 @@ class AddressAllocation:
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
                 self.registry.forget(resource)
+                if is_rethink(s.runtime):
+                    self.deallocated[resource] = s.runtime
+                    if len(self.deallocated) > MAX_DEALLOCATED:
+                        self.deallocated.popitem(last=False)
                 self._ownership(s, resource, "", "deallocated")
                 self._answer(s, msg, 200)
             elif msg["type"] == "read":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -18,15 +19,16 @@ from typing import Any
 import orjson
 
 from core.monitor import Monitor
-from core.node.address_allocation import AddressAllocation
+from core.node.address_allocation import MAX_DEALLOCATED, AddressAllocation
 from core.node.allocation import AllocationError, Allocator
 from core.node.frames import acceptance, header, peek, resources_of, wire_size
+from core.node.home_secret import home_refusal
 from core.node.limits import Limits, address_error, frame_deeper_than, page_error, scheme_error, token_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
 from core.node.state import MemoryState
-from core.node.subscription_manager import MAX_SUBSCRIPTIONS, SubscriptionManager
+from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, SubscriptionManager
 from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.dialect import is_rethink, to_rethink
@@ -49,15 +51,19 @@ class MessageNode(AddressAllocation):
     """The Message Node of `domain` (`domain://msg-node.<domain>`)."""
 
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
-                 max_subscriptions: int = MAX_SUBSCRIPTIONS, state: MemoryState | None = None,
+                 max_subscriptions: int = MAX_SUBSCRIPTIONS, max_subscription_bytes: int = MAX_SUBSCRIPTION_BYTES,
+                 state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
-                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None) -> None:
+                 replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None,
+                 home_secret: str | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
         `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
         self.domain = domain
+        #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
+        self.home_secret = home_secret
         self.url = f"{addr.MN_PREFIX}{domain}"
         self.monitor = monitor or Monitor()
         self.max_message = max_message
@@ -69,12 +75,17 @@ class MessageNode(AddressAllocation):
         self.limits = limits or Limits()
         if page_error(self.limits, max_message) is not None:   # a registry page must fit a message
             self.limits = replace(self.limits, registry_page=max(1, max_message // 4))
-        self.subscriptions = SubscriptionManager(max_subscriptions)
+        self.subscriptions = SubscriptionManager(max_subscriptions, max_subscription_bytes)
         self.allocator = Allocator(domain, self.limits.max_allocation, self.limits.max_owned, self.limits.acceptances)
         self.state = state or MemoryState()
         self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
+        #: ObjectURL → the reTHINK runtime that deallocated it, the last `MAX_DEALLOCATED` (INTEROP, DECISIONS.md)
+        self.deallocated: OrderedDict[str, str] = OrderedDict()
+        #: runtime URL → node subscriptions of its lost link, for reTHINK runtimes, which never re-send
+        #: them: a `re-open` gets them back (INTEROP §1, DECISIONS.md); the last `MAX_DEALLOCATED`
+        self.lost_subscriptions: OrderedDict[str, list[str]] = OrderedDict()
         self.sessions: dict[str, Session] = {}    # live session per runtime URL
         self._ids = itertools.count(1)
         self._session_ids = itertools.count(1)
@@ -117,6 +128,11 @@ class MessageNode(AddressAllocation):
             self._session_event("close", session, reason=reason)
             return
         removed = self.subscriptions.drop_session(session)
+        if was is SessionState.OPEN and removed and is_rethink(session.runtime):
+            self.lost_subscriptions[session.runtime] = removed
+            self.lost_subscriptions.move_to_end(session.runtime)
+            if len(self.lost_subscriptions) > MAX_DEALLOCATED:
+                self.lost_subscriptions.popitem(last=False)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
             self.allocator.forget_acceptances(session.runtime)
@@ -202,6 +218,12 @@ class MessageNode(AddressAllocation):
         if problem is not None:
             self._answer(session, msg, 400, problem)
             return
+        refused = None if addr.authority(runtime) != self.domain else home_refusal(
+            self.home_secret, msg.get("body", {}))
+        if refused is not None:
+            self._session_event("refused", session, claimed=runtime, code=refused[0])
+            self._answer(session, msg, *refused)
+            return
         known = self.tokens.get(runtime)
         if proof is not None and known is None and msg["type"] == "open":
             self._answer(session, msg, 400, "open needs a runtime URL and mn:/session")
@@ -222,10 +244,23 @@ class MessageNode(AddressAllocation):
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        kept = self.lost_subscriptions.pop(runtime, [])
+        if kept and msg["type"] == "re-open":
+            self._restore_subscriptions(session, kept)
         # A reTHINK stub re-opens as `<runtimeURL>/<runtimeToken>` only when told its token (INTEROP §1).
         extra = {"runtimeToken": known} if is_rethink(runtime) else {}
         self._answer(session, msg, 200, None, value={"session": session.id, "token": known,
                                                       "domain": self.domain, "visiting": session.visiting}, **extra)
+
+    def _restore_subscriptions(self, session: Session, addresses: list[str]) -> None:
+        """A reTHINK runtime's re-open takes over the node subscriptions of its lost link (it never
+        re-sends them, INTEROP §1); within the session's limits, as any subscribe."""
+        if self.subscriptions.refusal(session, addresses) is not None:
+            return
+        added = self.subscriptions.add(session, addresses)
+        if self.monitor.active:
+            for address in added:
+                self.monitor.emit("subscription", self.url, action="added", address=address, session=session.runtime)
 
     def _monitor_control(self, s: Session, msg: Message) -> None:
         """TRANSPORT §4: a monitor opens with the monitor token, then sends nothing but `close`."""
@@ -292,7 +327,28 @@ class MessageNode(AddressAllocation):
             if owner is not None and owner != s.runtime:
                 self.allocator.accept(s.runtime, obj, accepted[1])
 
+    def _after_deallocation(self, s: Session, msg: Message) -> bool:
+        """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and its
+        observers unsubscribe from O after that delete: the delete still reaches O's observers, the
+        unsubscribe gets 200 (DECISIONS.md). True when `msg` was one of those and is handled."""
+        mtype, to = msg["type"], msg["to"]
+        if not self.deallocated or mtype not in ("delete", "unsubscribe") or not is_rethink(s.runtime):
+            return False
+        obj = addr.object_of(to)
+        if mtype == "delete" and to == addr.changes(obj) and msg["from"] == addr.subscription(obj) \
+                and self.deallocated.get(obj) == s.runtime:
+            peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
+            self._deliver(peers, msg)
+            return True
+        if mtype == "unsubscribe" and to == addr.subscription(obj) and obj in self.deallocated \
+                and obj not in self.allocator.owner:
+            self._answer(s, msg, 200)
+            return True
+        return False
+
     def _route_checked(self, s: Session, msg: Message, binds: list[str]) -> None:
+        if self._after_deallocation(s, msg):
+            return
         body = msg.get("body", {})
         source = body.get("source")
         problem = address_error(self.limits, source, body.get("resource"))
@@ -492,8 +548,9 @@ class MessageNode(AddressAllocation):
                     self._answer(s, msg, 403, "not the owner")
                     return
             new = [a for a in dict.fromkeys(resources) if a not in s.subscriptions]
-            if len(s.subscriptions) + len(new) > self.subscriptions.max_per_session:
-                self._answer(s, msg, 429, f"at most {self.subscriptions.max_per_session} node subscriptions")
+            refusal = self.subscriptions.refusal(s, new)
+            if refusal is not None:
+                self._answer(s, msg, *refusal)
                 return
             if claims:
                 try:

@@ -22,13 +22,16 @@ class Transport(Protocol):
 class PacedTransport(Protocol):
     """A transport that says when it would rather not take more (the WebSocket one does).
 
-    The monitor feed (TRANSPORT §4) only writes while `ready()` and resumes from `on_ready`, so a
-    slow monitor loses events instead of buffering without bound. Routing ignores it.
+    The monitor feed (TRANSPORT §4) only writes while `ready()`, which turns False once a turn's
+    worth is written; it then asks `notify_ready()` and resumes from `on_ready`, so a slow monitor
+    loses events instead of buffering without bound. Routing ignores it.
     """
 
     on_ready: object
 
     def ready(self) -> bool: ...
+
+    def notify_ready(self) -> None: ...
 
 
 class SessionState(Enum):
@@ -45,8 +48,8 @@ class Session:
     when it is or was MONITOR. The state only moves NEW → OPEN | MONITOR → CLOSED, or NEW → CLOSED.
     """
 
-    __slots__ = ("bad_frames", "id", "monitor_name", "runtime", "state", "subscriptions", "transport",
-                 "visiting")
+    __slots__ = ("bad_frames", "id", "monitor_name", "runtime", "state", "subscription_bytes", "subscriptions",
+                 "transport", "visiting")
 
     def __init__(self, ident: str, transport: Transport) -> None:
         self.id = ident
@@ -55,6 +58,7 @@ class Session:
         self.runtime = ""
         self.visiting = False
         self.subscriptions: set[str] = set()
+        self.subscription_bytes = 0   # what `subscriptions` weigh (core.node.subscription_manager.weight)
         self.monitor_name = ""
         self.bad_frames: list[float] = []
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 from core.node.session import Session
 from core.protocol.address import CHILDREN, children_prefix
 
-#: TRANSPORT §5: node subscriptions one session may hold.
+#: TRANSPORT §5: node subscriptions one session may hold, in number and in bytes of addresses.
 MAX_SUBSCRIPTIONS = 10_000
+MAX_SUBSCRIPTION_BYTES = 4 << 20
+#: What one subscription weighs beyond its address (the node's two index entries).
+SUBSCRIPTION_WEIGHT = 64
+
+
+def weight(address: str) -> int:
+    """Bytes a node subscription to `address` counts against its session's budget."""
+    return len(address) + SUBSCRIPTION_WEIGHT
 
 
 class SubscriptionManager:
     """address → sessions subscribed to exactly that address, kept in step with each session's set."""
 
-    def __init__(self, max_per_session: int = MAX_SUBSCRIPTIONS) -> None:
+    def __init__(self, max_per_session: int = MAX_SUBSCRIPTIONS,
+                 max_bytes_per_session: int = MAX_SUBSCRIPTION_BYTES) -> None:
         self.max_per_session = max_per_session
+        self.max_bytes_per_session = max_bytes_per_session
         self._by_address: dict[str, dict[str, Session]] = {}
 
     def subscribers(self, address: str) -> list[Session]:
@@ -33,6 +43,7 @@ class SubscriptionManager:
         for address in addresses:
             if address not in held:
                 held.add(address)
+                session.subscription_bytes += weight(address)
                 entry = by_address.get(address)
                 if entry is None:
                     by_address[address] = {sid: session}
@@ -46,6 +57,7 @@ class SubscriptionManager:
         for address in addresses:
             if address in session.subscriptions:
                 session.subscriptions.discard(address)
+                session.subscription_bytes -= weight(address)
                 entry = self._by_address.get(address)
                 if entry is not None:
                     entry.pop(session.id, None)
@@ -53,6 +65,18 @@ class SubscriptionManager:
                         del self._by_address[address]
                 removed.append(address)
         return removed
+
+    def refusal(self, session: Session, new: list[str]) -> tuple[int, str] | None:
+        """TRANSPORT §5: why `session` may not add the subscriptions `new` (not yet held): 429 past the
+        count or the byte budget, 413 when they alone weigh more than the whole budget."""
+        if len(session.subscriptions) + len(new) > self.max_per_session:
+            return 429, f"at most {self.max_per_session} node subscriptions"
+        extra = sum(weight(a) for a in new)
+        if extra > self.max_bytes_per_session:
+            return 413, f"node subscriptions over {self.max_bytes_per_session} bytes"
+        if session.subscription_bytes + extra > self.max_bytes_per_session:
+            return 429, f"at most {self.max_bytes_per_session} bytes of node subscriptions"
+        return None
 
     def drop_session(self, session: Session) -> list[str]:
         return self.remove(session, sorted(session.subscriptions))

@@ -35,8 +35,12 @@ class Runtime:
 
     def __init__(self, url: str, *, connector: Connector, monitor: Monitor | None = None,
                  timers: Timers | None = None, catalogue: Catalogue | None = None,
-                 policy: Policy | None = None, storage: str | Path | None = None) -> None:
+                 policy: Policy | None = None, storage: str | Path | None = None,
+                 home_secret: str | None = None) -> None:
+        """`home_secret`: the domain's secret, presented at each `open` of the home session (for a
+        node started with `--home-secret-file`, TRANSPORT §2); visiting sessions never send it."""
         self.url = url
+        self.home_secret = home_secret
         self.domain = addr.authority(url)
         self.connector = connector
         self.monitor = monitor or Monitor()
@@ -85,6 +89,9 @@ class Runtime:
         stub = self._stub(self.domain)
         await stub.open()
         if stub.state.value != "open":
+            if stub.refusal is not None:   # the node answered the open: say what it said (e.g. 403)
+                raise SyncError(stub.refusal[0], f"home node of {self.domain} refused the session: "
+                                                 f"{stub.refusal[1]}")
             raise SyncError(503, f"home node of {self.domain} unreachable")
         self.running = True
         self.monitor.emit("session", self.url, action="runtime started", domain=self.domain)

@@ -59,6 +59,8 @@ class Stub:
         self.on_open: list[Callable[[Stub], None]] = []
         self.attempts = 0       # failed opens since the last successful one
         self.opens = 0          # successful opens (1 + reconnections)
+        #: (code, description) of the node's answer to the last `open`, when it refused it.
+        self.refusal: tuple[int, str] | None = None
         self._opened: asyncio.Future[None] | None = None
         self._open_id = 0
         self._retry: asyncio.TimerHandle | None = None
@@ -160,6 +162,8 @@ class Stub:
             return {"id": self._open_id, "type": "re-open", "from": f"{self.runtime.url}/{self.runtime_token}",
                     "to": addr.SESSION}
         body = {"token": self.token} if self.token else {}
+        if not self.visiting and self.runtime.home_secret:
+            body["secret"] = self.runtime.home_secret   # the node's home secret, if it has one (TRANSPORT §2)
         return {"id": self._open_id, "type": "open", "from": self.runtime.url, "to": addr.SESSION, "body": body}
 
     def _frame(self, data: bytes) -> None:
@@ -178,6 +182,7 @@ class Stub:
         if code_of(msg) == 200:
             value = msg.get("body", {}).get("value", {})
             self.token = value.get("token", self.token)
+            self.refusal = None
             self.runtime_token = msg.get("body", {}).get("runtimeToken", self.runtime_token)
             self.state = StubState.OPEN
             self.attempts = 0
@@ -191,6 +196,7 @@ class Stub:
             self._flush()
         else:
             code, description = code_of(msg), description_of(msg)
+            self.refusal = (code, description)
             self.state = StubState.DOWN
             self.runtime.monitor.emit("session", self.runtime.url, action="refused", domain=self.domain,
                                       code=code, description=description)

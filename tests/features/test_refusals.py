@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from core import SyncError
 from core.lab import Lab
 from core.schemas import COMM_SCHEMA
 from core.sync.events import NotificationEvent
+from tests.conftest import FAST
 
 
 async def codes(coro: Any) -> tuple[int, str]:
@@ -44,7 +47,12 @@ async def test_revoking_a_stranger_is_404_and_an_invitee_loses_its_preauthorisat
     assert not obs.closed and obs.status == "live"
 
 
-async def test_a_second_delegation_while_one_is_pending_is_409(lab: Lab) -> None:
+async def test_a_second_delegation_while_one_is_pending_is_409(tmp_path: Path) -> None:
+    async with Lab(storage_dir=tmp_path, timers=dataclasses.replace(FAST, long=30.0)) as lab:   # bob takes his time
+        await second_delegation(lab)
+
+
+async def second_delegation(lab: Lab) -> None:
     rt_a = await lab.runtime("a.example")
     rt_b = await lab.runtime("b.example")
     alice = await rt_a.hyperty("alice")

@@ -4,6 +4,7 @@ nodes: a hostile session spraying forged answers at a pending subscribe plants n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,13 @@ from tests.net.netlab import NetLab
 DROPPED = "response not from the request's destination"
 
 
+#: The subscribe stays pending while the spray lands: its timers must outlast a loaded machine.
+PATIENT = dataclasses.replace(FAST, request=30.0, long=30.0, subscription=30.0)
+
+
 @pytest.fixture
 async def netlab(tmp_path: Path) -> AsyncIterator[NetLab]:
-    async with NetLab(storage_dir=tmp_path, timers=FAST) as lab:
+    async with NetLab(storage_dir=tmp_path, timers=PATIENT) as lab:
         yield lab
 
 
@@ -78,7 +83,7 @@ async def test_forged_answers_to_a_pending_subscribe_are_dropped(netlab: NetLab)
     def drops() -> list[TraceEvent]:
         return [e for e in events if e.kind == "drop" and e.where == rt_b.url and e.detail.get("reason") == DROPPED]
 
-    await lab.until(lambda: len(drops()) >= delivered or subscribing.done(), 5.0)
+    await lab.until(lambda: len(drops()) >= delivered or subscribing.done(), 20.0)
     assert not subscribing.done(), f"a forged answer resolved the subscribe: {subscribing.result()!r}"
     assert sorted((e.message["from"], e.message["to"]) for e in drops()) == sorted(
         (frm, to) for _c, frm in spray[:3] for to in pending)

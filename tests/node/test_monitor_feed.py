@@ -32,6 +32,9 @@ class Paced(Wire):
         super().send(data)
         self.open_for -= 1
 
+    def notify_ready(self) -> None:
+        pass  # `resume` calls `on_ready`
+
     def resume(self, frames: int) -> None:
         self.open_for = frames
         if callable(self.on_ready):
@@ -135,10 +138,14 @@ def test_envelope_bytes_bound_the_history_and_each_queue() -> None:
         node.receive(sessions[0], big)
     feed = node.feed
     assert feed is not None
-    assert feed.history_bytes <= 8000 and len(feed.history) < 10
-    assert all(e.detail["size"] == len(big) for e in feed.history if e.kind == "message")
-    assert feed.queued(monitor) == 2       # two 3 KB events fit in 8,000 bytes; the other eight are lost
+    assert feed.history_bytes <= 8000 and len(feed.history) == 2
+    kept = [orjson.loads(e.body) for e in feed.history]
+    assert [e["size"] for e in kept] == [len(big), len(big)]
+    assert all(e.weight > len(big) for e in feed.history)   # an event weighs all it carries
+    assert feed.queued(monitor) == 2       # two 3 KB events fit in 8,000 bytes; the eight older are lost
+    assert feed.queued_bytes == sum(e.weight for e in feed.history)   # the queue shares the history's bytes
     watcher.resume(10**9)
     node.receive(sessions[0], orjson.dumps({"id": 3, "type": "execute", "from": addr.runtime_url(D, "r0") + "/x",
                                             "to": addr.runtime_url(D, "r1") + "/y"}))
-    assert [e["body"].get("lost", 0) for e in watcher.sent] == [0, 0, 8, 0]
+    assert [e["body"].get("lost", 0) for e in watcher.sent] == [8, 0, 0, 0]
+    assert feed.queued_bytes == 0

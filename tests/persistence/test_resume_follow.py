@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from core import SyncError
 from core.lab import Lab
 from core.schemas import COMM_SCHEMA, CONNECTION_SCHEMA, CONTEXT_SCHEMA
+from tests.conftest import FAST
 from tests.persistence.test_resume import world
 
 
@@ -84,3 +88,39 @@ async def test_resume_observers_lists_live_observers_too(lab: Lab) -> None:
     ctx.data["c"] = 2
     await lab.settle()
     assert (s.observers[chat.url].data["n"], s.observers[ctx.url].data["c"]) == (2, 2)
+
+
+async def test_stored_copy_converges_when_updates_race_the_resync(lab: Lab) -> None:
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    await rt_b.crash()
+    chat.data["n"] = 2                                    # v3, missed
+    await lab.settle()
+    await rt_b.restart()                                  # its resync read is on its way
+    chat.data["n"] = 3                                    # v4 races it: a gap at the SM until the snapshot
+    chat.data["l"].append("z")                            # v5
+    await lab.settle()
+    oo = rt_b.sm.observers[chat.url]
+    again = bob.syncher.observers[chat.url]
+    assert (again.data, again.version, again.status) == ({"n": 3, "l": ["x", "z"]}, 5, "live")
+    assert (oo.version, oo.stale, oo.tracker.buffer) == (5, False, {})
+    stored = rt_b.stored("observer")[chat.url]
+    assert (stored["data"], stored["version"], stored.get("stale")) == ({"n": 3, "l": ["x", "z"]}, 5, None)
+
+
+async def test_a_snapshot_applies_what_the_sm_buffered_past_it(tmp_path: Path) -> None:
+    timers = dataclasses.replace(FAST, gap_grace=30.0, tail=0.0)     # only the snapshot below heals the gap
+    async with Lab(storage_dir=tmp_path, timers=timers) as lab:
+        rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+        oo = rt_b.sm.observers[chat.url]
+        with lab.faults(drop=lambda m: m.get("type") == "update" and m.get("body", {}).get("version") == 3):
+            chat.data["n"] = 2                                        # v3, lost on every link
+            at_v3 = chat.value()
+            chat.data["n"] = 3                                        # v4: a gap at bob's runtime
+            await lab.until(lambda: set(oo.tracker.buffer) == {4}, 5.0)
+        assert (oo.version, oo.stale) == (2, True)
+        answer = await bob.sandbox.request({"type": "update", "from": bob.url, "to": rt_b.sm_url,
+                                            "body": {"resource": chat.url, "value": at_v3}})   # §5 rule 5 at v3
+        assert answer["body"] == {"code": 200}
+        assert (oo.version, oo.stale, oo.data, oo.tracker.buffer) == (4, False, {"n": 3, "l": ["x"]}, {})
+        stored = rt_b.stored("observer")[chat.url]
+        assert (stored["data"], stored["version"], stored.get("stale")) == ({"n": 3, "l": ["x"]}, 4, None)

@@ -14,6 +14,7 @@ from ui.restart_plan import Fate, restart_plan
 
 DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+SYNCSCOPE, RETHINK = "SyncScope (hyperty-runtime://)", "reTHINK (runtime://)"
 
 
 class AddRuntimeDialog(ActionDialog):
@@ -29,6 +30,10 @@ class AddRuntimeDialog(ActionDialog):
         if domain:
             self.domain.setCurrentText(domain)
         self.form.addRow("Domain", self.domain)
+        self.flavour = QComboBox()
+        self.flavour.addItems([SYNCSCOPE, RETHINK])
+        self.flavour.setToolTip("reTHINK: a runtime that speaks as reTHINK's own implementation does (INTEROP.md)")
+        self.form.addRow("Flavour", self.flavour)
 
     def validate(self) -> str | None:
         domain = self.domain.currentText().strip()
@@ -37,7 +42,7 @@ class AddRuntimeDialog(ActionDialog):
     async def perform(self) -> str:
         domain = self.domain.currentText().strip()
         new = domain not in self.index.lab.nodes
-        runtime = await self.index.lab.runtime(domain)
+        runtime = await self.index.lab.runtime(domain, rethink=self.flavour.currentText() == RETHINK)
         return f"200 ok: {runtime.url} opened its session{' at a new Message Node' if new else ''}"
 
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
 from ui.models.header import column_header
+from ui.naming import RETHINK_LABEL, RETHINK_PREFIX, is_rethink, runtime_label
 from ui.remote import NodeWatch, RemoteNodes, WatchState
 
 #: Sessions no longer known to be open (closed, refused, unknown) kept under a node; the oldest go first.
@@ -50,6 +51,8 @@ class SessionRow:
 
     def values(self) -> tuple[str, str, str]:
         parts = [self.ident, self.kind if self.kind != "refused" else ""]
+        if is_rethink(self.name):
+            parts.append(f"{RETHINK_LABEL} runtime")
         if self.kind == "monitor" and self.ident == self.node.watch.session and self.live:
             parts[1] = "monitor (this console)"
         subs, owned = self.node.subs_of[self.name], self.node.owned_by[self.name]
@@ -65,6 +68,9 @@ class SessionRow:
         if self.unknown:
             state = "? unknown"
         label = self.name[len(RUNTIME_PREFIX):] if self.name.startswith(RUNTIME_PREFIX) else self.name
+        if is_rethink(self.name):
+            domain = self.name[len(RETHINK_PREFIX):].split("/", 1)[0]
+            label = f"{domain}/{runtime_label(self.name)}"
         return (label, state, " · ".join(p for p in parts if p))
 
     @property

@@ -13,6 +13,7 @@ from core.monitor import TraceEvent
 from ui.index import EngineIndex
 from ui.models.header import column_header
 from ui.models.ranges import emit_changed
+from ui.naming import RETHINK_LABEL, is_rethink, runtime_label
 
 STATE_MARKS = {"up": "● up", "faulty": "◐ faulty", "partitioned": "○ partitioned", "down": "× down", "": ""}
 STATE_COLOURS = {"faulty": QColor(220, 150, 0), "partitioned": QColor(220, 60, 60), "down": QColor(140, 140, 140)}
@@ -82,9 +83,9 @@ class TopologyModel(QAbstractItemModel):
         else:
             state = next((s for s in ("partitioned", "faulty", "down", "up") if s in states), "down")
         r_item = self._child(d_item, "runtime", runtime.url, runtime)
-        ident = runtime.url.rsplit("/", 1)[-1]
-        self._set(r_item, (ident, STATE_MARKS[state], f"{len(runtime.hyperties)} hyperties · {len(live)} links"),
-                  changed)
+        kind = f"{RETHINK_LABEL} runtime · " if is_rethink(runtime.url) else ""
+        self._set(r_item, (runtime_label(runtime.url), STATE_MARKS[state],
+                           f"{kind}{len(runtime.hyperties)} hyperties · {len(live)} links"), changed)
         # A link that went down (a crash, a restart's old link) leaves the tree: only live ones are
         # listed. Dropped before any row of this runtime is marked changed, so the rows marked hold.
         self._drop_children(r_item, "link", {id(link) for link in live})
