@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint bench clean
+.PHONY: run test slow soak demo lint bench clean
 
 # `make run ARGS="--offscreen --screenshot out.png"` passes options to the console.
 ARGS ?=
@@ -23,6 +23,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# The slow tier (not part of `make test`): soaks and long fuzz runs, marked `slow`.
+slow: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q -p no:cacheprovider -m slow -s
+
+# The partition soak alone; SOAK_SECONDS (default 600) sets its length, e.g. `make soak SOAK_SECONDS=60`.
+soak: $(STAMP)
+	QT_QPA_PLATFORM=offscreen SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(VENV)/bin/python -m pytest -q \
+	  -p no:cacheprovider -m slow -s tests/soak/test_partition_soak.py
 
 demo: $(STAMP)
 	$(VENV)/bin/syncscope demo --headless --seconds 5

@@ -75,9 +75,8 @@ async def _console(args: argparse.Namespace, app: Any, early: list[int]) -> int:
     from ui.main_window import MainWindow
 
     headless_output = bool(args.screenshot or args.screenshots)
-    # Qt must not stop the shared loop when the window closes: the engine, the attached nodes'
-    # monitor sessions and every task are shut down first, on the loop, then `run` returns.
-    app.setQuitOnLastWindowClosed(False)
+    # Qt does not stop the shared loop when the window closes (`ui.app.application`): the engine,
+    # the attached nodes' monitor sessions and every task are shut down first, then `run` returns.
     storage = tempfile.TemporaryDirectory(prefix="syncscope-lab-")  # restart resumes from these files
     lab = Lab(storage_dir=storage.name)
     settings = None if headless_output else QSettings()

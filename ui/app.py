@@ -52,6 +52,9 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setOrganizationName("SyncScope")
         app.setApplicationName("SyncScope")
+        # The shared loop is stopped by the code that runs it, after the engine is shut down, never
+        # by Qt when the last window closes (that left coroutines and links half-closed).
+        app.setQuitOnLastWindowClosed(False)
         if app.platformName() == "offscreen":
             qInstallMessageHandler(_offscreen_messages)
     return app

@@ -38,6 +38,7 @@ MAX_PENDING_CREATES = 10_000
 SNAPSHOT_EVERY = 25
 RUNTIME_PREFIX = ("hyperty-runtime://", "runtime://")   # ours and reTHINK's (INTEROP.md)
 CHANGES = "/changes"
+SUBSCRIPTION = "/subscription"
 
 #: A kept version: (version, ts, the update's body as JSON text, seq). Text, not bytes: orjson's
 #: bytes keep their 4 KB output buffer.
@@ -174,13 +175,33 @@ class HistoryStore:
     def ingest(self, events: Iterable[TraceEvent]) -> None:
         self.touched = set()
         for event in events:
-            if event.kind == "message" and event.message is not None and event.where.startswith(RUNTIME_PREFIX):
-                self._message(event)
+            if event.kind == "message" and event.message is not None:
+                if event.where.startswith(RUNTIME_PREFIX):
+                    self._message(event)
+                elif event.direction == "in" and "@" in event.where:
+                    self._seen_at_node(event)
             elif event.kind == "object" and event.detail.get("action") == "deleted" \
                     and event.detail.get("role") == "reporter":
                 log = self.logs.get(str(event.detail.get("object")))
                 if log is not None:
                     log.deleted = True
+
+    def _seen_at_node(self, event: TraceEvent) -> None:
+        """A live node's update, as it came in from the reporter's runtime (`ui.passive`)."""
+        msg = event.message or {}
+        body = msg.get("body")
+        to = str(msg.get("to", ""))
+        if not isinstance(body, dict):
+            return
+        sender = str(msg.get("from", ""))
+        if msg.get("type") == "update" and to.endswith(CHANGES) and sender == to[: -len(CHANGES)]:
+            self._update(sender, event.ts, body)
+        elif msg.get("type") == "response" and sender.endswith(SUBSCRIPTION) and body.get("code") == 200:
+            # A subscribe answer (PROTOCOL §3.2 #9): the object's data at a version, the history's base.
+            url, value = sender[: -len(SUBSCRIPTION)], body.get("value")
+            version = value.get("version") if isinstance(value, dict) else None
+            if url not in self.logs and isinstance(version, int) and isinstance(value, dict):
+                self.logs[url] = HistoryLog(url, version, copy_json(value.get("data", {})))
 
     def _message(self, event: TraceEvent) -> None:
         msg = event.message or {}
@@ -212,8 +233,8 @@ class HistoryStore:
         log = self.logs.get(url)
         if log is None:
             reporter = self.index.reporter(url)
-            if reporter is None:
-                return
+            if reporter is None or not getattr(reporter.obj, "known", True):
+                return  # a live node's object whose data was not seen yet: no base to replay from
             # Seen first mid-life: start from the reporter's data now; what came before is not kept.
             log = self.logs[url] = HistoryLog(url, reporter.obj.version, copy_json(reporter.obj.data))
         if version <= log.last_version:

@@ -18,6 +18,7 @@ from core.lab import Lab
 from core.monitor import TraceEvent
 from ui.delegation import DelegationPolicy, SubscriptionHandlers
 from ui.naming import Namer, object_of
+from ui.passive import Change, PassiveNode
 
 #: Session events after which every replica a runtime held is looked up again (its Synchers are new).
 RESTARTS = ("runtime crashed", "runtime stopped", "runtime resumed")
@@ -25,16 +26,28 @@ RESTARTS = ("runtime crashed", "runtime stopped", "runtime resumed")
 
 @dataclass(slots=True)
 class Replica:
-    """One copy of an object: the reporter's or one observer's."""
+    """One copy of an object: the reporter's or one observer's; `seen_at` names the live node whose
+    monitor feed shows it (a passive replica, `ui.passive`), '' for a replica of the console's lab."""
 
     url: str
     hyperty: Any
     obj: Any
     is_reporter: bool
+    seen_at: str = ""
+
+    @property
+    def passive(self) -> bool:
+        return bool(self.seen_at)
 
     @property
     def label(self) -> str:
-        return f"{self.hyperty.name} ({'reporter' if self.is_reporter else 'observer'})"
+        at = f", seen at {self.seen_at}" if self.seen_at else ""
+        return f"{self.hyperty.name} ({'reporter' if self.is_reporter else 'observer'}{at})"
+
+    @property
+    def holder(self) -> str:
+        """The hyperty's name, and where a passive replica was seen."""
+        return f"{self.hyperty.name} @ {self.seen_at}" if self.seen_at else str(self.hyperty.name)
 
 
 def objects_of(event: TraceEvent) -> tuple[str, ...]:
@@ -64,6 +77,8 @@ class EngineIndex:
         #: Which hyperties accept the reporter role when offered (the console is their application).
         self.delegation = DelegationPolicy()
         self.subscription_handlers = SubscriptionHandlers()
+        #: What each watched live node's feed shows, by the node's connection name.
+        self.passive: dict[str, PassiveNode] = {}
         #: Objects the last batch concerned, in the order it first named them: the rows every view
         #: looks at again (new rows join the tables in that order).
         self.touched: dict[str, None] = {}
@@ -80,11 +95,15 @@ class EngineIndex:
         held: dict[tuple[str, str, str], None] = {}  # (runtime, hyperty, object) to look up again, in order
         runtimes: set[str] = set()
         restarted: set[str] = set()
+        remote: list[tuple[str, Change]] = []
         for event in events:
             for url in objects_of(event):
                 touched[url] = None
             kind = event.kind
-            if kind == "subscription":
+            at = event.where.rfind("@")
+            if at >= 0:  # a live node's event (`ui.remote`: its `where` ends with @<connection name>)
+                self._remote(event, event.where[at + 1:], remote)
+            elif kind == "subscription":
                 self._subscription(event.detail)
             elif kind == "object":
                 detail = event.detail
@@ -108,8 +127,40 @@ class EngineIndex:
                 held.setdefault(key, None)
         for where, hyperty_url, url in held:
             self._look_up(where, hyperty_url, url)
+        for name, change in remote:
+            self._passive_changed(name, change)
         touched.update(dict.fromkeys(self.replicas_changed))
         self.touched = touched
+
+    def _remote(self, event: TraceEvent, name: str, changes: list[tuple[str, Change]]) -> None:
+        node = self.passive.get(name)
+        if node is None:
+            node = self.passive[name] = PassiveNode(name, self.namer.name_hyperty)
+        found: list[Change] = []
+        node.observe(event, found)
+        changes.extend((name, change) for change in found)
+
+    def _passive_changed(self, name: str, change: Change) -> None:
+        url, hyperty_url, is_reporter, obj = change
+        node = self.passive[name]
+        self.replicas_changed.add(url)
+        if is_reporter:
+            mine = self.reporters.get(url)
+            if obj is not None:
+                self.reporters[url] = Replica(url, node.hyperties[hyperty_url], obj, True, name)
+            elif mine is not None and mine.seen_at == name and mine.hyperty.url == hyperty_url:
+                del self.reporters[url]
+            return
+        theirs = self.observers.setdefault(url, {})
+        known = theirs.get(hyperty_url)
+        if obj is not None:
+            self.observer_count += known is None
+            theirs[hyperty_url] = Replica(url, node.hyperties[hyperty_url], obj, False, name)
+        elif known is not None and known.seen_at == name:
+            del theirs[hyperty_url]
+            self.observer_count -= 1
+        if not theirs:
+            del self.observers[url]
 
     def _subscription(self, detail: dict[str, Any]) -> None:
         obj, hyperty, state = detail.get("object"), detail.get("hyperty"), detail.get("state")
@@ -215,6 +266,14 @@ class EngineIndex:
     def reporter(self, url: str) -> Replica | None:
         return self.reporters.get(url)
 
+    def local_reporter(self, url: str) -> Replica | None:
+        """The reporter's replica when it is in the console's lab (only those can be acted on)."""
+        rep = self.reporters.get(url)
+        return rep if rep is not None and not rep.seen_at else None
+
+    def local_observers(self, url: str) -> list[Replica]:
+        return [r for r in self.observer_replicas(url) if not r.seen_at]
+
     def observer_replicas(self, url: str) -> list[Replica]:
         theirs = self.observers.get(url)
         return list(theirs.values()) if theirs else []
@@ -225,7 +284,8 @@ class EngineIndex:
         return first + self.observer_replicas(url)
 
     def reporter_urls(self) -> list[str]:
-        return list(self.reporters)
+        """Objects reported in the console's lab."""
+        return [url for url, rep in self.reporters.items() if not rep.seen_at]
 
     def object_urls(self) -> list[str]:
         return list(dict.fromkeys([*self.reporters, *self.observers]))

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
 from core.lab import Lab
 from ui.actions import SPECS, build_actions
@@ -29,8 +29,14 @@ from ui.models.objects import ObjectsModel
 from ui.models.routing import RoutingModel
 from ui.models.subscriptions import SubscriptionsModel
 from ui.models.topology import Item, TopologyModel
+from ui.remember import remember_columns, remember_splitter, remember_text
 from ui.remote import RemoteNodes
 from ui.status import StatusTracker
+
+#: The objects table's columns in the order shown at first: what tells an object's health comes first.
+OBJECT_COLUMNS = [ObjectsModel.URL, ObjectsModel.NAME, ObjectsModel.REPORTER, ObjectsModel.VERSION,
+                  ObjectsModel.OBSERVERS, ObjectsModel.STATE, ObjectsModel.BEHIND, ObjectsModel.AGE,
+                  ObjectsModel.CHILDREN, ObjectsModel.SCHEMA]
 
 #: Bumped when the dock layout changes, so an old saved layout is not restored onto new docks.
 LAYOUT_VERSION = 2
@@ -88,6 +94,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         self.resize(1500, 950)
         self._restore()
+        self._remember()
 
     # layout ----------------------------------------------------------------------------------------
 
@@ -103,7 +110,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.messages_dock)
         self.tabifyDockWidget(self.topology_dock, self.nodes_dock)
         self.topology_dock.raise_()
-        self.resizeDocks([self.topology_dock, self.objects_dock, self.subscriptions_dock], [260, 700, 460],
+        self.resizeDocks([self.topology_dock, self.objects_dock, self.subscriptions_dock], [240, 760, 460],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.messages_dock], [300], Qt.Orientation.Vertical)
         self._default_state = self.saveState(LAYOUT_VERSION)
@@ -131,20 +138,46 @@ class MainWindow(QMainWindow):
             actions_menu.addAction(action)
             if spec.toolbar:
                 toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" filter: "))
-        self.filter_box = QLineEdit()
-        self.filter_box.setPlaceholderText("objects")
-        self.filter_box.setMaximumWidth(220)
-        self.filter_box.textChanged.connect(self.objects_dock.filter.setText)
-        toolbar.addWidget(self.filter_box)
         view_menu = bar.addMenu("&View")
+        find = view_menu.addAction("Filter messages", self.messages_dock.focus_filter)
+        find.setShortcut("Ctrl+F")
+        locate = view_menu.addAction("Filter objects", self.focus_object_filter)
+        locate.setShortcut("Ctrl+L")
+        view_menu.addSeparator()
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         restore = QAction("Restore default layout", self)
         restore.triggered.connect(self.restore_default_layout)
         view_menu.addAction(restore)
+
+    def focus_object_filter(self) -> None:
+        self.objects_dock.show()
+        self.objects_dock.raise_()
+        self.objects_dock.filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.objects_dock.filter.selectAll()
+
+    def _remember(self) -> None:
+        """Column widths, splitters and filters come back from the settings and are kept there."""
+        settings = self.settings
+        objects = self.objects_dock
+        self._savers = [
+            remember_columns(self.topology_dock.view, settings, "topology", size_when_filled=False),
+            remember_columns(objects.table, settings, "objects", caps={ObjectsModel.URL: 170},
+                             order=OBJECT_COLUMNS),
+            remember_columns(objects.versions, settings, "history", size_when_filled=False),
+            remember_columns(self.subscriptions_dock.view, settings, "subscriptions", caps={0: 150},
+                             order=[0, 1, 3, 5, 4, 2]),
+            remember_columns(self.routing_dock.view, settings, "routing", caps={2: 260}),
+            remember_columns(self.messages_dock.view, settings, "messages", size_when_filled=False),
+            remember_splitter(objects.split, settings, "objects"),
+            remember_splitter(objects.history_split, settings, "history"),
+            remember_splitter(objects.history_lower, settings, "history-diff"),
+            remember_splitter(self.messages_dock.split, settings, "messages"),
+            remember_text(objects.filter, settings, "objects"),
+            remember_text(self.routing_dock.filter, settings, "routing"),
+            remember_text(self.messages_dock.expression, settings, "messages"),
+        ]
 
     def restore_default_layout(self) -> None:
         self.restoreState(self._default_state, LAYOUT_VERSION)
@@ -165,6 +198,9 @@ class MainWindow(QMainWindow):
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+            for save in self._savers:
+                save()
+            self.settings.sync()
         for dialog in list(self.dialogs):
             dialog.reject()
         self.remote.close()

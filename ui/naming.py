@@ -23,6 +23,11 @@ def runtime_label(url: str) -> str:
     return f"{RETHINK_LABEL} {short_id(ident, 8)}" if is_rethink(url) else ident
 
 
+def counted(count: int, one: str, many: str = "") -> str:
+    """`1 hyperty`, `2 hyperties`: a count with its noun in the right number."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
 def short_id(ident: str, keep: int = 6) -> str:
     return ident if len(ident) <= keep + 1 else ident[:keep] + "…"
 

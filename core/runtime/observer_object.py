@@ -45,6 +45,9 @@ class ObserverObject:
     early: dict[int, dict[str, Any]] = field(default_factory=dict)
     confirmed: bool = False
     stale: bool = False
+    #: local hyperties subscribed in the stored record that have not resumed yet: the record keeps
+    #: them, so one hyperty's resume (and a write of the record after it) never drops another's
+    dormant: set[str] = field(default_factory=set)
     #: set by a resume: reads the stored record when its data is first needed (most replicas are
     #: replaced by their resync before that, so thousands of documents are not held twice)
     load: Callable[[], dict[str, Any] | None] | None = None
@@ -83,8 +86,8 @@ class ObserverObject:
         self.loaded()
         rec: dict[str, Any] = {**self.metadata, "url": self.url, "isReporter": False, "reporter": self.reporter,
                                "schema": self.schema, "childrens": list(self.childrens),
-                               "subscriptions": sorted(h for h, s in self.subscriptions.items()
-                                                       if s.state is SubscriptionState.LIVE),
+                               "subscriptions": sorted({h for h, s in self.subscriptions.items()
+                                                        if s.state is SubscriptionState.LIVE} | self.dormant),
                                "store": self.store, "version": self.version}
         if self.store and self.data is not None:
             rec["data"] = self.data

@@ -202,11 +202,17 @@ class Resumer:
                 fresh.append(oo)
             chosen.append((record, oo))
         reply = await self.runtime.routing.subscribe([a for oo in fresh for a in oo.node_addresses()])
-        gone = set()
+        gone: set[str] = set()
+        deleted: set[str] = set()
         if code_of(reply) != 200:
-            gone = {oo.url for oo in fresh if not await self._observe_one(oo)}
+            for oo in fresh:
+                outcome = await self._observe_one(oo)
+                if outcome == "gone":
+                    gone.add(oo.url)
+                elif outcome == "deleted":
+                    deleted.add(oo.url)
         for oo in fresh:
-            if oo.url not in gone:
+            if oo.url not in gone and oo.url not in deleted:
                 oo.mns = oo.node_addresses()
         deliver = self.runtime.deliverer(hyperty)
         for record, oo in chosen:
@@ -215,6 +221,7 @@ class Resumer:
             url = oo.url
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
+            oo.dormant.discard(hyperty)
             sub.forwards = self.bus.add_listeners([(a, deliver, "FWD", hyperty) for a in oo.node_addresses()])
             if hyperty not in record.get("subscriptions", []):       # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
@@ -233,17 +240,22 @@ class Resumer:
             raise Refusal(404, NO_OBSERVERS)
         self.bus.reply(msg, 200, value=values)
 
-    async def _observe_one(self, oo: ObserverObject) -> bool:
+    async def _observe_one(self, oo: ObserverObject) -> str:
+        """`subscribed`, `deleted` (listed anyway: see below) or `gone` (not resumed)."""
         reply = await self.runtime.routing.subscribe(oo.node_addresses())
         if code_of(reply) == 200:
-            return True
+            return "subscribed"
+        if code_of(reply) == 404 and description_of(reply) == "unknown object":
+            # Deleted while we were down. Listed all the same: the Syncher's resync read gets the same
+            # answer and handles it as the delete it missed, notifying the application (PROTOCOL §3.8,
+            # §5 rule 4); its unsubscribe then removes the record.
+            self.sm.monitor.emit("subscription", self.runtime.url, object=oo.url, state="refused", side="node",
+                                 code=404, description="unknown object", outcome="resumed to be deleted")
+            return "deleted"
         self.sm._release_observed(oo)
-        if code_of(reply) == 404:   # deleted while we were down: a replica's record goes with it
-            self.runtime.forget_observer(oo.url)
-        else:
-            self.sm.monitor.emit("error", self.runtime.url, object=oo.url,
-                                 error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
-        return False
+        self.sm.monitor.emit("error", self.runtime.url, object=oo.url,
+                             error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
+        return "gone"
 
     def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject:
         """The ObserverObject of a record with its listeners and PUBs (its MNS comes after)."""
@@ -255,5 +267,6 @@ class Resumer:
                             metadata=metadata_of(record), stale=bool(record.get("stale")))
         if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
+        oo.dormant = set(record.get("subscriptions", []))
         self.sm._attach_observer(oo)
         return oo

@@ -35,15 +35,19 @@ class World:
         return dict(hyperty.syncher.observers)
 
 
+def watch(w: World, who: Any) -> None:
+    """Record `who`'s notifications (again after a restart: its Syncher is new)."""
+    notes = w.notes.setdefault(who.url, [])
+    who.syncher.on_notification(lambda e: notes.append((e.type, e.url)) if e.type != "create" else e.ack())
+
+
 async def world(lab: Lab, n: int = 3) -> World:
     """alice (a.example) reports `n` objects; bob (b.example, storing) and carol (c.example) observe all."""
     rt_a, rt_b, rt_c = await lab.runtime("a.example"), await lab.runtime("b.example"), await lab.runtime("c.example")
     alice, bob, carol = await rt_a.hyperty("alice"), await rt_b.hyperty("bob"), await rt_c.hyperty("carol")
     w = World(rt_a, rt_b, rt_c, alice, bob, carol, [])
     for who in (bob, carol):
-        notes = w.notes.setdefault(who.url, [])
-        who.syncher.on_notification(lambda e, notes=notes: notes.append((e.type, e.url)) if e.type != "create"
-                                    else e.ack())
+        watch(w, who)
     for i in range(n):
         w.objects.append(await alice.syncher.create(COMM_SCHEMA, data={"i": i, "n": 0}, observers=[bob.url, carol.url]))
     for obj in w.objects:
@@ -272,4 +276,22 @@ async def test_resync_answered_unknown_object_notifies_the_delete(lab: Lab) -> N
     lab.heal(w.rt_b)
     await lab.settle()
     assert (replica.status, replica.closed) == ("deleted", True)
+    assert_converged(w, deleted=(gone.url,))
+
+
+async def test_delete_missed_while_down_is_notified_after_resume(lab: Lab) -> None:
+    """The observer runtime restarts before its links reopen: the resume learns of the delete (the
+    node refuses the object's subscription), lists it anyway, and its resync read notifies it."""
+    w = await world(lab, 2)
+    kept, gone = w.objects
+    lab.partition(w.rt_b)
+    await gone.delete()
+    await lab.settle()
+    lab.heal(w.rt_b)
+    await w.rt_b.restart()
+    watch(w, w.bob)
+    await lab.settle()
+    assert_converged(w, deleted=(gone.url,))
+    kept.data["n"] = 1
+    await lab.settle()
     assert_converged(w, deleted=(gone.url,))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from console.demo import Demo
 from core.lab import Lab
@@ -18,28 +20,33 @@ def shown(window: MainWindow) -> list[tuple[str, ...]]:
     return [tuple(proxy.data(proxy.index(r, c)) for c in range(proxy.columnCount())) for r in range(proxy.rowCount())]
 
 
-async def test_filters_by_type_address_wildcards_and_text(lab: Lab, window: MainWindow, demo: Demo) -> None:
+async def test_filters_by_type_address_wildcards_and_text(qtbot: QtBot, lab: Lab, window: MainWindow,
+                                                          demo: Demo) -> None:
     demo.chat.data["participants"]["bob"]["status"] = "away"
     await lab.settle()
     window.flush()
     dock = window.messages_dock
     rows = window.log.rows
     assert len(rows) > 100
-    dock.type_box.setCurrentIndex(dock.type_box.findData("subscribe"))
+
+    def typed(text: str) -> None:
+        qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)   # Ctrl+F: the log's filter
+        assert dock.expression.hasFocus()
+        qtbot.keyClicks(dock.expression, text)  # replaces the selected text
+
+    typed("type = subscribe")
     subscribes = [r for r in rows if message_of(r).get("type") == "subscribe"]
     assert dock.proxy.rowCount() == len(subscribes) > 0
     assert {row[3] for row in shown(window)} == {"subscribe"}
-    dock.type_box.setCurrentIndex(0)
     guid = demo.chat.url.rsplit("/", 1)[-1]
-    dock.address.setText(f"comm://a.example/{guid[:4]}*/subscription")
+    typed(f"address = comm://a.example/{guid[:4]}*/subscription")
     address = f"{demo.chat.url}/subscription"
     expected = [r for r in rows if address in (message_of(r).get("from"), message_of(r).get("to"))]
     assert dock.proxy.rowCount() == len(expected) > 0
-    dock.address.setText("")
-    dock.text.setText("AWAY")  # free text, case-insensitive
+    typed("AWAY")  # free text, case-insensitive
     expected = [r for r in rows if b'"value":"away"' in orjson.dumps(message_of(r))]
     assert dock.proxy.rowCount() == len(expected) > 0
-    dock.text.setText("")
+    dock.expression.clear()
     assert dock.proxy.rowCount() == len(rows)
 
 
@@ -58,6 +65,7 @@ async def test_pause_holds_rows_back_without_losing_them(lab: Lab, window: MainW
     assert len(window.log.rows) == before + held
     assert window.log.held == []
     assert dock.pause_button.text() == "❚❚ Pause"
+    assert not dock.pause_button.isChecked()
 
 
 async def test_export_and_reimport_give_the_same_rows(lab: Lab, window: MainWindow, demo: Demo, tmp_path: Path) -> None:
@@ -69,14 +77,14 @@ async def test_export_and_reimport_give_the_same_rows(lab: Lab, window: MainWind
     assert isinstance(imported, MessageLogModel)
     assert shown(window) == everything
     assert dock.source_label.text() == f"imported: all.jsonl ({len(everything)} messages)"
-    dock.type_box.setCurrentIndex(dock.type_box.findData("response"))
+    dock.expression.setText("type = response")
     filtered = shown(window)
     dock.back_to_live()
     assert dock.proxy.sourceModel() is window.log
     assert shown(window) == filtered != []
     subset = tmp_path / "responses.jsonl"
     assert dock.export_to(subset) == len(shown(window))
-    dock.type_box.setCurrentIndex(0)
+    dock.expression.clear()
     dock.import_from(subset)
     assert shown(window) == shown_after_filter(window, "response")
 

@@ -23,12 +23,12 @@ class InviteDialog(ActionDialog):
         self.form.addRow("Invitee", self.invitee)
 
     def validate(self) -> str | None:
-        if self.index.reporter(self.object.url()) is None:
+        if self.index.local_reporter(self.object.url()) is None:
             return "choose an object reported in this lab"
         return None if self.invitee.url() else "choose the hyperty to invite"
 
     async def perform(self) -> str:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         assert rep is not None
         codes = await rep.obj.invite(self.invitee.url())
         return "; ".join(f"{self.index.short(url)}: {in_words(code)}" for url, code in codes.items())
@@ -81,7 +81,7 @@ class EditDialog(ActionDialog):
         self.form.addRow("Value (JSON)", self.value)
 
     def validate(self) -> str | None:
-        if self.index.reporter(self.object.url()) is None:
+        if self.index.local_reporter(self.object.url()) is None:
             return "only the reporter edits an object: choose an object reported in this lab"
         op = self.operation.currentText()
         if op != "JSON Patch" and not self.path.text().strip():
@@ -96,7 +96,7 @@ class EditDialog(ActionDialog):
         return None
 
     async def perform(self) -> str:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         assert rep is not None
         obj = rep.obj
         before = obj.version
@@ -210,17 +210,17 @@ class RevokeDialog(ActionDialog):
 
     def _subscribers(self) -> None:
         self.subscriber.clear()
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         for url in rep.obj.subscriptions if rep is not None else []:
             self.subscriber.addItem(self.index.short(url), url)
 
     def validate(self) -> str | None:
-        if self.index.reporter(self.object.url()) is None:
+        if self.index.local_reporter(self.object.url()) is None:
             return "choose an object reported in this lab"
         return None if self.subscriber.currentData() else "this object has no accepted observer to revoke"
 
     async def perform(self) -> str:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         assert rep is not None
         url = str(self.subscriber.currentData())
         await rep.obj.revoke(url)
@@ -238,10 +238,12 @@ class DeleteDialog(ActionDialog):
         self.form.addRow("Object", self.object)
 
     def validate(self) -> str | None:
-        return None if self.index.reporter(self.object.url()) is not None else "choose an object reported in this lab"
+        if self.index.local_reporter(self.object.url()) is None:
+            return "choose an object reported in this lab"
+        return None
 
     async def perform(self) -> str:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         assert rep is not None
         await rep.obj.delete()
         return f"200 ok: {self.index.short(rep.url)} deleted; its observers were told"
@@ -269,7 +271,7 @@ class DelegateDialog(ActionDialog):
         """The object's observers (never its reporter), those that accept delegation first."""
         self.candidate.clear()
         delegation = self.index.delegation
-        observers = sorted(self.index.observer_replicas(self.object.url()),
+        observers = sorted(self.index.local_observers(self.object.url()),
                            key=lambda r: not delegation.accepts(r.hyperty.url))
         for rep in observers:
             note = "" if delegation.accepts(rep.hyperty.url) else "  (does not accept delegation)"
@@ -284,7 +286,7 @@ class DelegateDialog(ActionDialog):
             self.candidate.setCurrentIndex(position)
 
     def validate(self) -> str | None:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         if rep is None:
             return "choose an object reported in this lab"
         url = str(self.candidate.currentData() or "")
@@ -296,7 +298,7 @@ class DelegateDialog(ActionDialog):
         return None
 
     async def perform(self) -> str:
-        rep = self.index.reporter(self.object.url())
+        rep = self.index.local_reporter(self.object.url())
         assert rep is not None
         url = str(self.candidate.currentData())
         self.index.delegation.apply(self.index.all_hyperties())  # a Syncher renewed since the last flush

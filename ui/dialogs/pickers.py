@@ -82,6 +82,8 @@ class ReplicaPicker(QComboBox):
         self.replicas: list[Replica] = []
         for url in index.object_urls():
             for rep in index.replicas(url):
+                if rep.passive:
+                    continue  # a live node's replica is only watched
                 if (rep.is_reporter and reporters) or (not rep.is_reporter and observers):
                     self.replicas.append(rep)
                     self.addItem(f"{index.short(url)} · {rep.label}", len(self.replicas) - 1)

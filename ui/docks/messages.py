@@ -1,5 +1,5 @@
-"""The message log dock: filters, pause, clear, export and import (JSON Lines), the pretty-printed
-envelope of the selected message, and the sequence chart of its flow."""
+"""The message log dock: a filter expression, follow and pause, clear, export and import (JSON Lines),
+the pretty-printed envelope of the selected message, and the sequence chart of its flow."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import orjson
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -27,12 +26,17 @@ from PySide6.QtWidgets import (
 from ui.docks.tables import table_view
 from ui.flow import Identity, Lifelines, build_chart
 from ui.index import EngineIndex
+from ui.models import filter_expression
+from ui.models.filter_expression import FilterError
 from ui.models.log_row import event_of, identity
 from ui.models.message_filter import MessageFilter
 from ui.models.message_log import LogImportError, MessageFilterProxy, MessageLogModel
 from ui.widgets.sequence_chart import SequenceChart
 
-TYPES = ("create", "read", "update", "delete", "subscribe", "unsubscribe", "response", "forward", "execute")
+#: The widest value of each log column, to size it (From and To: an object's sub-address, named short).
+WIDEST = ("00:00:00.000", "node a.example", "drop", "unsubscribe", "comm://a.example/3f2a…/subscription",
+          "comm://a.example/3f2a…/subscription", "00000", "000", "00000 B")
+FILTER_HELP = (filter_expression.__doc__ or "").strip()
 
 
 class MessagesDock(QDockWidget):
@@ -49,28 +53,14 @@ class MessagesDock(QDockWidget):
         self.lifelines = Lifelines(index.namer, self._reporter_of)
         self._keep_chart = False
 
-        self.type_box = QComboBox()
-        self.type_box.addItem("all types", "")
-        for name in TYPES:
-            self.type_box.addItem(name, name)
-        self.address = QLineEdit()
-        self.address.setPlaceholderText("address, * wildcards")
-        self.text = QLineEdit()
-        self.text.setPlaceholderText("text")
-        for edit in (self.address, self.text):
-            edit.setClearButtonEnabled(True)
-            edit.textChanged.connect(self.apply_filter)
-        self.type_box.currentIndexChanged.connect(self.apply_filter)
-        self.pause_button = QToolButton()
-        self.pause_button.setText("❚❚ Pause")
-        self.pause_button.setCheckable(True)
-        self.pause_button.toggled.connect(self.set_paused)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(lambda: self.model.clear())
-        export = QPushButton("⤓ Export…")
-        export.clicked.connect(self._export_clicked)
-        load = QPushButton("Import…")
-        load.clicked.connect(self._import_clicked)
+        self.expression = QLineEdit()
+        self.expression.setPlaceholderText("filter (Ctrl+F): type != update and code >= 400 · type in (subscribe, "
+                                           "forward) · address = comm://a.example/3f* · node = rt1 · words")
+        self.expression.setClearButtonEnabled(True)
+        self.expression.setToolTip(FILTER_HELP)
+        self.expression.textChanged.connect(self.apply_filter)
+        self.filter_problem = QLabel("")
+        self.filter_problem.setStyleSheet("color: #d04040;")
         self.flow_button = QToolButton()
         self.flow_button.setText("Only this flow")
         self.flow_button.setCheckable(True)
@@ -79,6 +69,33 @@ class MessagesDock(QDockWidget):
                                     "message, of its answers and of the requests it caused")
         self.flow_button.toggled.connect(self.apply_filter)
         self.flow: frozenset[Identity] | None = None
+        self.follow_button = QToolButton()
+        self.follow_button.setText("Follow")
+        self.follow_button.setCheckable(True)
+        self.follow_button.setChecked(True)
+        self.follow_button.setToolTip("Keep the newest row in view. Scrolling up or clicking a row stops following.")
+        self.follow_button.toggled.connect(self.set_following)
+        self.newest_button = QToolButton()
+        self.newest_button.setText("⤓ Newest")
+        self.newest_button.setToolTip("Jump to the newest row and follow again")
+        self.newest_button.clicked.connect(self.jump_to_newest)
+        self.unseen = 0   # rows that arrived below the view since following stopped
+        self.pause_button = QToolButton()
+        self.pause_button.setText("❚❚ Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Hold new rows back (nothing is lost) until Resume")
+        self.pause_button.toggled.connect(self.set_paused)
+        live.pausedChanged.connect(self._counts)
+        live.heldChanged.connect(self._counts)
+        clear = QPushButton("Clear")
+        clear.setToolTip("Forget every row of the log")
+        clear.clicked.connect(lambda: self.model.clear())
+        export = QPushButton("⤓ Export…")
+        export.setToolTip("Write the rows the filter shows as JSON Lines")
+        export.clicked.connect(self._export_clicked)
+        load = QPushButton("Import…")
+        load.setToolTip("Browse a JSON Lines log written by Export")
+        load.clicked.connect(self._import_clicked)
         self.live_button = QPushButton("Back to live")
         self.live_button.clicked.connect(self.back_to_live)
         self.live_button.hide()
@@ -87,10 +104,14 @@ class MessagesDock(QDockWidget):
         self.view = table_view()
         self.view.setModel(self.proxy)
         live.shadingChanged.connect(self.view.viewport().update)
-        for column, width in enumerate((95, 80, 36, 72, 150, 190, 64, 42)):
-            self.view.setColumnWidth(column, width)
+        metrics = self.view.fontMetrics()
+        for column, sample in enumerate(WIDEST):
+            self.view.setColumnWidth(column, metrics.horizontalAdvance(sample) + 18)
+        self.view.horizontalHeader().setStretchLastSection(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.proxy.rowsInserted.connect(self._follow)
+        self.view.verticalScrollBar().actionTriggered.connect(self._scrolled_by_user)
+        self.view.pressed.connect(lambda _index: self.set_following(False))
+        self.proxy.rowsInserted.connect(self._rows_arrived)
         self._to_end = QTimer(self)
         self._to_end.setSingleShot(True)
         self._to_end.setInterval(0)
@@ -108,42 +129,85 @@ class MessagesDock(QDockWidget):
         self.detail.setPlaceholderText("The selected message's envelope and where it went.")
 
         bar = QHBoxLayout()
-        for widget in (QLabel("type:"), self.type_box, QLabel("address:"), self.address, QLabel("text:"), self.text,
-                       self.flow_button, self.pause_button, clear, export, load, self.live_button, self.source_label):
+        bar.addWidget(self.expression, 1)
+        for widget in (self.filter_problem, self.flow_button, self.follow_button, self.newest_button,
+                       self.pause_button, clear, export, load, self.live_button, self.source_label):
             bar.addWidget(widget)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.tabs)
-        split.addWidget(self.detail)
-        split.setSizes([900, 320])
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setObjectName("messages-split")
+        self.split.addWidget(self.tabs)
+        self.split.addWidget(self.detail)
+        self.split.setSizes([900, 320])
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
         self.setWidget(body)
 
-    # filters and pause -----------------------------------------------------------------------------
+    # filters, follow and pause ---------------------------------------------------------------------
 
     def current_filter(self) -> MessageFilter:
-        chosen = self.type_box.currentData()
+        """The filter the expression and the flow button ask for (raises FilterError)."""
         flow = self.flow if self.flow_button.isChecked() else None
-        return MessageFilter(frozenset([chosen]) if chosen else frozenset(), self.address.text(), self.text.text(),
-                             flow)
+        return MessageFilter(self.expression.text(), flow, self.index.namer)
 
     def apply_filter(self) -> None:
-        self.proxy.set_filter(self.current_filter())
+        try:
+            chosen = self.current_filter()
+        except FilterError as exc:  # the rows stay as they were until the expression reads
+            self.filter_problem.setText(str(exc))
+            self.expression.setStyleSheet("QLineEdit { border: 1px solid #d04040; }")
+            return
+        self.filter_problem.setText("")
+        self.expression.setStyleSheet("")
+        self.proxy.set_filter(chosen)
+        if self.follow_button.isChecked():
+            self._to_end.start()
+
+    def focus_filter(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.expression.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.expression.selectAll()
 
     def set_paused(self, paused: bool) -> None:
         self.live.set_paused(paused)
         self.pause_button.setChecked(paused)
-        self.pause_button.setText("▶ Resume" if paused else "❚❚ Pause")
+        self._counts()
 
-    def _follow(self) -> None:
-        """Keep showing the newest rows while the log is scrolled to its end and nothing is selected.
-        The scroll waits for the view's own (deferred) layout of the new rows, so one repaint shows both."""
-        bar = self.view.verticalScrollBar()
-        if bar.value() >= bar.maximum() - 30 and not self.view.selectionModel().hasSelection():
+    def set_following(self, on: bool) -> None:
+        """Follow the newest row (on), or leave the view where it is and count what arrives (off)."""
+        if self.follow_button.isChecked() != on:
+            self.follow_button.setChecked(on)  # comes back here through `toggled`
+            return
+        if on:
+            self.unseen = 0
             self._to_end.start()
+        self._counts()
+
+    def jump_to_newest(self) -> None:
+        if self.live.paused:
+            self.set_paused(False)
+        self.model.catch_up()
+        self.set_following(True)
+        self.view.scrollToBottom()
+
+    def _scrolled_by_user(self, _action: int) -> None:
+        bar = self.view.verticalScrollBar()
+        # the action moves the bar after this signal: look once it has
+        QTimer.singleShot(0, lambda: self.set_following(False) if bar.value() < bar.maximum() else None)
+
+    def _rows_arrived(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if self.follow_button.isChecked():
+            self._to_end.start()  # after the view's own (deferred) layout of the rows: one repaint shows both
+        else:
+            self.unseen += last - first + 1
+            self._counts()
+
+    def _counts(self) -> None:
+        held = len(self.live.held)
+        self.pause_button.setText(f"▶ Resume ({held:,} held)" if self.live.paused else "❚❚ Pause")
+        self.newest_button.setText(f"⤓ Newest ({self.unseen:,} new)" if self.unseen else "⤓ Newest")
 
     # export / import -------------------------------------------------------------------------------
 
@@ -193,6 +257,8 @@ class MessagesDock(QDockWidget):
         if not current.isValid():
             return
         row = self.proxy.mapToSource(current).row()
+        if self.view.hasFocus():
+            self.set_following(False)  # the user moves in the log: it stays where they are
         self.show_detail(row)
         if self._keep_chart or self.flow_button.isChecked():
             self.chart.select_row(row)  # browsing the flow on show: the chart stays
@@ -221,6 +287,7 @@ class MessagesDock(QDockWidget):
     def select_source_row(self, row: int) -> None:
         index = self.proxy.mapFromSource(self.model.index(row, 0))
         if index.isValid():
+            self.set_following(False)
             self._keep_chart = True  # the chart stays on its flow while its arrows are browsed
             try:
                 self.view.selectionModel().setCurrentIndex(

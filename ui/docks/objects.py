@@ -42,7 +42,7 @@ AGE_TICK_MS = 1_000
 
 def replica_side(rep: Replica, editable: bool = True) -> Side:
     obj = rep.obj
-    edit = (lambda path, value: obj.set(path, value)) if rep.is_reporter and editable else None
+    edit = (lambda path, value: obj.set(path, value)) if rep.is_reporter and editable and not rep.passive else None
     return Side(rep.label, lambda: obj.data, edit)
 
 
@@ -54,6 +54,14 @@ def tree_view(model: JsonTreeModel) -> QTreeView:
     view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
     view.header().resizeSection(0, 180)
     return view
+
+
+def replica_box() -> QComboBox:
+    """A replica chooser as wide as its longest entry ("carol (observer) · rt3")."""
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    box.setMinimumContentsLength(16)
+    return box
 
 
 class ObjectsDock(QDockWidget):
@@ -82,7 +90,6 @@ class ObjectsDock(QDockWidget):
         self.table = table_view()
         self.table.setModel(self.proxy)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setColumnWidth(0, 170)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._ages = QTimer(self)  # "Last change" is an age worked out at paint time: repaint it
         self._ages.setInterval(AGE_TICK_MS)
@@ -92,7 +99,7 @@ class ObjectsDock(QDockWidget):
         # Tree: one replica
         self.tree_model = JsonTreeModel()
         self.tree_model.editFailed.connect(lambda text: self.message.emit(f"edit refused: {text}"))
-        self.replica_box = QComboBox()
+        self.replica_box = replica_box()
         self.replica_box.currentIndexChanged.connect(self._show_tree)
         self.tree_label = QLabel("")
         self.tree = tree_view(self.tree_model)
@@ -101,7 +108,7 @@ class ObjectsDock(QDockWidget):
         # Side by side: two replicas, differences marked
         self.compare_model = JsonTreeModel()
         self.compare_model.editFailed.connect(lambda text: self.message.emit(f"edit refused: {text}"))
-        self.left_box, self.right_box = QComboBox(), QComboBox()
+        self.left_box, self.right_box = replica_box(), replica_box()
         self.left_box.currentIndexChanged.connect(self._show_compare)
         self.right_box.currentIndexChanged.connect(self._show_compare)
         self.compare_label = QLabel("")
@@ -122,12 +129,12 @@ class ObjectsDock(QDockWidget):
         self.patch_text.setPlaceholderText("Select one version for its operations, two for the diff between them.")
         self.version_diff_model = JsonTreeModel()
         self.version_diff = tree_view(self.version_diff_model)
-        lower = QSplitter(Qt.Orientation.Horizontal)
+        self.history_lower = lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.patch_text)
         lower.addWidget(self.version_diff)
         lower.setSizes([2, 3])  # the two versions side by side need the room
         self.version_diff.header().resizeSection(0, 130)
-        history_split = QSplitter(Qt.Orientation.Vertical)
+        self.history_split = history_split = QSplitter(Qt.Orientation.Vertical)
         history_split.addWidget(self.versions)
         history_split.addWidget(lower)
         history_tab = self._tab(history_split)
@@ -145,7 +152,7 @@ class ObjectsDock(QDockWidget):
         self.tabs.addTab(history_tab, "History")
         self.tabs.addTab(children_tab, "Children")
         self.tabs.currentChanged.connect(lambda tab: self._children() if tab == CHILDREN_TAB else None)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(2, 2, 2, 2)

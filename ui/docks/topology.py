@@ -26,8 +26,10 @@ class TopologyDock(QDockWidget):
         self.view.setUniformRowHeights(True)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
-        self.view.header().resizeSection(0, 140)
-        self.view.header().resizeSection(1, 90)
+        metrics = self.view.fontMetrics()  # a link's "↔ node b.example", three levels in, must read whole
+        link = metrics.horizontalAdvance("↔ node b.example")
+        self.view.header().resizeSection(0, 3 * self.view.indentation() + link + 24)
+        self.view.header().resizeSection(1, metrics.horizontalAdvance("◐ faulty") + 16)
         self.view.clicked.connect(self._clicked)
         model.rowsInserted.connect(lambda parent, first, last: self.view.expand(parent) if parent.isValid() else None)
         self.setWidget(self.view)

@@ -1,4 +1,5 @@
-"""What the message log shows: message types, an address pattern with `*` wildcards, free text."""
+"""What the message log shows: a filter expression (`ui.models.filter_expression`), and the rows of
+one flow. `address_pattern` is the `*` wildcard match other address filters share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ui.models.log_row import RAW, RESOURCE, SENDER, TO, TYPE, LogRow, identity
+from ui.models.filter_expression import parse_filter
+from ui.models.log_row import LogRow, identity
+from ui.naming import Namer
 
 
 def address_pattern(pattern: str) -> re.Pattern[str] | None:
@@ -21,27 +24,19 @@ def address_pattern(pattern: str) -> re.Pattern[str] | None:
 
 @dataclass
 class MessageFilter:
-    """An empty filter accepts every row."""
+    """An empty filter accepts every row; an expression that cannot be read raises FilterError."""
 
-    types: frozenset[str] = field(default_factory=frozenset)
-    address: str = ""
-    text: str = ""
-    #: Identities (`ui.flow.identity`) of the messages of one flow; None: any message.
+    expression: str = ""
+    #: Identities (`ui.models.log_row.identity`) of the messages of one flow; None: any message.
     flow: frozenset[tuple[Any, ...]] | None = None
+    namer: Namer | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        self._address = address_pattern(self.address)
-        self._text = self.text.strip().lower()
+        self._test = parse_filter(self.expression, self.namer)
         #: True when the filter accepts every row (asked for every row the log takes in).
-        self.empty = not self.types and self._address is None and not self._text and self.flow is None
+        self.empty = self._test is None and self.flow is None
 
     def accepts(self, row: LogRow) -> bool:
         if self.flow is not None and identity(row) not in self.flow:
             return False
-        if self.types and row[TYPE] not in self.types:
-            return False
-        if self._address is not None:
-            match = self._address.match
-            if not (match(row[SENDER]) or match(row[TO]) or (row[RESOURCE] and match(row[RESOURCE]))):
-                return False
-        return not self._text or self._text in row[RAW].lower()
+        return self._test is None or self._test(row)

@@ -77,6 +77,8 @@ class MessageLogModel(QAbstractTableModel):
     at once the rows that heavy traffic keeps waiting for their turn."""
 
     pausedChanged = Signal()
+    #: Rows were held back (paused): `held` grew.
+    heldChanged = Signal()
     shadingChanged = Signal()
 
     def __init__(self, namer: Namer | None = None, max_rows: int = MAX_ROWS, source: str = "live") -> None:
@@ -103,6 +105,8 @@ class MessageLogModel(QAbstractTableModel):
             if len(self.held) > self.max_rows:
                 self.dropped += len(self.held) - self.max_rows
                 del self.held[: len(self.held) - self.max_rows]
+            if fresh:
+                self.heldChanged.emit()
             return
         self._waiting.extend(fresh)
         if len(self._waiting) < BUSY_ROWS or time.monotonic() - self._appended_at >= APPEND_EVERY:

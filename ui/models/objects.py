@@ -63,7 +63,7 @@ class ObjectsModel(KeyedTableModel):
         if row >= 0 and self.values[row][self.VERSION] == version:
             changed_at = self.values[row][self.AGE]
         behind = self.engine.behind(url)
-        return (url, obj.metadata.get("name", ""), schema_name(obj.schema), rep.hyperty.name, version,
+        return (url, obj.metadata.get("name", ""), schema_name(obj.schema), rep.holder, version,
                 len(obj.subscriptions), len(obj.children), changed_at, obj.status, behind)
 
     def text(self, row: int, column: int, value: Any) -> str:

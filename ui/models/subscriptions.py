@@ -88,7 +88,7 @@ class SubscriptionsModel(KeyedTableModel):
         for rep in self.engine.observer_replicas(url):
             version = rep.obj.version
             lag = reporter.obj.version - version if reporter is not None else None
-            rows[rep.hyperty.url] = (url, rep.hyperty.name, rep.hyperty.runtime.url, rep.obj.status, version, lag)
+            rows[rep.hyperty.url] = (url, rep.holder, rep.hyperty.runtime.url, rep.obj.status, version, lag)
         for hyperty_url, info in self.seen.get(url, {}).items():
             if hyperty_url in rows:
                 continue

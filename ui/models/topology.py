@@ -13,7 +13,7 @@ from core.monitor import TraceEvent
 from ui.index import EngineIndex
 from ui.models.header import column_header
 from ui.models.ranges import emit_changed
-from ui.naming import RETHINK_LABEL, is_rethink, runtime_label
+from ui.naming import RETHINK_LABEL, counted, is_rethink, runtime_label
 
 STATE_MARKS = {"up": "● up", "faulty": "◐ faulty", "partitioned": "○ partitioned", "down": "× down", "": ""}
 STATE_COLOURS = {"faulty": QColor(220, 150, 0), "partitioned": QColor(220, 60, 60), "down": QColor(140, 140, 140)}
@@ -58,14 +58,15 @@ class TopologyModel(QAbstractItemModel):
         for domain in domains:
             runtimes = [rt for rt in lab.runtimes if rt.domain == domain]
             d_item = self._child(self.root, "domain", domain)
-            self._set(d_item, (domain, "", f"{len(runtimes)} runtime{'s' * (len(runtimes) != 1)}"), changed)
+            self._set(d_item, (domain, "", counted(len(runtimes), "runtime")), changed)
             node = lab.nodes.get(domain)
             if node is not None:
                 n_item = self._child(d_item, "node", node.url, node)
                 owned = len(node.allocator.owner)
                 subs = sum(len(session.subscriptions) for session in node.sessions.values())
-                self._set(n_item, ("Message Node", "● up", f"{len(node.sessions)} sessions · {subs} subscriptions"
-                                   f" · {owned} addresses owned"), changed)
+                self._set(n_item, ("Message Node", "● up", f"{counted(len(node.sessions), 'session')} · "
+                                   f"{counted(subs, 'subscription')} · {counted(owned, 'address', 'addresses')} owned"),
+                          changed)
             for runtime in runtimes:
                 self._runtime(d_item, runtime, changed)
         for parent, rows in changed.values():
@@ -84,8 +85,8 @@ class TopologyModel(QAbstractItemModel):
             state = next((s for s in ("partitioned", "faulty", "down", "up") if s in states), "down")
         r_item = self._child(d_item, "runtime", runtime.url, runtime)
         kind = f"{RETHINK_LABEL} runtime · " if is_rethink(runtime.url) else ""
-        self._set(r_item, (runtime_label(runtime.url), STATE_MARKS[state],
-                           f"{kind}{len(runtime.hyperties)} hyperties · {len(live)} links"), changed)
+        details = f"{counted(len(runtime.hyperties), 'hyperty', 'hyperties')} · {counted(len(live), 'link')}"
+        self._set(r_item, (runtime_label(runtime.url), STATE_MARKS[state], f"{kind}{details}"), changed)
         # A link that went down (a crash, a restart's old link) leaves the tree: only live ones are
         # listed. Dropped before any row of this runtime is marked changed, so the rows marked hold.
         self._drop_children(r_item, "link", {id(link) for link in live})
