@@ -15,7 +15,6 @@ from core.node.session import Session
 from core.node.state import MemoryState
 from core.node.subscription_manager import SubscriptionManager
 from core.protocol import address as addr
-from core.protocol.dialect import is_rethink
 from core.protocol.message import Message
 
 #: Objects deallocated by reTHINK runtimes the node remembers, for their late delete (INTEROP).
@@ -70,7 +69,7 @@ class AddressAllocation:
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
                 self.registry.forget(resource)
-                if is_rethink(s.runtime):
+                if addr.is_object_url(resource):
                     self.deallocated[resource] = s.runtime
                     if len(self.deallocated) > MAX_DEALLOCATED:
                         self.deallocated.popitem(last=False)
