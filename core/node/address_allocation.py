@@ -117,6 +117,7 @@ class AddressAllocation:
             self._answer(s, msg, 400, problem)
             return
         self.allocator.transfer(s.runtime, resource, target, token)
+        self.state.commit_transfer(token)
         self.state.owners([resource], target)
         new = self.sessions.get(target)
         for address in (resource, addr.subscription(resource)):
