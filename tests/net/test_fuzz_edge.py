@@ -124,6 +124,10 @@ def test_random_frames_at_the_edge_never_crash_the_node() -> None:
         loop.run_until_complete(pair.converged())
         assert node.alive and seen[0] >= EXAMPLES
         assert 1011 not in edge.codes
+    except BaseException:
+        print(f"after {seen[0]} examples; node alive: {node.alive}; close codes seen: {sorted(set(edge.codes))}")
+        print("node log (end):", bytes(node.stderr[-4000:]).decode(errors="replace"))
+        raise
     finally:
         loop.run_until_complete(pair.close())
         if edge.conn is not None:
