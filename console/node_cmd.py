@@ -22,7 +22,7 @@ from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES
 from core.net.websocket import IDLE_TIMEOUT, OPEN_TIMEOUT, NodeServer, default_max_links
 from core.node.cluster.cluster import CLUSTER_HEADERS, Cluster, ClusterUnavailable
 from core.node.home_secret import read_secret
-from core.node.limits import MAX_DEPTH_CEILING, Limits
+from core.node.limits import MAX_DEPTH_CEILING, Limits, page_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.state import MemoryState, NodeState, StateError
@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         limits = Limits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
+        problem = page_error(limits, args.max_message)
+        if problem is not None:
+            raise ValueError(problem)
     except ValueError as exc:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2
