@@ -72,11 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file holding the domain's secret: home sessions must present it at open "
                              "(default: none, home sessions are first come)")
     parser.add_argument("--monitor-queue", type=int, default=MAX_MONITOR_QUEUE, metavar="N",
-                        help=f"events queued per monitor before it loses some (default {MAX_MONITOR_QUEUE})")
+                        help=f"events a monitor may be behind before it loses the oldest (default {MAX_MONITOR_QUEUE})")
     parser.add_argument("--replay", type=int, default=REPLAY, metavar="N",
                         help=f"events kept for monitors that ask for a replay (default {REPLAY}; 0: none)")
     parser.add_argument("--monitor-bytes", type=int, default=MONITOR_BYTES, metavar="N",
-                        help=f"bytes of envelopes the replay, and each monitor's queue, may hold "
+                        help=f"bytes of encoded events kept for the replay and all monitors together "
                              f"(default {MONITOR_BYTES})")
     parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
                         help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}); past it: 429")
