@@ -65,6 +65,6 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
         action = QAction(spec.name, window)
         if spec.shortcut:
             action.setShortcut(QKeySequence(spec.shortcut))
-        action.triggered.connect(lambda _=False, s=spec: window.show_dialog(s.make(window)))
+        action.triggered.connect(lambda _=False, name=spec.name: window.open_action(name))
         actions[spec.name] = action
     return actions

@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.selected_hyperty = ""
         self.selected_runtime = ""
         self.dialogs: list[ActionDialog] = []
+        self.action_dialogs: dict[str, ActionDialog] = {}   # the open dialog of each action
 
         self.history = HistoryStore(self.index)
         self.log = MessageLogModel(self.index.namer)
@@ -258,18 +259,35 @@ class MainWindow(QMainWindow):
     def show_dialog(self, dialog: ActionDialog) -> ActionDialog:
         self.dialogs.append(dialog)
         dialog.succeeded.connect(self.say)
+        if isinstance(dialog, CreateObjectDialog):  # the new object is what the user looks at next
+            dialog.succeeded.connect(lambda _text, d=dialog: self._created(d.created_url))
         dialog.finished.connect(lambda _=0, d=dialog: self._dialog_closed(d))
         dialog.show()
         return dialog
+
+    def _created(self, url: str) -> None:
+        if url:
+            self.flush()
+            self.select_object(url)
 
     def _dialog_closed(self, dialog: ActionDialog) -> None:
         if dialog in self.dialogs and (dialog.task is None or dialog.task.done()):
             self.dialogs.remove(dialog)
 
     def open_action(self, name: str) -> ActionDialog:
-        """Open the dialog of the action called `name` (as its toolbar button does)."""
+        """Open the dialog of the action called `name` (as its toolbar button, menu entry and shortcut
+        do), or bring back the one already open: one dialog per action at a time."""
         spec = next(s for s in SPECS if s.name == name)
-        return self.show_dialog(spec.make(self))
+        open_ = self.action_dialogs.get(name)
+        if open_ is not None and open_.isVisible():
+            if open_ in self.dialogs:
+                self.dialogs.remove(open_)
+            self.dialogs.append(open_)
+            open_.raise_()
+            open_.activateWindow()
+            return open_
+        dialog = self.action_dialogs[name] = self.show_dialog(spec.make(self))
+        return dialog
 
     def say(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)

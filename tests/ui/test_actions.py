@@ -43,7 +43,7 @@ async def test_create_invite_subscribe_edit_child_unsubscribe_revoke_delete(lab:
     create.invitees.check([bob.url])
     answer = await run(create, lab, window)
     url = create.created_url
-    assert answer == f"200 ok: created {url} at v0; invitations sent to 1 hyperties"
+    assert answer == f"200 ok: created {url} at v0; invitations sent to 1 hyperty"
     obj = demo.reporter.syncher.reporters[url]
     assert obj.data == {"topic": "made in a dialog", "participants": {}}
     assert window.objects.row_of(url) == 2

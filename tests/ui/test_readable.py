@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings, Qt
-from PySide6.QtWidgets import QApplication, QLineEdit, QMenu
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMenu
 from pytestqt.qtbot import QtBot
 
 from console.demo import Demo
@@ -43,6 +43,9 @@ async def test_the_filter_expression_excludes_types_and_compares_codes(qtbot: Qt
     await lab.settle()
     window.flush()
     assert subscribe.answer_text.startswith("404 not found")
+    qtbot.mouseClick(subscribe.buttons.button(QDialogButtonBox.StandardButton.Close), Qt.MouseButton.LeftButton)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
     rows = window.log.rows
 
     type_filter(qtbot, window, "type != update and code >= 400")

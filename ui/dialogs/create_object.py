@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 from ui.dialogs.base import ActionDialog, JsonEdit
 from ui.dialogs.pickers import HypertyChecklist, HypertyPicker
 from ui.index import EngineIndex
+from ui.naming import counted
 
 TEMPLATES = {
     "Communication": '{\n  "topic": "new chat",\n  "participants": {}\n}',
@@ -61,5 +62,5 @@ class CreateObjectDialog(ActionDialog):
         if self.accept_all.isChecked():
             obj.on_subscription(lambda event: event.accept())
         self.created_url = obj.url
-        invited = f"; invitations sent to {len(invitees)} hyperties" if invitees else ""
+        invited = f"; invitations sent to {counted(len(invitees), 'hyperty', 'hyperties')}" if invitees else ""
         return f"200 ok: created {obj.url} at v{obj.version}{invited}"

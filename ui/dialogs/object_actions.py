@@ -45,12 +45,36 @@ class SubscribeDialog(ActionDialog):
         self.object = ObjectPicker(index, obj, editable=True)
         self.form.addRow("Observer", self.hyperty)
         self.form.addRow("Object URL", self.object)
+        self._preferred = hyperty
+        self.object.currentIndexChanged.connect(self._offer_observers)
+        self.object.editTextChanged.connect(self._offer_observers)
+        self._offer_observers()
+        if not self.hyperty.url():  # everyone has this one: open on an object someone can still subscribe to
+            for position in range(self.object.count()):
+                self.object.setCurrentIndex(position)
+                if self.hyperty.url():
+                    break
+            else:
+                self.object.setCurrentIndex(max(0, self.object.findData(obj)))
+
+    def taken(self) -> set[str]:
+        """Hyperties that already report or observe the chosen object (subscribing them fails)."""
+        url = self.object.url()
+        rep = self.index.reporter(url)
+        taken = {r.hyperty.url for r in self.index.observer_replicas(url)}
+        return taken | ({rep.hyperty.url} if rep is not None else set())
+
+    def _offer_observers(self, *_: object) -> None:
+        chosen = self.hyperty.url() or self._preferred
+        self.hyperty.offer(chosen if chosen else self._preferred, self.taken())
 
     def validate(self) -> str | None:
         url = self.object.url()
         if "://" not in url or url.count("/") != 3:
             return "the object URL must look like <scheme>://<domain>/<id>"
-        return None if self.hyperty.url() else "choose the observer hyperty"
+        if not self.hyperty.url():
+            return "every hyperty of the lab already reports or observes this object"
+        return None
 
     async def perform(self) -> str:
         hyperty = self.index.hyperty(self.hyperty.url())

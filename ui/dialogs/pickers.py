@@ -18,10 +18,19 @@ def hyperty_label(hyperty: Any) -> str:
 class HypertyPicker(QComboBox):
     def __init__(self, index: EngineIndex, selected: str = "", exclude: str = "") -> None:
         super().__init__()
-        for hyperty in index.all_hyperties():
-            if hyperty.url != exclude:
+        self.index = index
+        self.offer(selected, {exclude})
+
+    def offer(self, selected: str = "", exclude: set[str] | frozenset[str] = frozenset()) -> None:
+        """List the lab's hyperties but `exclude`, choosing `selected` when listed (else the first)."""
+        self.blockSignals(True)
+        self.clear()
+        for hyperty in self.index.all_hyperties():
+            if hyperty.url not in exclude:
                 self.addItem(hyperty_label(hyperty), hyperty.url)
+        self.blockSignals(False)
         self.select(selected)
+        self.currentIndexChanged.emit(self.currentIndex())
 
     def select(self, url: str) -> None:
         position = self.findData(url)

@@ -23,6 +23,8 @@ class StressDialog(ActionDialog):
         self.index = index
         self.reporter = HypertyPicker(index)
         self.observer = HypertyPicker(index)
+        self.reporter.currentIndexChanged.connect(self._other_observer)
+        self._other_observer()
         self.with_observer = QCheckBox("each object also has this observer")
         self.with_observer.setChecked(True)
         self.objects = QSpinBox()
@@ -41,6 +43,13 @@ class StressDialog(ActionDialog):
         self.form.addRow("Progress", self.progress)
         self.created: list[Any] = []
         self.updates = 0
+
+    def _other_observer(self, *_: object) -> None:
+        """The observer defaults to a hyperty other than the reporter (the same one is refused)."""
+        if self.observer.url() == self.reporter.url():
+            others = [i for i in range(self.observer.count()) if self.observer.itemData(i) != self.reporter.url()]
+            if others:
+                self.observer.setCurrentIndex(others[0])
 
     def validate(self) -> str | None:
         if not self.reporter.url():

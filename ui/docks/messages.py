@@ -31,6 +31,7 @@ from ui.models.filter_expression import FilterError
 from ui.models.log_row import event_of, identity
 from ui.models.message_filter import MessageFilter
 from ui.models.message_log import LogImportError, MessageFilterProxy, MessageLogModel
+from ui.widgets.flash import FlashDelegate, sort_key_time
 from ui.widgets.sequence_chart import SequenceChart
 
 #: The widest value of each log column, to size it (From and To: an object's sub-address, named short).
@@ -109,6 +110,7 @@ class MessagesDock(QDockWidget):
             self.view.setColumnWidth(column, metrics.horizontalAdvance(sample) + 18)
         self.view.horizontalHeader().setStretchLastSection(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.flash = FlashDelegate(self.view, sort_key_time(0))  # new rows flash
         self.view.verticalScrollBar().actionTriggered.connect(self._scrolled_by_user)
         self.view.pressed.connect(lambda _index: self.set_following(False))
         self.proxy.rowsInserted.connect(self._rows_arrived)

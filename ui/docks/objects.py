@@ -33,6 +33,7 @@ from ui.models.history import HistoryModel
 from ui.models.json_tree import JsonTreeModel, Side
 from ui.models.objects import ObjectsModel
 from ui.models.table import KEY_ROLE, TextFilterProxy
+from ui.widgets.flash import FlashDelegate, sort_key_time
 
 #: Position of the Children tab.
 CHILDREN_TAB = 3
@@ -91,6 +92,7 @@ class ObjectsDock(QDockWidget):
         self.table.setModel(self.proxy)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.flash = FlashDelegate(self.table, sort_key_time(ObjectsModel.AGE))  # a changed object's row flashes
         self._ages = QTimer(self)  # "Last change" is an age worked out at paint time: repaint it
         self._ages.setInterval(AGE_TICK_MS)
         self._ages.timeout.connect(self.table.viewport().update)
@@ -124,6 +126,9 @@ class ObjectsDock(QDockWidget):
         self.versions.setColumnWidth(0, 60)
         self.versions.setColumnWidth(1, 90)
         self.versions.selectionModel().selectionChanged.connect(self._versions_selected)
+        self.history_follows = True      # the newest version is selected as versions come
+        self._selecting_newest = False
+        self.history_model.rowsInserted.connect(lambda *_: self._follow_history())
         self.patch_text = QPlainTextEdit()
         self.patch_text.setReadOnly(True)
         self.patch_text.setPlaceholderText("Select one version for its operations, two for the diff between them.")
@@ -199,6 +204,8 @@ class ObjectsDock(QDockWidget):
             self.history_model.set_object(url)
             self.patch_text.clear()
             self.version_diff_model.set_sides([])
+            self.history_follows = True
+            self._follow_history()
         row = self.model.row_of(url)
         if row >= 0:
             index = self.proxy.mapFromSource(self.model.index(row, 0))
@@ -214,12 +221,16 @@ class ObjectsDock(QDockWidget):
             for rep in self.replicas:
                 box.addItem(rep.label, rep.hyperty.url)
             box.blockSignals(False)
-        if len(self.replicas) > 1:
-            self.right_box.blockSignals(True)
-            self.right_box.setCurrentIndex(1)
-            self.right_box.blockSignals(False)
+        self._two_sides()
         self._show_tree()
         self._show_compare()
+
+    def _two_sides(self) -> None:
+        """Side by side shows two different replicas: the reporter against the first observer, unless
+        the user chose others (a chooser left on the same replica as the other side moves on)."""
+        if len(self.replicas) > 1 and self.right_box.currentData() == self.left_box.currentData():
+            other = next(i for i, rep in enumerate(self.replicas) if rep.hyperty.url != self.left_box.currentData())
+            self.right_box.setCurrentIndex(other)
 
     def choose(self, box: QComboBox, hyperty_url: str) -> None:
         position = box.findData(hyperty_url)
@@ -277,6 +288,7 @@ class ObjectsDock(QDockWidget):
             for box, url in zip((self.replica_box, self.left_box, self.right_box), keep, strict=True):
                 if url:
                     self.choose(box, url)
+            self._two_sides()
         self._refresh(self.tree_model, self._watches)
         self._refresh(self.compare_model, self._compare_watches)
         if self.current in index.touched:
@@ -319,8 +331,24 @@ class ObjectsDock(QDockWidget):
 
     # history -------------------------------------------------------------------------------------
 
+    def _follow_history(self) -> None:
+        """Select (and show) the newest version while the history follows."""
+        last = self.history_model.rowCount() - 1
+        if not self.history_follows or last < 0:
+            return
+        self._selecting_newest = True
+        try:
+            index = self.history_model.index(last, 0)
+            self.versions.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            self.versions.scrollTo(index)
+        finally:
+            self._selecting_newest = False
+
     def _versions_selected(self) -> None:
         rows = sorted({i.row() for i in self.versions.selectionModel().selectedRows()})
+        if not self._selecting_newest:  # the user's pick: follow again only when it is the newest alone
+            self.history_follows = rows == [self.history_model.rowCount() - 1]
         log = self.history.log(self.current)
         if not rows or log is None:
             return
