@@ -23,6 +23,7 @@ from ui.docks.routing import RoutingDock
 from ui.docks.subscriptions import SubscriptionsDock
 from ui.docks.topology import ACCEPTS_DELEGATION, TopologyDock
 from ui.feed import MonitorFeed
+from ui.help import ABOUT_HTML, HelpDialog, legend_html, shortcuts_html
 from ui.history import HistoryStore
 from ui.models.message_log import MessageLogModel
 from ui.models.objects import ObjectsModel
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.selected_runtime = ""
         self.dialogs: list[ActionDialog] = []
         self.action_dialogs: dict[str, ActionDialog] = {}   # the open dialog of each action
+        self.help_pages: dict[str, HelpDialog] = {}
 
         self.history = HistoryStore(self.index)
         self.log = MessageLogModel(self.index.namer)
@@ -151,6 +153,26 @@ class MainWindow(QMainWindow):
         restore = QAction("Restore default layout", self)
         restore.triggered.connect(self.restore_default_layout)
         view_menu.addAction(restore)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts", lambda: self.show_help("shortcuts")).setShortcut("F1")
+        help_menu.addAction("Legend: listeners and states", lambda: self.show_help("legend"))
+        help_menu.addSeparator()
+        help_menu.addAction("About SyncScope", lambda: self.show_help("about"))
+
+    def show_help(self, page: str) -> HelpDialog:
+        """Open one Help page (shortcuts, legend, about), or bring back the one already open."""
+        dialog = self.help_pages.get(page)
+        if dialog is None:
+            title, html = {
+                "shortcuts": ("Keyboard shortcuts", shortcuts_html(
+                    (a.text(), a.shortcut().toString()) for a in self.actions_by_name.values())),
+                "legend": ("Legend: listeners and states", legend_html()),
+                "about": ("About SyncScope", ABOUT_HTML),
+            }[page]
+            dialog = self.help_pages[page] = HelpDialog(title, html, self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def focus_object_filter(self) -> None:
         self.objects_dock.show()

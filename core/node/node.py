@@ -79,7 +79,7 @@ class MessageNode:
         self.registry = Registry(domain, self.limits, self.state, self.allocator.owner.get)
         self.tokens: dict[str, str] = {}          # runtime URL → session token
         self.bound: dict[str, str] = {}           # foreign hyperty URL → runtime URL (bound at first use)
-        #: ObjectURL → the reTHINK runtime that deallocated it, the last `MAX_DEALLOCATED` (INTEROP, DECISIONS.md)
+        #: ObjectURL → the runtime that deallocated it, the last `MAX_DEALLOCATED` (for reTHINK, DECISIONS.md)
         self.deallocated: OrderedDict[str, str] = OrderedDict()
         #: runtime URL → node subscriptions of its lost link, for reTHINK runtimes, which never re-send
         #: them: a `re-open` gets them back (INTEROP §1, DECISIONS.md); the last `MAX_DEALLOCATED`
@@ -337,13 +337,18 @@ class MessageNode:
                 self.allocator.accept(s.runtime, obj, accepted[1])
 
     def _after_deallocation(self, s: Session, msg: Message) -> bool:
-        """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and its
-        observers unsubscribe from O after that delete: the delete still reaches O's observers, the
-        unsubscribe gets 200 (DECISIONS.md). True when `msg` was one of those and is handled."""
+        """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and
+        reTHINK's observers unsubscribe from O after a delete: the delete still reaches O's observers,
+        the unsubscribe gets 200, also while the reporter runtime is between its node unsubscribe and
+        its deallocation (DECISIONS.md). True when `msg` was one of those and is handled."""
         mtype, to = msg["type"], msg["to"]
-        if not self.deallocated or mtype not in ("delete", "unsubscribe") or not is_rethink(s.runtime):
+        if mtype not in ("delete", "unsubscribe") or not is_rethink(s.runtime):
             return False
         obj = addr.object_of(to)
+        if mtype == "unsubscribe" and to == addr.subscription(obj) and obj in self.allocator.owner \
+                and not self.subscriptions.subscribers(to):
+            self._answer(s, msg, 200)   # its reporter is deleting it: nothing to undo
+            return True
         if mtype == "delete" and to == addr.changes(obj) and msg["from"] == addr.subscription(obj) \
                 and self.deallocated.get(obj) == s.runtime:
             peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
@@ -366,8 +371,11 @@ class MessageNode:
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return
-        if not self._owns(s, msg["from"], binds) or (isinstance(source, str) and source
-                                                      and not self._owns(s, source, binds)):
+        frm = msg["from"]
+        if _child_edit_from_parent(s, msg) and isinstance(source, str) and self._owns(s, source, binds):
+            frm = source   # a reTHINK observer edits its child `from: O`; its `source` must be its own
+        if not self._owns(s, frm, binds) or (isinstance(source, str) and source
+                                             and not self._owns(s, source, binds)):
             self._answer(s, msg, 403, "not owned by this session")
             return
         if not self.policy.allows("route", msg):
@@ -610,7 +618,7 @@ class MessageNode:
                 self.allocator.deallocate(s.runtime, resource)
                 self.state.drop_owner(resource)
                 self.registry.forget(resource)
-                if is_rethink(s.runtime):
+                if addr.is_object_url(resource):
                     self.deallocated[resource] = s.runtime
                     if len(self.deallocated) > MAX_DEALLOCATED:
                         self.deallocated.popitem(last=False)
@@ -709,6 +717,13 @@ class MessageNode:
     def _registry_request(self, s: Session, msg: Message) -> None:
         code, description, fields = self.registry.request(s.runtime, msg["type"], msg.get("body", {}))
         self._answer(s, msg, code, description, **fields)
+
+
+def _child_edit_from_parent(s: Session, msg: Message) -> bool:
+    """reTHINK's observers send their children's messages `from: O` (interop findings, DECISIONS.md)."""
+    to = msg["to"]
+    return (msg["type"] in ("create", "update") and addr.CHILDREN in to and is_rethink(s.runtime)
+            and msg["from"] == addr.object_of(to))
 
 
 def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | None]:

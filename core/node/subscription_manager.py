@@ -25,16 +25,36 @@ class SubscriptionManager:
         self.max_per_session = max_per_session
         self.max_bytes_per_session = max_bytes_per_session
         self._by_address: dict[str, dict[str, Session]] = {}
+        #: `O/children/` → session id → (session, how many `O/children/<name>` it holds)
+        self._by_channel: dict[str, dict[str, tuple[Session, int]]] = {}
 
     def subscribers(self, address: str) -> list[Session]:
         entry = self._by_address.get(address)
         found = list(entry.values()) if entry else []
-        # INTEROP §2: reTHINK subscribes `O/children/`, which matches every `O/children/<name>`.
-        if CHILDREN in address and (channel := children_prefix(address)):
-            prefix = self._by_address.get(channel)
-            if prefix:
-                found += [p for p in prefix.values() if p not in found]
+        if CHILDREN in address:
+            if channel := children_prefix(address):
+                # INTEROP §2: reTHINK subscribes `O/children/`, which matches every `O/children/<name>`.
+                prefix = self._by_address.get(channel)
+                if prefix:
+                    found += [p for p in prefix.values() if p not in found]
+            elif address.endswith(CHILDREN) and (named := self._by_channel.get(address)):
+                # reTHINK's newest runtime publishes children on `O/children/` itself, with no name:
+                # whoever holds a children channel of O hears it (interop findings, DECISIONS.md)
+                found += [p for p, _ in named.values() if p not in found]
         return found
+
+    def _count_channel(self, session: Session, address: str, step: int) -> None:
+        channel = children_prefix(address)
+        if not channel:
+            return
+        sessions = self._by_channel.setdefault(channel, {})
+        _, count = sessions.get(session.id, (session, 0))
+        if count + step > 0:
+            sessions[session.id] = (session, count + step)
+        else:
+            sessions.pop(session.id, None)
+            if not sessions:
+                del self._by_channel[channel]
 
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
@@ -49,6 +69,8 @@ class SubscriptionManager:
                     by_address[address] = {sid: session}
                 else:
                     entry[sid] = session
+                if CHILDREN in address:
+                    self._count_channel(session, address, 1)
                 added.append(address)
         return added
 
@@ -63,6 +85,8 @@ class SubscriptionManager:
                     entry.pop(session.id, None)
                     if not entry:
                         del self._by_address[address]
+                if CHILDREN in address:
+                    self._count_channel(session, address, -1)
                 removed.append(address)
         return removed
 

@@ -215,7 +215,41 @@ class Runtime:
     def _egress(self, msg: Message) -> None:
         if self.rethink:
             msg = as_rethink_sends(msg)
+        elif addr.CHILDREN in msg["to"] and self._rethink_observed(addr.object_of(msg["to"])):
+            # reTHINK's newest runtime hears children only on `O/children/` (interop findings, DECISIONS.md)
+            msg = {**msg, "to": addr.object_of(msg["to"]) + addr.CHILDREN}
         self._stub(addr.route_domain(msg["to"])).send(msg)
+
+    def _rethink_observed(self, obj: str) -> bool:
+        """A reTHINK runtime observes or reports `obj` (as far as this runtime knows)."""
+        ro = self.sm.reporters.get(obj)
+        if ro is not None:
+            return any(entry.get("rethink") for entry in ro.subscriptions.values())
+        oo = self.sm.observers.get(obj)
+        return oo is not None and is_rethink(str(oo.metadata.get("runtime", "")))
+
+    def ingress(self, msg: Any, via: str) -> None:
+        """A message from a link into the bus; one for reTHINK's unnamed `O/children/` goes to the
+        children channel it belongs to (interop findings, DECISIONS.md)."""
+        to = msg.get("to") if isinstance(msg, dict) else None
+        if isinstance(to, str) and to.endswith(addr.CHILDREN):
+            msg = self._named_channel(msg, to)
+        self.bus.ingress(msg, via=via)
+
+    def _named_channel(self, msg: Message, to: str) -> Message:
+        obj = addr.object_of(to)
+        known = self.sm.reporters.get(obj) or self.sm.observers.get(obj)
+        if known is None or to != obj + addr.CHILDREN or not known.childrens:
+            return msg
+        body: dict[str, Any] = msg["body"] if isinstance(msg.get("body"), dict) else {}
+        value = body.get("value")
+        name = value.get("children") if isinstance(value, dict) else None
+        if name not in known.childrens:
+            stored = known.children_objects.get(str(body.get("resource")))
+            name = stored.get("value", {}).get("children") if isinstance(stored, dict) else None
+        if name not in known.childrens:
+            name = known.childrens[0]
+        return {**msg, "to": addr.children(obj, str(name))}
 
     def _reopened(self, stub: Stub) -> None:
         """After each reopen the runtime re-sends its node subscriptions (TRANSPORT §2), per object."""

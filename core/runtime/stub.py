@@ -176,7 +176,7 @@ class Stub:
                 and msg.get("id") == self._open_id):
             self._session_answer(msg)
             return
-        self.runtime.bus.ingress(msg, via=self.domain)
+        self.runtime.ingress(msg, self.domain)
 
     def _session_answer(self, msg: Message) -> None:
         if code_of(msg) == 200:

@@ -284,6 +284,8 @@ class Syncher:
         target.append(observer)
         for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
             self._dispatch_observed(observer, msg)
+        if "childrenObjects" not in value and observer.childrens:
+            observer.resync_soon()   # a reTHINK reporter's answer has no children: its read has them
         return observer
 
     def _dispatch_observed(self, observer: DataObjectObserver, msg: Message) -> None:
@@ -581,7 +583,8 @@ class Syncher:
             return
         if mtype == "update":
             if msg["from"] == parent.url:   # reTHINK: from the parent, with the parent's version (INTEROP §4)
-                child._apply(b, versioned=False)
+                if b.get("source", child.reporter) in (child.reporter, parent.metadata.get("reporter")):
+                    child._apply(b, versioned=False)
                 return
             if msg["from"] != child.reporter:
                 return

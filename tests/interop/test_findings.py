@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from core.protocol import address as addr
 from core.schemas import COMM_SCHEMA
-from tests.interop.rethink import claim_hyperty, observe, rethink_client
-from tests.interop.test_runtime_rows import A, rethink_reporter, subscribe_ours
+from tests.interop.rethink import claim_hyperty, expect, observe, rethink_client
+from tests.interop.test_runtime_rows import A, rethink_reporter, rethink_value, subscribe_ours
 from tests.net.conftest import Net, body
 
 
@@ -77,3 +77,107 @@ async def test_a_re_open_takes_over_the_node_subscriptions_of_the_lost_link(net:
               "body": {"version": 1, "source": reporter, "attribute": "a", "value": 1}}
     await client.send(update)
     assert await again.recv() == update
+
+
+async def test_children_on_an_unnamed_children_channel_reach_syncscope_replicas(net: Net) -> None:
+    # reTHINK's newest runtime: child create and update on exactly `O/children/`, no collection name
+    await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    rt, obs, _ = await subscribe_ours(net, client, reporter, obj, {"a": 1})
+    cid = "1796533989494-17fa80c1-19cd-0a9f-fb86-87bc6e867421#2"
+    await client.send({"id": 80, "type": "create", "from": reporter, "to": obj + "/children/",
+                       "body": {"resource": cid, "value": {"url": cid, "reporter": reporter, "created": "t",
+                                                          "runtime": client.runtime, "schema": "s", "parent": obj,
+                                                          "mutual": False, "data": {"text": "hi"}}}})
+    await net.watch.state(lambda: cid in obs.children)
+    assert obs.children[cid].name == "messages" and obs.children[cid].data == {"text": "hi"}
+    await client.send({"id": 81, "type": "update", "from": obj, "to": obj + "/children/",
+                       "body": {"version": 5, "attribute": "text", "value": "edited", "resource": cid,
+                                "source": reporter}})
+    await net.watch.state(lambda: obs.children[cid].data == {"text": "edited"})
+
+
+async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_channel(net: Net) -> None:
+    await net.node(A)
+    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
+    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, chat.url, observer))["code"] == 200
+    child = await chat.add_child("resources", {"file": "f"})
+    create = await expect(client, lambda m: m["type"] == "create" and m["body"].get("resource") == child.child_id)
+    assert create["to"] == chat.url + "/children/" and create["body"]["value"]["children"] == "resources"
+    # a SyncScope observer of the same object still files it under its collection
+    await net.watch.state(lambda: child.child_id in ours.children)
+    assert ours.children[child.child_id].name == "resources" and ours.children[child.child_id].data == {"file": "f"}
+    child.data["file"] = "g"
+    update = await expect(client, lambda m: m["type"] == "update" and m["body"].get("resource") == child.child_id)
+    assert update["to"] == chat.url + "/children/" and update["body"]["attribute"] == "file"
+    await net.watch.state(lambda: ours.children[child.child_id].data == {"file": "g"})
+
+
+async def test_a_rethink_unsubscribe_while_or_after_a_syncscope_reporter_deletes_is_answered_200(net: Net) -> None:
+    await net.node(A)
+    # the window of §3.6: the owner's node subscriptions are gone, its deallocation not yet done
+    client, reporter, obj = await rethink_reporter(net)
+    await client.request("unsubscribe", client.runtime + "/sm", addr.mn_sm(A), {"resources": [obj + "/subscription"]})
+    watcher, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(watcher, A)
+    during = await watcher.request("unsubscribe", watcher.runtime + "/sm", obj + "/subscription", {"source": observer})
+    assert body(during) == {"code": 200}
+    # after a SyncScope reporter's delete, deallocation included
+    ours = await net.runtime(A)
+    alice = await ours.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    assert body(await observe(watcher, chat.url, observer))["code"] == 200
+    await chat.delete()
+    await expect(watcher, lambda m: m["type"] == "delete" and m["to"] == chat.url + "/changes")
+    after = await watcher.request("unsubscribe", watcher.runtime + "/sm", chat.url + "/subscription",
+                                  {"source": observer})
+    assert body(after) == {"code": 200}
+
+
+async def test_a_rethink_observer_edits_its_child_from_the_parent_url(net: Net) -> None:
+    await net.node(A)
+    ours = await net.runtime(A)
+    alice = await ours.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, chat.url, observer))["code"] == 200
+    cid = f"{observer}#1"
+    await client.send({"id": 60, "type": "create", "from": observer, "to": chat.url + "/children/resources",
+                       "body": {"resource": cid, "value": {"url": cid, "reporter": observer, "children": "resources",
+                                                          "data": {"msg": "hi"}}}})
+    await net.watch.state(lambda: cid in chat.children)
+    edit = {"version": 9, "source": observer, "attribute": "msg", "value": "dave edited", "resource": cid}
+    await client.send({"id": 61, "type": "update", "from": chat.url, "to": chat.url + "/children/resources",
+                       "body": edit})
+    await net.watch.state(lambda: chat.children[cid].data == {"msg": "dave edited"})
+    # `source` must be its own hyperty: someone else's is refused
+    await client.send({"id": 62, "type": "update", "from": chat.url, "to": chat.url + "/children/resources",
+                       "body": {**edit, "source": alice.url, "value": "forged"}})
+    forged = await expect(client, lambda m: m["type"] == "response" and m["id"] == 62)
+    assert body(forged)["code"] == 403 and chat.children[cid].data == {"msg": "dave edited"}
+
+
+async def test_a_rethink_subscribe_answer_without_children_is_completed_by_a_read(net: Net) -> None:
+    await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    value = rethink_value(obj, reporter, client.runtime, {"a": 1})
+    del value["childrenObjects"]                  # reTHINK's `_onSubscribe` adds none
+    rt, obs, _ = await subscribe_ours(net, client, reporter, obj, {}, answer={"code": 200, "owner": reporter,
+                                                                              "value": value})
+    read = await expect(client, lambda m: m["type"] == "read" and m["to"] == obj)
+    cid = f"{reporter}#1"
+    full = {**value, "childrenObjects": {"resources": {cid: {"value": {
+        "url": cid, "reporter": reporter, "parent": obj, "children": "resources", "data": {"file": "f"}}}}}}
+    await client.send({"id": read["id"], "type": "response", "from": obj, "to": read["from"],
+                       "body": {"code": 200, "value": full}})
+    await net.watch.state(lambda: cid in obs.children)
+    assert obs.children[cid].name == "resources" and obs.data == {"a": 1}
