@@ -15,15 +15,17 @@ import secrets
 import signal
 import ssl
 import sys
+from collections.abc import Callable
 
 from core.net.log_guard import LogGuard
 from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES
 from core.net.websocket import IDLE_TIMEOUT, OPEN_TIMEOUT, NodeServer, default_max_links
+from core.node.cluster.cluster import CLUSTER_HEADERS, Cluster, ClusterUnavailable
 from core.node.home_secret import read_secret
 from core.node.limits import MAX_DEPTH_CEILING, Limits
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
-from core.node.state import NodeState, StateError
+from core.node.state import MemoryState, NodeState, StateError
 from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS
 
 #: `Limits` field → (option, metavar, help); every bound on what a peer sends (docs/LIMITS.md).
@@ -86,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, name)
         parser.add_argument(option, type=int, default=default, metavar=metavar, dest=name,
                             help=f"{text} (default {default})")
+    parser.add_argument("--cluster", metavar="URLS",
+                        help="nats://HOST:PORT[,…]: serve the domain together with every other node on these NATS "
+                             "servers (JetStream keeps the shared state; leave out --state)")
+    parser.add_argument("--node-id", metavar="ID", help="this node's name in its cluster (default: random)")
+    parser.add_argument("--monitor-scope", choices=("node", "domain"), default="node",
+                        help="with --cluster: what this node's monitors see, its own traffic (default) or the "
+                             "whole domain's"),
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
 
 
@@ -103,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2
+    if args.cluster and args.state:
+        print("syncscope node: --cluster keeps the domain's state in NATS JetStream; leave out --state",
+              file=sys.stderr)
+        return 2
     try:
         context = _tls(args)
         secret = read_secret(args.home_secret_file) if args.home_secret_file else None
@@ -111,14 +124,45 @@ def run(args: argparse.Namespace) -> int:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2
     token = args.monitor_token or secrets.token_urlsafe(16)
-    node = MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
-                       monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes,
-                       max_subscriptions=args.max_subscriptions, max_subscription_bytes=args.max_subscription_bytes,
-                       limits=limits, home_secret=secret)
+
+    def build(state: MemoryState | None, cluster: Cluster | None = None) -> MessageNode:
+        return MessageNode(args.domain, state=state, max_message=args.max_message, monitor_token=token,
+                           monitor_queue=args.monitor_queue, replay=args.replay, monitor_bytes=args.monitor_bytes,
+                           max_subscriptions=args.max_subscriptions,
+                           max_subscription_bytes=args.max_subscription_bytes, limits=limits, home_secret=secret,
+                           cluster=cluster)
+
+    generated = None if args.monitor_token else token
+    if args.cluster:
+        return asyncio.run(_serve_clustered(build, args, context, generated))
+    node = build(state)
     try:
-        return asyncio.run(_serve(node, args, context, None if args.monitor_token else token))
+        return asyncio.run(_serve(node, args, context, generated))
     finally:
         node.close()
+
+
+async def _serve_clustered(build: Callable[[MemoryState | None, Cluster | None], MessageNode],
+                           args: argparse.Namespace, context: ssl.SSLContext | None,
+                           generated_token: str | None) -> int:
+    servers = [url.strip() for url in args.cluster.split(",") if url.strip()]
+    cluster = Cluster(servers, args.domain, node_id=args.node_id, monitor_scope=args.monitor_scope)
+    try:
+        await cluster.connect()
+    except ClusterUnavailable as exc:
+        print(f"syncscope node: {exc}", file=sys.stderr)
+        return 2
+    room = cluster.max_payload - CLUSTER_HEADERS
+    if room < args.max_message:
+        print(f"syncscope node: warning: NATS takes messages up to {cluster.max_payload} bytes; messages over "
+              f"{room} bytes cannot cross nodes (--max-message is {args.max_message}): set max_payload: 8MB in "
+              f"the NATS server's configuration", file=sys.stderr, flush=True)
+    node = build(cluster.state, cluster)
+    try:
+        return await _serve(node, args, context, generated_token, cluster)
+    finally:
+        node.close()
+        await cluster.close()
 
 
 def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -130,7 +174,7 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 async def _serve(node: MessageNode, args: argparse.Namespace, context: ssl.SSLContext | None,
-                 generated_token: str | None) -> int:
+                 generated_token: str | None, cluster: Cluster | None = None) -> int:
     server = NodeServer(node, args.host, args.port, ssl_context=context, idle_timeout=args.idle_timeout,
                         max_outgoing=args.max_outgoing, max_outgoing_bytes=args.max_outgoing_bytes,
                         open_timeout=args.open_timeout, max_links=args.max_links)
@@ -144,6 +188,13 @@ async def _serve(node: MessageNode, args: argparse.Namespace, context: ssl.SSLCo
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     print(f"listening on {server.url}", flush=True)
+    if cluster is not None:
+        cluster.listen_url = server.url
+        await cluster.attach(node)
+        peers = await cluster.wait_for_members()
+        others = [f"{p['node']} ({p.get('url') or '?'})" for p in peers if p.get("node") != cluster.node_id]
+        print(f"cluster: node {cluster.node_id} joined {args.domain} on {', '.join(cluster.servers)}; "
+              f"peers: {', '.join(others) or 'none yet'}", flush=True)
     if generated_token is not None:
         print(f"monitor token: {generated_token}", flush=True)
     if node.home_secret is None:

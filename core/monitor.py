@@ -63,6 +63,16 @@ class Monitor:
 
         return unsubscribe
 
+    def publish(self, event: TraceEvent) -> None:
+        """Deliver an event made elsewhere (another node of a clustered domain, issue 15)."""
+        for callback in tuple(self._subscribers):
+            try:
+                callback(event)
+            except Exception as exc:  # as in emit
+                self._subscribers.remove(callback)
+                self.active = bool(self._subscribers)
+                self.emit("error", event.where, error=f"monitor subscriber removed: {exc!r}")
+
     def emit(self, kind: str, where: str, *, direction: str | None = None,
              message: dict[str, Any] | None = None, **detail: Any) -> None:
         if not self.active:

@@ -111,6 +111,10 @@ class MemoryLink:
 
     def _schedule(self, deliver: Callable[[bytes], None], data: bytes, toward_node: bool) -> None:
         self.sent += 1
+        if not self.fault_sets:   # a link without faults: delivered next, as a socket would
+            self.inflight.count += 1
+            self._loop.call_soon(self._deliver, deliver, data)
+            return
         where = self.runtime_url if toward_node else self.node.url
         delays: list[float] = [0.0]
         for faults in self.fault_sets:

@@ -390,12 +390,32 @@ class WebSocketConnector:
         self.closing: set[asyncio.Task[None]] = set()
         self.frames_in = 0    # frames read and handed to stubs, over all links
         self.frames_out = 0   # frames handed to links for writing
+        self._last: dict[str, int] = {}   # domain → index of the node URL that last answered
 
     async def __call__(self, runtime_url: str, domain: str, on_frame: FrameHandler,
                        on_close: CloseHandler) -> LinkEnd | None:
-        url = self.nodes.get(domain)
-        if url is None:
+        """A link to a node of `domain`. Several URLs (comma-separated) are the nodes of one clustered
+        domain: each connect tries them in turn, starting from the one that last answered, so a
+        runtime whose node died reopens on another (issue 15)."""
+        entry = self.nodes.get(domain)
+        if entry is None:
             return None
+        urls = [u for u in (x.strip() for x in entry.split(",")) if u]
+        start = self._last.get(domain, 0)
+        failure: ConnectionError | None = None
+        for i in range(len(urls)):
+            at = (start + i) % len(urls)
+            try:
+                link = await self._connect(urls[at], runtime_url, domain, on_frame, on_close)
+            except ConnectionError as exc:
+                failure = exc
+                continue
+            self._last[domain] = at
+            return link
+        raise failure or ConnectionError(f"no node URL for {domain}")
+
+    async def _connect(self, url: str, runtime_url: str, domain: str, on_frame: FrameHandler,
+                       on_close: CloseHandler) -> LinkEnd:
         options: dict[str, Any] = {}
         if url.startswith("wss://") and self.ssl_context is not None:
             options["ssl"] = self.ssl_context

@@ -74,6 +74,16 @@ class Allocator:
         del self.owner[url]
         self._count[runtime] -= 1
 
+    def set_owner(self, address: str, runtime: str | None) -> None:
+        """What another node of a clustered domain stored: `address` is owned by `runtime` now, or
+        by nobody (issue 15); the per-runtime counts follow."""
+        before = self.owner.pop(address, None)
+        if before is not None:
+            self._count[before] -= 1
+        if runtime is not None:
+            self.owner[address] = runtime
+            self._count[runtime] = self._count.get(runtime, 0) + 1
+
     def owns(self, runtime: str) -> int:
         return self._count.get(runtime, 0)
 
@@ -98,10 +108,12 @@ class Allocator:
             if not mine:
                 del self._accepted_by[runtime]
 
-    def forget_acceptances(self, runtime: str) -> None:
+    def forget_acceptances(self, runtime: str) -> list[tuple[str, str]]:
         """The accepting runtime's link ended: what it accepted cannot commit any more."""
-        for key in list(self._accepted_by.get(runtime, ())):
+        keys = list(self._accepted_by.get(runtime, ()))
+        for key in keys:
             self.unaccept(key)
+        return keys
 
     def transfer(self, runtime: str, url: str, to_runtime: str, token: str) -> None:
         """PROTOCOL §4 #8: only by the owner, only to a runtime that accepted `url` with `token`

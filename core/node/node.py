@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,6 +30,9 @@ from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.dialect import is_rethink, to_rethink
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
+
+if TYPE_CHECKING:
+    from core.node.cluster.cluster import Cluster
 
 #: TRANSPORT §1: largest accepted message; 20 bad frames within 10 s close the session with 1008.
 MAX_MESSAGE = 1 << 20
@@ -55,12 +58,14 @@ class MessageNode:
                  state: MemoryState | None = None,
                  monitor_token: str | None = None, monitor_queue: int = MAX_MONITOR_QUEUE,
                  replay: int = REPLAY, monitor_bytes: int = MONITOR_BYTES, limits: Limits | None = None,
-                 home_secret: str | None = None) -> None:
+                 home_secret: str | None = None, cluster: Cluster | None = None) -> None:
         """`state` keeps tokens, ownerships and registrations across restarts (`core.node.state`);
         `monitor_token` opens the monitor feed `mn:/monitor` (TRANSPORT §4), which queues at most
         `monitor_queue` events per monitor and keeps the last `replay` for new monitors, each of
         these at most `monitor_bytes` of envelopes. Message and drop events carry the envelope's
-        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md)."""
+        `size` in bytes as it crossed the wire. `limits` bounds what peers send (docs/LIMITS.md).
+        `cluster` (connected, its state being `state`) makes this node one of several serving the
+        domain on NATS (`core.node.cluster`)."""
         self.domain = domain
         #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
         self.home_secret = home_secret
@@ -91,6 +96,11 @@ class MessageNode:
         self.policy = Policy()   # the node's policy interceptor: action "route" (PROTOCOL §6)
         self.session_hooks: list[SessionHook] = []
         self._errors = 0   # error answers and drops so far: a request that adds to it stores nothing
+        self.cluster = cluster
+        # Answers held until the shared state they report is stored (clustered nodes only).
+        self._held: list[tuple[Session, Message, int, str | None, dict[str, Any]]] | None = None
+        if cluster is not None:
+            self.subscriptions.on_interest = self._interest
         self._restore()
         self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
                                  max_bytes=monitor_bytes) if monitor_token else None)
@@ -133,7 +143,10 @@ class MessageNode:
                 self.lost_subscriptions.popitem(last=False)
         if self.sessions.get(session.runtime) is session:
             del self.sessions[session.runtime]
-            self.allocator.forget_acceptances(session.runtime)
+            for url, token in self.allocator.forget_acceptances(session.runtime):
+                self.state.unaccept(url, token)
+            if self.cluster is not None and self.cluster.router is not None:
+                self.cluster.router.runtime_closed(session.runtime)
         if was is SessionState.OPEN:
             if self.monitor.active:
                 for address in removed:
@@ -142,6 +155,8 @@ class MessageNode:
             self._session_event("close", session, reason=reason)
 
     def _session_event(self, action: str, session: Session, **detail: Any) -> None:
+        if self.cluster is not None:
+            detail["node"] = self.cluster.node_id   # which member of the domain holds the session
         if self.monitor.active:
             self.monitor.emit("session", self.url, action=action, session=session.id,
                               runtime=session.runtime, **detail)
@@ -181,8 +196,11 @@ class MessageNode:
         self.stats["in"] += 1
         if self.monitor.active:
             self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
-        if msg["type"] in ("open", "re-open"):
-            self._open(session, msg)
+        if self.cluster is not None and not self.cluster.available and msg["type"] != "response" and (
+                msg["type"] in ("open", "re-open") or to.startswith(self.url + "/") or to == self.registry_url):
+            self._answer(session, msg, 503, "the domain's cluster is unreachable; try again")
+        elif msg["type"] in ("open", "re-open"):
+            self._durably(self._open, session, msg)
         elif not session.live:
             self._bad_frame(session, msg, 400, "session not open")
         elif to == addr.SESSION:
@@ -253,6 +271,8 @@ class MessageNode:
             self.disconnect(older, "taken over")
             older.transport.close(*TAKEOVER)
         self._session_event("takeover" if older else "open", session, visiting=session.visiting)
+        if self.cluster is not None and self.cluster.router is not None:
+            self.cluster.router.runtime_opened(runtime)
         kept = self.lost_subscriptions.pop(runtime, [])
         if kept and msg["type"] == "re-open":
             self._restore_subscriptions(session, kept)
@@ -335,6 +355,7 @@ class MessageNode:
             owner = self.allocator.owner.get(obj)
             if owner is not None and owner != s.runtime:
                 self.allocator.accept(s.runtime, obj, accepted[1])
+                self.state.accept(obj, accepted[1], s.runtime)
 
     def _after_deallocation(self, s: Session, msg: Message) -> bool:
         """reTHINK's reporter deallocates O before its delete to `O/changes` reaches the node, and
@@ -386,7 +407,7 @@ class MessageNode:
             return
         to = msg["to"]
         if to.startswith(self.url + "/") or to == self.registry_url:
-            self._component(s, msg)
+            self._durably(self._component, s, msg)
             return
         if msg["type"] in ("update", "delete") and to.endswith(addr.CHANGES):
             obj = addr.object_of(to)
@@ -398,23 +419,81 @@ class MessageNode:
             peer = self.sessions.get(target)
             if peer is not None:
                 self._deliver([peer], msg)
+            elif self.cluster is not None and self.cluster.router is not None:
+                self.cluster.router.to_runtime(target, orjson.dumps(msg), self._when_unrouted(
+                    s, msg, lambda: self._no_route(s, msg, f"{target} has no live link")))
             else:
                 self._no_route(s, msg, f"{target} has no live link")
             return
         peers = [p for p in self.subscriptions.subscribers(to) if p is not s]
         if peers:
             self._deliver(peers, msg)
+        if self.cluster is not None and self.cluster.router is not None:
+            # PROTOCOL §1.5 rule 4 across the domain: one copy to each other node with subscribers.
+            local = bool(self.subscriptions.subscribers(to))
+            self.cluster.router.to_address(to, orjson.dumps(msg), None if local else self._when_unrouted(
+                s, msg, lambda: self._unsubscribed(s, msg, to)))
         elif not self.subscriptions.subscribers(to):
-            obj = addr.object_of(to)
-            if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
-                    and addr.is_object_url(obj) and obj not in self.allocator.owner):
-                # An object this node never allocated or has deallocated: gone, not unreachable, so a
-                # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
-                # from a reporter runtime that is offline (404 "no route").
-                self.stats["dropped"] += 1
-                self._answer(s, msg, 404, "unknown object")
-                return
-            self._no_route(s, msg, "nobody subscribed")
+            self._unsubscribed(s, msg, to)
+
+    def _unsubscribed(self, s: Session, msg: Message, to: str) -> None:
+        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route"."""
+        obj = addr.object_of(to)
+        if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
+                and addr.is_object_url(obj) and obj not in self.allocator.owner):
+            # An object this node never allocated or has deallocated: gone, not unreachable, so a
+            # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
+            # from a reporter runtime that is offline (404 "no route").
+            self.stats["dropped"] += 1
+            self._answer(s, msg, 404, "unknown object")
+            return
+        self._no_route(s, msg, "nobody subscribed")
+
+    # a clustered domain (core.node.cluster) ---------------------------------------------------------
+
+    def _when_unrouted(self, s: Session, msg: Message, refuse: Callable[[], None]) -> Callable[[], None] | None:
+        """What to do when no node of the domain could deliver `msg`: publications and responses are
+        dropped unanswered (PROTOCOL §1.5), so they need no acknowledgement."""
+        if msg["type"] in ("update", "delete", "response"):
+            return None
+
+        def unrouted() -> None:
+            if s.live:
+                refuse()
+
+        return unrouted
+
+    def _interest(self, address: str, on: bool) -> None:
+        if self.cluster is not None and self.cluster.router is not None:
+            self.cluster.router.interest(address, on)
+
+    def _durably(self, handle: Callable[[Session, Message], None], s: Session, msg: Message) -> None:
+        """Handle a request that may change shared state; on a clustered node its answers leave only
+        once those changes are stored (a node that dies forgets nothing it answered), and become 409
+        or 503 when another node changed the same thing first or NATS could not store it."""
+        state = self.cluster.state if self.cluster is not None else None
+        if state is None:
+            handle(s, msg)
+            return
+        asked, self._held = state.asked, []
+        try:
+            handle(s, msg)
+        finally:
+            held, self._held = self._held, None
+        if state.asked == asked:
+            for answer in held:
+                self._send_answer(*answer)
+            return
+
+        def release(failure: int) -> None:
+            for session, request, code, description, fields in held:
+                if failure and code < 300:
+                    code, description, fields = failure, (
+                        "another node of the domain changed it first; try again" if failure == 409
+                        else "the domain's shared state could not be stored; try again"), {}
+                self._send_answer(session, request, code, description, fields)
+
+        state.after(release)
 
     def _owner_of(self, to: str) -> str | None:
         runtime = addr.runtime_of(to)
@@ -474,6 +553,15 @@ class MessageNode:
         if code >= 300:
             self._errors += 1
         if request.get("type") == "response":
+            return
+        if self._held is not None:
+            self._held.append((s, request, code, description, fields))
+            return
+        self._send_answer(s, request, code, description, fields)
+
+    def _send_answer(self, s: Session, request: Message, code: int, description: str | None,
+                     fields: dict[str, Any]) -> None:
+        if s.state is SessionState.CLOSED:
             return
         reply = response(request, code, description, **fields)
         if is_rethink(s.runtime or str(request.get("from", ""))):
@@ -666,6 +754,7 @@ class MessageNode:
             self._answer(s, msg, 400, problem)
             return
         self.allocator.transfer(s.runtime, resource, target, token)
+        self.state.commit_transfer(token)
         self.state.owners([resource], target)
         new = self.sessions.get(target)
         for address in (resource, addr.subscription(resource)):

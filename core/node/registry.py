@@ -64,6 +64,17 @@ class Registry:
             self._drop(url)
             self.state.unregister(url)
 
+    def apply(self, url: str, value: dict[str, Any] | None) -> None:
+        """What another node of a clustered domain stored for `url` (issue 15): its checks ran there."""
+        if value is None:
+            self.forget_locally(url)
+        else:
+            self._put(url, value, self.owner_of(url) or "")
+
+    def forget_locally(self, url: str) -> None:
+        if url in self.objects:
+            self._drop(url)
+
     # requests ---------------------------------------------------------------------------------------
 
     def request(self, runtime: str, mtype: str, body: dict[str, Any]) -> Answer:

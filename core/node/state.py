@@ -79,6 +79,16 @@ class MemoryState:
     def unregister(self, url: str) -> None:
         pass
 
+    def commit_transfer(self, token: str) -> None:
+        """A transfer committed with `token` (kept only where several nodes share state: a
+        single node's fence check and commit cannot interleave)."""
+
+    def accept(self, url: str, token: str, runtime: str) -> None:
+        """`runtime` accepted the transfer of `url` (kept only where several nodes share state)."""
+
+    def unaccept(self, url: str, token: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

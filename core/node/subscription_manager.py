@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.node.session import Session
 from core.protocol.address import CHILDREN, children_prefix
 
@@ -27,6 +29,14 @@ class SubscriptionManager:
         self._by_address: dict[str, dict[str, Session]] = {}
         #: `O/children/` → session id → (session, how many `O/children/<name>` it holds)
         self._by_channel: dict[str, dict[str, tuple[Session, int]]] = {}
+        #: Told when an address gets its first subscriber here (True) or loses its last (False): a
+        #: clustered node subscribes the address's subject while it has local subscribers (issue 15).
+        self.on_interest: Callable[[str, bool], None] | None = None
+
+    def exact(self, address: str) -> list[Session]:
+        """The sessions subscribed to exactly `address` (no `O/children/` prefix match)."""
+        entry = self._by_address.get(address)
+        return list(entry.values()) if entry else []
 
     def subscribers(self, address: str) -> list[Session]:
         entry = self._by_address.get(address)
@@ -67,6 +77,8 @@ class SubscriptionManager:
                 entry = by_address.get(address)
                 if entry is None:
                     by_address[address] = {sid: session}
+                    if self.on_interest is not None:
+                        self.on_interest(address, True)
                 else:
                     entry[sid] = session
                 if CHILDREN in address:
@@ -85,6 +97,8 @@ class SubscriptionManager:
                     entry.pop(session.id, None)
                     if not entry:
                         del self._by_address[address]
+                        if self.on_interest is not None:
+                            self.on_interest(address, False)
                 if CHILDREN in address:
                     self._count_channel(session, address, -1)
                 removed.append(address)

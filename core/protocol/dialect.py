@@ -43,16 +43,15 @@ def to_rethink(msg: dict[str, Any]) -> dict[str, Any]:
 
 def as_rethink_sends(msg: dict[str, Any]) -> dict[str, Any]:
     """`msg` as reTHINK's own runtime puts it on the wire (a runtime of ours with a `runtime://` URL
-    plays one for tests): a response's reason only as `desc`, the subscriber of a subscribe or
-    unsubscribe to `O/subscription` only as `subscriber` (INTEROP §1, §3)."""
+    plays one for tests): a response's reason only as `desc`, the subscriber of a subscribe to
+    `O/subscription` only as `subscriber` (INTEROP §1, §3; its unsubscribe says `source`)."""
     body = msg.get("body")
     if not isinstance(body, dict):
         return msg
     if msg.get("type") == "response" and "description" in body:
         rest = {k: v for k, v in body.items() if k != "description"}
         return {**msg, "body": {**rest, "desc": body["description"]}}
-    if msg.get("type") in ("subscribe", "unsubscribe") and str(msg.get("to", "")).endswith("/subscription") \
-            and "source" in body:
+    if msg.get("type") == "subscribe" and str(msg.get("to", "")).endswith("/subscription") and "source" in body:
         rest = {k: v for k, v in body.items() if k != "source"}
         return {**msg, "body": {**rest, "subscriber": body["source"]}}
     return msg

@@ -48,6 +48,9 @@ class ObserverObject:
     #: local hyperties subscribed in the stored record that have not resumed yet: the record keeps
     #: them, so one hyperty's resume (and a write of the record after it) never drops another's
     dormant: set[str] = field(default_factory=set)
+    #: deleted while some of `dormant` had not resumed: its record stays for them (they learn of the
+    #: delete by their resync read); no node subscription is made for it again
+    deleted: bool = False
     #: set by a resume: reads the stored record when its data is first needed (most replicas are
     #: replaced by their resync before that, so thousands of documents are not held twice)
     load: Callable[[], dict[str, Any] | None] | None = None
@@ -94,4 +97,6 @@ class ObserverObject:
             rec["childrenObjects"] = self.children_objects
         if self.stale:
             rec["stale"] = True
+        if self.deleted:
+            rec["deleted"] = True
         return rec

@@ -201,9 +201,10 @@ class Resumer:
                 oo = self._rebuild_observer(record)
                 fresh.append(oo)
             chosen.append((record, oo))
+        deleted = {oo.url for oo in fresh if oo.deleted}   # known gone: listed for the resync to find out
+        fresh = [oo for oo in fresh if not oo.deleted]
         reply = await self.runtime.routing.subscribe([a for oo in fresh for a in oo.node_addresses()])
         gone: set[str] = set()
-        deleted: set[str] = set()
         if code_of(reply) != 200:
             for oo in fresh:
                 outcome = await self._observe_one(oo)
@@ -219,6 +220,12 @@ class Resumer:
             if oo.url in gone:
                 continue
             url = oo.url
+            if oo.deleted:
+                # Deleted while this hyperty was away (possibly during this resume): listed without a
+                # subscription; its resync read finds it gone, notifies, and its unsubscribe ends it.
+                self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
+                values.append(value_from(oo.metadata, record, store=oo.store))
+                continue
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
             oo.dormant.discard(hyperty)
@@ -268,5 +275,9 @@ class Resumer:
         if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
         oo.dormant = set(record.get("subscriptions", []))
-        self.sm._attach_observer(oo)
+        oo.deleted = bool(record.get("deleted"))
+        if oo.deleted:
+            self.sm.observers[url] = oo   # a tombstone for the hyperties still to be told (no listeners)
+        else:
+            self.sm._attach_observer(oo)
         return oo

@@ -471,7 +471,7 @@ class SyncManager:
         answer = await self._ask_reporter(url, request, msg)
         if code_of(answer) != 200:
             self._drop_subscription(oo, hyperty)
-            if not oo.subscriptions:
+            if not oo.subscriptions and not oo.dormant:
                 await self._forget_observed(oo)
             self.bus.reply(msg, code_of(answer), description_of(answer) or "subscription refused")
             return
@@ -526,7 +526,17 @@ class SyncManager:
             if v > oo.version:
                 self._offer(oo, v, early[v])
 
+    def _left_deleted(self, oo: ObserverObject, hyperty: str) -> None:
+        """A hyperty that resumed a deleted object's tombstone leaves it; the last one ends it."""
+        oo.dormant.discard(hyperty)
+        if oo.dormant or oo.subscriptions:
+            self.runtime.persist_observer(oo)
+            return
+        self._release_observed(oo)
+        self.runtime.forget_observer(oo.url)
+
     def _drop_subscription(self, oo: ObserverObject, hyperty: str) -> None:
+        oo.dormant.discard(hyperty)
         sub = oo.subscriptions.pop(hyperty, None)
         if sub is not None:
             for listener in sub.forwards:
@@ -557,6 +567,10 @@ class SyncManager:
             await self._revoke(msg, url, subscriber)
             return
         oo = self.observers.get(url)
+        if oo is not None and oo.deleted and hyperty in oo.dormant:
+            self._left_deleted(oo, hyperty)   # it resumed, found the object gone and leaves (§3.8)
+            self.bus.reply(msg, 200)
+            return
         if oo is None or hyperty not in oo.subscriptions:
             raise Refusal(404, "not subscribed")
         request: dict[str, Any] = {"source": hyperty, "subscriber": hyperty}
@@ -566,7 +580,7 @@ class SyncManager:
         # reporter was told either way.
         await self._ask_reporter(url, request, msg, "unsubscribe")
         self._drop_subscription(oo, hyperty)
-        if oo.subscriptions:
+        if oo.subscriptions or oo.dormant:   # the record stays for hyperties that have not resumed yet
             self.runtime.persist_observer(oo)
         else:
             await self._forget_observed(oo)
@@ -650,11 +664,18 @@ class SyncManager:
             self.bus.post({"type": "delete", "from": addr.subscription(oo.url), "to": hyperty,
                            "body": {"resource": oo.url}}, lambda _answer: None)
             self._drop_subscription(oo, hyperty)
-        self._release_observed(oo)
         mns, oo.mns = oo.mns, []
         if mns:
             self.runtime.tasks.spawn(self.runtime.routing.unsubscribe(mns), "release MNS")
-        self.runtime.forget_observer(oo.url)
+        if oo.dormant:
+            # Local hyperties that have not resumed yet learn of it when they do: the object stays as a
+            # tombstone (no listeners, no node subscription) and its record lists only them.
+            self._unwire(oo)
+            oo.deleted = True
+            self.runtime.persist_observer(oo)
+        else:
+            self._release_observed(oo)
+            self.runtime.forget_observer(oo.url)
         self.monitor.emit("object", self.runtime.url, action="deleted", role="observer", object=oo.url,
                           version=msg.get("body", {}).get("version"))
 

@@ -66,18 +66,38 @@ class DataObject:
                 if matches(path, event.field):
                     self._call(handler, event)
 
+    def _changed_one(self, event: ChangeEvent) -> None:
+        """`_changed` of one event, without the list (an update of the set or remove form)."""
+        field = event.field
+        for path, handler in self._change_handlers:
+            if path == "*" or matches(path, field):
+                try:
+                    result = handler(event)
+                except Exception as exc:
+                    self._raised(exc)
+                    continue
+                if result is not None and inspect.isawaitable(result):
+                    self._own(result)
+
     def _call(self, handler: Callable[[Any], Any], event: Any) -> None:
         """Run an application callback; a coroutine it returns becomes an owned task."""
         try:
             result = handler(event)
         except Exception as exc:
-            self.syncher.runtime.monitor.emit("error", self.syncher.runtime.url, object=self.url,
-                                              error=f"callback raised {type(exc).__name__}: {exc}")
+            self._raised(exc)
             return
         if result is not None and inspect.isawaitable(result):
-            async def await_it() -> None:
-                await result
-            self.syncher.runtime.tasks.spawn(await_it(), "callback")
+            self._own(result)
+
+    def _raised(self, exc: Exception) -> None:
+        self.syncher.runtime.monitor.emit("error", self.syncher.runtime.url, object=self.url,
+                                          error=f"callback raised {type(exc).__name__}: {exc}")
+
+    def _own(self, result: Any) -> None:
+        """A coroutine a callback returned becomes an owned task."""
+        async def await_it() -> None:
+            await result
+        self.syncher.runtime.tasks.spawn(await_it(), "callback")
 
     def _close(self) -> None:
         if not self.closed:

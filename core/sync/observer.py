@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
+from core.protocol import direct
 from core.protocol.dialect import flat_children
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
@@ -70,10 +71,31 @@ class DataObjectObserver(DataObject):
     def _on_changes(self, msg: Message) -> None:
         if msg["type"] != "update" or msg["from"] != self.url or self.closed:
             return
-        version = msg.get("body", {}).get("version")
+        b = msg.get("body", {})
+        plan = direct.plan_of(b)
+        tracker = self.tracker
+        if plan is not None:
+            apply, segments, field, value, mutable, version, source, modified = plan
+            if version == tracker.version + 1 and not tracker.buffer and source == self.metadata.get("reporter"):
+                # the common case, as `_apply` below would take it: a set or remove from the reporter at
+                # the next version with nothing buffered (rule 3b; nothing to drain), applied on the path
+                try:
+                    ctype, otype, field, data = apply(self.data, segments, field, value, mutable)
+                except ch.ChangeError as exc:
+                    self._not_applied(version, exc)
+                else:
+                    tracker.version = self.version = version
+                    if modified is not direct.MISSING:
+                        self.metadata["lastModified"] = modified
+                    if self._change_handlers:
+                        self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
+                if self.status == "stale" and not tracker.buffer:
+                    self._gap_closed()
+                return
+        version = b.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             return
-        verdict = self.tracker.offer(version, msg)
+        verdict = tracker.offer(version, msg)
         if verdict is Verdict.APPLY:
             self._apply(msg)
             while not self.closed and (nxt := self.tracker.next_buffered()) is not None:
@@ -101,12 +123,28 @@ class DataObjectObserver(DataObject):
             if "runtime" in b:
                 self.metadata["runtime"] = b["runtime"]
             events: list[ch.ChangeEvent] = []
+        elif (plan := direct.plan_of(b)) is not None:
+            # set/remove: applied straight on the path, its attribute parsed once per message
+            try:
+                ctype, otype, field, data = direct.apply_plan(self.data, plan)
+            except ch.ChangeError as exc:
+                self._not_applied(version, exc)
+                return
+            tracker = self.tracker
+            tracker.version = version
+            if tracker.buffer:
+                tracker.buffer.pop(version, None)
+            self.version = version
+            if "lastModified" in b:
+                self.metadata["lastModified"] = b["lastModified"]
+            if self._change_handlers:
+                self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
+            return
         else:
             try:
                 ops = ch.apply_update(self.data, b)
             except ch.ChangeError as exc:
-                self._monitor("update does not apply", version=version, error=str(exc))
-                self.resync_soon(0.0)
+                self._not_applied(version, exc)
                 return
             events = ch.update_events(b, ops, self.data) if self._change_handlers else []
         self.tracker.applied(version)
@@ -114,6 +152,11 @@ class DataObjectObserver(DataObject):
         if "lastModified" in b:
             self.metadata["lastModified"] = b["lastModified"]
         self._changed(events)
+
+    def _not_applied(self, version: int, exc: ch.ChangeError) -> None:
+        """PROTOCOL §3.3.1: a path that does not resolve is a gap: resync at once."""
+        self._monitor("update does not apply", version=version, error=str(exc))
+        self.resync_soon(0.0)
 
     def _gap_opened(self) -> None:
         if self.status == "live":

@@ -179,6 +179,7 @@ class Syncher:
             target.append(observer)
             for msg in queued:
                 self._dispatch_observed(observer, msg)
+            self._direct(observer, listeners)
             listed.append(observer)
             rebuilt.append(observer)
         for listeners, _q, _t in inboxes.values():   # announced by a 100 but not listed: nothing to feed
@@ -284,9 +285,18 @@ class Syncher:
         target.append(observer)
         for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
             self._dispatch_observed(observer, msg)
+        self._direct(observer, listeners)
         if "childrenObjects" not in value and observer.childrens:
             observer.resync_soon()   # a reTHINK reporter's answer has no children: its read has them
         return observer
+
+    @staticmethod
+    def _direct(observer: DataObjectObserver, listeners: list[SandboxListener]) -> None:
+        """Once the replica exists, `SB(O/changes)` calls it without the inbox (one update reaches
+        every replica of a runtime: the layers between cost per replica)."""
+        for listener in listeners:
+            if listener.address == observer.changes_url:
+                listener.handler = observer._on_changes
 
     def _dispatch_observed(self, observer: DataObjectObserver, msg: Message) -> None:
         if msg["to"] == observer.changes_url:

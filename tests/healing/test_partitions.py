@@ -6,8 +6,12 @@ answered 404 "unknown object" is a delete with its notification, 404 "no route" 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from core.lab import Lab
 from core.protocol import address as addr
@@ -18,6 +22,18 @@ from core.sync.observer import DataObjectObserver
 from core.sync.reporter import DataObjectReporter
 from core.timers import Timers
 from tests.conftest import Trace
+
+#: For cuts that must outlast every timer: short resync and reconnection timers, but request timers
+#: long enough that a loaded machine never turns a local request into a 408.
+LONG_CUT = Timers(request=1.0, long=1.5, subscription=1.0, child=0.5, gap_grace=0.02, standby=0.5,
+                  resync_max_backoff=0.05, retry_503_every=0.02, resync_read=0.5, reconnect_first=0.01,
+                  reconnect_max=0.05, tail=0.5)
+
+
+@pytest.fixture
+async def long_cut_lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    async with Lab(storage_dir=tmp_path, timers=LONG_CUT) as lab:
+        yield lab
 
 
 @dataclass
@@ -91,8 +107,8 @@ def node_subscribers(lab: Lab, address: str) -> list[str]:
     return sorted(lab.nodes[addr.authority(address)].subscriptions.table().get(address, []))
 
 
-async def test_partition_ends_the_session_at_both_ends(short_lab: Lab) -> None:
-    lab = short_lab
+async def test_partition_ends_the_session_at_both_ends(long_cut_lab: Lab) -> None:
+    lab = long_cut_lab
     trace = Trace()
     lab.monitor.subscribe(trace)
     w = await world(lab, 1)
@@ -117,8 +133,8 @@ async def test_partition_ends_the_session_at_both_ends(short_lab: Lab) -> None:
     assert node_subscribers(lab, addr.changes(obj.url)) == sorted([w.rt_b.url, w.rt_c.url])
 
 
-async def test_queue_while_down_holds_at_most_1000_messages(short_lab: Lab) -> None:
-    lab = short_lab
+async def test_queue_while_down_holds_at_most_1000_messages(long_cut_lab: Lab) -> None:
+    lab = long_cut_lab
     trace = Trace()
     lab.monitor.subscribe(trace)
     w = await world(lab, 1)
@@ -152,8 +168,8 @@ async def test_short_partition_of_the_reporter_runtime(lab: Lab) -> None:
     assert node_subscribers(lab, first.url) == [w.rt_a.url]
 
 
-async def test_long_partition_of_the_reporter_runtime(short_lab: Lab) -> None:
-    lab = short_lab
+async def test_long_partition_of_the_reporter_runtime(long_cut_lab: Lab) -> None:
+    lab = long_cut_lab
     trace = Trace()
     lab.monitor.subscribe(trace)
     w = await world(lab)
@@ -194,8 +210,8 @@ async def test_short_partition_of_an_observer_runtime(lab: Lab) -> None:
     assert_converged(w, deleted=(third.url,))
 
 
-async def test_long_partition_of_an_observer_runtime(short_lab: Lab) -> None:
-    lab = short_lab
+async def test_long_partition_of_an_observer_runtime(long_cut_lab: Lab) -> None:
+    lab = long_cut_lab
     w = await world(lab)
     first, second, third = w.objects
     lab.partition(w.rt_c)
@@ -241,8 +257,8 @@ async def test_resubscription_is_per_object(lab: Lab) -> None:
     assert_converged(w, deleted=(second.url,))
 
 
-async def test_resync_answered_no_route_keeps_the_replica_and_its_record(short_lab: Lab) -> None:
-    lab = short_lab
+async def test_resync_answered_no_route_keeps_the_replica_and_its_record(long_cut_lab: Lab) -> None:
+    lab = long_cut_lab
     trace = Trace()
     lab.monitor.subscribe(trace)
     w = await world(lab, 1)

@@ -27,3 +27,30 @@ async def test_both_local_observers_of_one_object_resume(lab: Lab) -> None:
     await rt_b.restart()                              # and again: the record still names both
     for who in (bob, dave):
         assert who.syncher.observers[chat.url].version == 1
+
+
+async def test_both_local_observers_learn_of_a_delete_missed_while_down(lab: Lab) -> None:
+    """The object was deleted while bob's runtime was cut off and it restarts before reconnecting:
+    bob's resume finds out first and leaves; dave, resuming after him, must still be told."""
+    rt_a, rt_b = await lab.runtime("a.example"), await lab.runtime("b.example")
+    alice = await rt_a.hyperty("alice")
+    bob, dave = await rt_b.hyperty("bob"), await rt_b.hyperty("dave")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0}, observers=[bob.url, dave.url], store=True)
+    await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+    await dave.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+    await dave.syncher.create(COMM_SCHEMA, data={}, store=True)   # dave resumes a reporter first: a round trip
+    await lab.settle()
+    lab.partition(rt_b)
+    await chat.delete()
+    await lab.settle()
+    lab.heal(rt_b)
+    notes: list[tuple[str, str, str]] = []
+    await rt_b.restart(resume=False)
+    for who in (bob, dave):
+        who.syncher.on_notification(lambda e, who=who: notes.append((who.name, e.type, e.url)))
+    for who in (bob, dave):
+        await who.syncher.resume()
+    await lab.settle()
+    assert sorted(notes) == [("bob", "delete", chat.url), ("dave", "delete", chat.url)]
+    assert chat.url not in bob.syncher.observers and chat.url not in dave.syncher.observers
+    assert rt_b.stored_record("observer", chat.url) is None and chat.url not in rt_b.sm.observers

@@ -256,7 +256,8 @@ async def test_partition_soak(tmp_path: Path) -> None:
         unnotified = [(url, h.url) for url, observers in model.deleted.items() for h in observers
                       if model.notes[h.url].count(("delete", url)) != 1]
         for url, h_url in unnotified:
-            print("UNNOTIFIED", url, h_url, model.notes[h_url].count(("delete", url)), *trail.get(url, []), sep="\n  ")
+            print("UNNOTIFIED", url, h_url, [n for n in model.notes[h_url] if n[1] == url], *trail.get(url, []),
+                  sep="\n  ")
         for url, observers in model.deleted.items():
             for h in observers:
                 assert url not in h.syncher.observers, (url, h.url)
