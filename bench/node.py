@@ -10,7 +10,11 @@
     beside 10,000 raw echo round trips (and, for `--state`, 10,000 raw SQLite single-row
     transactions on the same file system);
 (d) memory per idle session: the server process's RSS growth per open session, beside raw idle
-    connections.
+    connections (target ≤ 20 KiB, issue 12);
+(e) monitors never slow routing (TRANSPORT §4, issue 12): the relay of (b) through one node with no
+    monitor, then with 50 monitors attached that never read (idle consoles, stalled links), rounds
+    alternating in the same run; the ratio of the two rates (target ≥ 0.8). For the record, the same
+    with 50 monitors that read everything.
 
 Servers run in a child process each (`--serve node|raw`), so a server has its own interpreter;
 every client is in this process on 127.0.0.1. Node and raw measurements alternate (round by round,
@@ -61,9 +65,9 @@ RETHINK = {"fanout_200_ms": [358, 569], "fanout_1000": "failed", "relay_per_s": 
 
 # servers (child processes) ------------------------------------------------------------------------------
 
-async def serve_node(state: str | None, feed: bool) -> None:
+async def serve_node(state: str | None, feed: bool, token: str | None = None) -> None:
     node = MessageNode(D, state=NodeState(state) if state else None,
-                       monitor_token=secrets.token_urlsafe(16) if feed else None)
+                       monitor_token=(token or secrets.token_urlsafe(16)) if feed else None)
     server = NodeServer(node)
     await server.start()
     await _run_until_stopped(server.port)
@@ -351,6 +355,51 @@ async def _stream(sender: ClientConnection, receiver: ClientConnection, frames: 
     return len(frames) / (time.perf_counter() - start)
 
 
+# (e) ----------------------------------------------------------------------------------------------------
+
+MONITOR_TOKEN = "bench-monitors"
+
+
+async def attach_monitors(child: Child, n: int, reading: bool) -> tuple[list[ClientConnection], list[Any]]:
+    """`n` monitor sessions on `child`; they read every event (`reading`) or none after their open."""
+    conns, readers = [], []
+    for i in range(n):
+        conn = await connect(child.url(), compression=None, proxy=None, max_size=None,
+                             max_queue=None if reading else 1)
+        await conn.send(orjson.dumps({"id": 1, "type": "open", "from": f"monitor://bench-{i}", "to": "mn:/monitor",
+                                      "body": {"token": MONITOR_TOKEN}}).decode())
+        answer = orjson.loads(await conn.recv())
+        assert answer["body"]["code"] == 200, answer
+        conns.append(conn)
+        if reading:
+            readers.append(asyncio.ensure_future(_drain_all(conn)))
+    return conns, readers
+
+
+async def _drain_all(conn: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await conn.recv(decode=False)
+
+
+async def monitors(child: Child, count: int, n: int, repeat: int) -> dict[str, Any]:
+    """Relay rates with no monitor and with `n` idle (stalled) or reading monitors, rounds alternating."""
+    rates: dict[str, list[float]] = {"none": [], "idle": [], "reading": []}
+    for _ in range(repeat):
+        for kind in ("none", "idle", "none", "reading"):
+            conns, readers = await attach_monitors(child, n, kind == "reading") if kind != "none" else ([], [])
+            rates[kind].append(await relay_node(child, count))
+            for reader in readers:
+                reader.cancel()
+            for conn in conns:
+                await conn.close()
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    return {"messages": count, "monitors": n, "none_per_s": round(median["none"]),
+            "idle_per_s": round(median["idle"]), "reading_per_s": round(median["reading"]),
+            "ratio_idle": round(median["idle"] / median["none"], 2),
+            "ratio_reading": round(median["reading"] / median["none"], 2), "target_ratio_idle": ">= 0.8"}
+
+
 # (c) ----------------------------------------------------------------------------------------------------
 
 async def allocations_node(child: Child, count: int) -> float:
@@ -431,7 +480,7 @@ def note(text: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    node_args = ["node"] if args.feed else ["node", "--no-feed"]
+    node_args = ["node", "--token", MONITOR_TOKEN] if args.feed else ["node", "--no-feed"]
     result: dict[str, Any] = {"bench": "node", "machine": machine(), "monitor_feed": args.feed,
                               "rethink": RETHINK}
     with tempfile.TemporaryDirectory(dir=args.state_dir) as tmp:
@@ -444,6 +493,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.repeat):
                 relays["raw"].append(await relay_raw(raw, args.relay))
                 relays["node"].append(await relay_node(node, args.relay))
+            watched = None
+            if args.feed and args.monitors:
+                note(f"relay of {args.relay} with 0 and {args.monitors} monitors …")
+                watched = await monitors(node, args.relay, args.monitors, args.repeat)
             note(f"{args.allocations} allocations …")
             allocs: dict[str, list[float]] = {"node": [], "state": [], "raw": []}
             for _ in range(args.repeat):
@@ -465,7 +518,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                              "raw_sqlite_inserts_s": round(sqlite_s, 3),
                              "ratio": round(alloc["node"] / alloc["raw"], 2), "target_s": "<= 1"}
     result["idle_session"] = {"node_kib": round(fan["idle_node_kib"], 1), "raw_kib": round(fan["idle_raw_kib"], 1),
-                              "sessions": args.subscribers}
+                              "sessions": args.subscribers, "target_kib": "<= 20"}
+    if watched is not None:
+        result["monitors"] = watched
     return result
 
 
@@ -478,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="relay and allocation runs; the median is kept")
     parser.add_argument("--state-dir", default=None, help="where the --state file goes (default: the temp dir)")
     parser.add_argument("--no-feed", dest="feed", action="store_false", help="run the node without a monitor feed")
+    parser.add_argument("--monitors", type=int, default=50, help="monitors attached for (e); 0 skips it")
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--serve", choices=["node", "raw"], help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -485,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve_raw())
         return 0
     if args.serve == "node":
-        asyncio.run(serve_node(args.state, args.feed))
+        asyncio.run(serve_node(args.state, args.feed, args.token))
         return 0
     print(json.dumps(asyncio.run(run(args))), flush=True)
     return 0

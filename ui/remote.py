@@ -83,6 +83,9 @@ class NodeConnection:
     url: str
     token: str
     autoconnect: bool = False
+    #: The domain's home secret (`syncscope node --home-secret-file`), if the user has it: checked
+    #: by the node at the monitor's open (403 "wrong home secret"), kept with the token.
+    secret: str = ""
 
 
 def url_problem(url: str) -> str | None:
@@ -235,7 +238,7 @@ class NodeWatch:
             self._ws = ws
             # TRANSPORT §4: the console opens with the monitor token, and asks for the node's replay.
             await ws.send(orjson.dumps({"id": 1, "type": "open", "from": self.monitor_name, "to": addr.MONITOR,
-                                        "body": {"token": self.connection.token, "replay": self.replay}}).decode())
+                                        "body": self._open_body()}).decode())
             opened = False
             try:
                 value = await asyncio.wait_for(self._answer(ws), self.open_timeout)
@@ -246,6 +249,12 @@ class NodeWatch:
             except asyncio.CancelledError:
                 await self._goodbye(ws, opened)  # leaving the `async with` on an exception closes with 1011
                 raise
+
+    def _open_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": self.connection.token, "replay": self.replay}
+        if self.connection.secret:
+            body["secret"] = self.connection.secret
+        return body
 
     async def _goodbye(self, ws: ClientConnection, opened: bool) -> None:
         """Close as TRANSPORT §4 says (a monitor's `close`, answered 200) and the link with 1000."""
@@ -276,6 +285,8 @@ class NodeWatch:
         self.node_url = str(value.get("node") or self.node_url)
         self.domain = str(value.get("domain") or self.domain)
         self.session = str(value.get("session") or "")
+        #: How the node opens home sessions: "secret" (it has a home secret) or "first come".
+        self.home = str(value.get("home") or "")
         self.opens += 1
         self.attempts = 0
         self.retry_in = 0.0
@@ -455,7 +466,7 @@ class RemoteNodes(QObject):
     def save(self, connection: NodeConnection, remember_token: bool = True) -> None:
         """Remember `connection` (replacing one of the same name). Without `remember_token` the
         token is not written (the settings file is plain text); connecting asks for it again."""
-        kept = connection if remember_token else replace(connection, token="", autoconnect=False)
+        kept = connection if remember_token else replace(connection, token="", secret="", autoconnect=False)
         self._saved = [c for c in self._saved if c.name != connection.name] + [kept]
         self._write_saved()
 
@@ -474,7 +485,8 @@ class RemoteNodes(QObject):
             url = str(self.settings.value("url", "") or "")
             if name and url:
                 found.append(NodeConnection(name, url, str(self.settings.value("token", "") or ""),
-                                            _flag(self.settings.value("autoconnect", False))))
+                                            _flag(self.settings.value("autoconnect", False)),
+                                            str(self.settings.value("secret", "") or "")))
         self.settings.endArray()
         return found
 
@@ -489,6 +501,7 @@ class RemoteNodes(QObject):
             self.settings.setValue("url", connection.url)
             self.settings.setValue("token", connection.token)
             self.settings.setValue("autoconnect", connection.autoconnect)
+            self.settings.setValue("secret", connection.secret)
         self.settings.endArray()
         self.settings.sync()
 

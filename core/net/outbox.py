@@ -128,6 +128,13 @@ class Outbox:
         if len(self.pending) == 1:
             self.flusher.add(self)
 
+    def write_now(self) -> None:
+        """Write what is pending without waiting for the end of the turn (the state commit first)."""
+        if self.pending:
+            if self.flusher.before_write is not None:
+                self.flusher.before_write()
+            self.write()
+
     def write(self) -> None:
         """Frame what is pending and hand it to the socket in one write (the Flusher calls this)."""
         pending, self.pending = self.pending, []

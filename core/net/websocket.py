@@ -94,6 +94,10 @@ class _NodeLink:
         if not self.closing:
             self.outbox.notify_ready()
 
+    def flush_now(self) -> None:
+        if not self.closing:
+            self.outbox.write_now()
+
     def send(self, data: bytes) -> None:
         if not self.closing:
             self.server.frames_out += 1
@@ -169,6 +173,7 @@ class NodeServer:
         loop = asyncio.get_running_loop()
         if self.node.feed is not None:
             self.node.feed.defer = loop.call_soon
+            self.node.feed.later = loop.call_later
         self.node.state.deferred = True
         self._server = await serve(
             self._serve, self.host, self.port, ssl=self.ssl_context, compression=None,

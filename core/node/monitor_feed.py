@@ -2,18 +2,20 @@
 
 A console that did not start the node opens a monitor session with the node's monitor token and
 then receives the node's trace events, one `event` frame each. Routing never waits for a monitor:
-each event is encoded once, when it happens, for the replay history and every monitor alike, and
-weighs the bytes of its encoding (addresses, envelopes, everything it carries). Each monitor has a
-queue bounded in events, and all queues together hold at most `max_bytes` of distinct events;
-what does not fit is dropped and counted, and the count rides in the `lost` field of the next
-event that does fit. The feed only writes to a monitor's link while the link says it is `ready()`
-(at most a turn's worth, `core.node.session.PacedTransport`), then waits for its `on_ready`.
+each event is encoded once, when it happens, into one log shared by the replay history and every
+monitor; an event weighs the bytes of its encoding (addresses, envelopes, all it carries). The log
+holds at most `max_bytes` and max(`replay`, `max_queue`) events; each monitor is a cursor into it,
+at most `max_queue` events behind. Events a monitor falls behind by are lost to it (the oldest
+first), and their count rides in the `lost` field of the next event it gets. Recording an event
+costs nothing per monitor that is not keeping up: only monitors waiting for the next event are
+woken. The feed writes to a monitor's link only while the link says it is `ready()` (at most a
+turn's worth, `core.node.session.PacedTransport`), then waits for its `on_ready`.
 """
 
 from __future__ import annotations
 
 import hmac
-import itertools
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -24,43 +26,47 @@ from core.monitor import Monitor, TraceEvent
 from core.node.session import PacedTransport, Session
 from core.protocol import address as addr
 
-#: TRANSPORT §5: events queued per monitor before it loses events, and events kept for `replay`.
+#: TRANSPORT §5: events a monitor may be behind before it loses events, and events kept for `replay`.
 MAX_MONITOR_QUEUE = 10_000
 REPLAY = 10_000
-#: TRANSPORT §5: bytes the replay history may hold, and, apart, all monitor queues together (an
-#: event queued for many monitors counts once: it is one encoding).
+#: TRANSPORT §5: bytes of encoded events the feed keeps, for replays and for every monitor at once
+#: (an event is encoded once and shared, so however many monitors watch, this is what they cost).
 MONITOR_BYTES = 64 << 20
 #: What an event weighs beyond its encoding: the frame around it and its bookkeeping.
 EVENT_WEIGHT = 128
 
+#: Share of the event loop's time the feed may spend writing to monitors while it is busy, and the
+#: longest it writes at once: monitors never slow routing by more than this (TRANSPORT §4).
+PUMP_SHARE = 0.15
+PUMP_SLICE = 0.004
+
 Defer = Callable[[Callable[[], None]], object]
+Later = Callable[[float, Callable[[], None]], object]
 
 _REDACTED = "<redacted>"
 _FRAME_HEAD = b'{"type":"event","from":' + orjson.dumps(addr.MONITOR) + b',"to":'
 
 
 class _Event:
-    """One trace event, encoded once: its `body` bytes, weight, and the monitor queues holding it."""
+    """One trace event, encoded once: its `body` bytes and its weight."""
 
-    __slots__ = ("body", "queued", "seq", "weight")
+    __slots__ = ("body", "weight")
 
-    def __init__(self, seq: int, body: bytes) -> None:
-        self.seq = seq
+    def __init__(self, body: bytes) -> None:
         self.body = body
         self.weight = len(body) + EVENT_WEIGHT
-        self.queued = 0
 
 
 class _Watcher:
-    """One monitor session: its queue of (event, events lost just before it)."""
+    """One monitor session: `cursor` is the sequence number of the next event it gets."""
 
-    __slots__ = ("head", "lost", "paced", "queue", "scheduled", "session", "to")
+    __slots__ = ("cursor", "head", "lost", "paced", "scheduled", "session", "to")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cursor: int) -> None:
         self.session = session
         self.to = session.monitor_name
         self.head = _FRAME_HEAD + orjson.dumps(self.to) + b',"body":'
-        self.queue: deque[tuple[_Event, int]] = deque()
+        self.cursor = cursor
         self.lost = 0
         self.scheduled = False
         self.paced = session.transport if isinstance(session.transport, PacedTransport) else None
@@ -77,18 +83,31 @@ class MonitorFeed:
         self.max_queue = max_queue
         self.replay = replay
         self.max_bytes = max_bytes
+        #: The log: `history[i]` has sequence number `first + i`.
         self.history: deque[_Event] = deque()
         self.history_bytes = 0
-        self.queued_bytes = 0   # distinct events held by monitor queues
+        self.first = 0
         self.keep_history = replay > 0
         #: How the feed schedules a write after an event; a server sets the loop's `call_soon`, so
         #: writing happens after the routing step that emitted the event.
         self.defer: Defer = _now
+        #: The loop's `call_later` (a server sets it): rounds of writing are spaced so that the feed
+        #: takes at most `PUMP_SHARE` of the time. Without it every round runs at once.
+        self.later: Later | None = None
+        self.clock: Callable[[], float] = time.perf_counter
         self._watchers: dict[str, _Watcher] = {}
-        self._seq = itertools.count()
+        self._waiting: list[_Watcher] = []   # caught up and ready: woken by the next event
+        self._due: dict[str, _Watcher] = {}  # to write to at the next round, in order
+        self._round_pending = False
+        self._next_round = 0.0               # clock time before which no round starts
         self._unsubscribe: Callable[[], None] | None = None
         if self.keep_history:
             self._unsubscribe = monitor.subscribe(self._record)
+
+    @property
+    def end(self) -> int:
+        """Sequence number of the next event recorded."""
+        return self.first + len(self.history)
 
     # sessions -----------------------------------------------------------------------------------
 
@@ -105,22 +124,10 @@ class MonitorFeed:
     def attach(self, session: Session, replay: int) -> int:
         """Start streaming to `session` (already answered 200), first its last `replay` events.
         Returns how many were replayed."""
-        watcher = self._watchers[session.id] = _Watcher(session)
+        replayed = min(replay, self.replay, self.max_queue, len(self.history)) if self.keep_history else 0
+        watcher = self._watchers[session.id] = _Watcher(session, self.end - replayed)
         if self._unsubscribe is None:
             self._unsubscribe = self.monitor.subscribe(self._record)
-        replayed = 0
-        if replay and self.keep_history:
-            room = self.max_bytes - self.queued_bytes
-            for event in reversed(self.history):  # the newest first, as many as the queues' bytes allow
-                if replayed >= min(replay, self.max_queue):
-                    break
-                if not event.queued:
-                    if event.weight > room:
-                        break
-                    room -= event.weight
-                self._hold(event)
-                watcher.queue.appendleft((event, 0))
-                replayed += 1
         if watcher.paced is not None:
             watcher.paced.on_ready = lambda: self._schedule(watcher)
         self._schedule(watcher)
@@ -128,84 +135,79 @@ class MonitorFeed:
 
     def detach(self, session: Session) -> None:
         watcher = self._watchers.pop(session.id, None)
-        if watcher is not None:
-            for event, _lost in watcher.queue:
-                self._release(event)
-            watcher.queue.clear()
-        if not self._watchers and not self.keep_history and self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        if watcher is not None and watcher in self._waiting:
+            self._waiting.remove(watcher)
+        if not self._watchers and not self.keep_history:
+            self.history.clear()
+            self.history_bytes = 0
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
 
     def close(self) -> None:
-        for watcher in self._watchers.values():
-            for event, _lost in watcher.queue:
-                self._release(event)
         self._watchers.clear()
+        self._waiting.clear()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
 
     def queued(self, session: Session) -> int:
+        """Events waiting for this monitor (those it is behind by that are still kept)."""
         watcher = self._watchers.get(session.id)
-        return len(watcher.queue) if watcher else 0
+        return 0 if watcher is None else min(self.end - max(watcher.cursor, self.first), self.max_queue)
 
     # events -------------------------------------------------------------------------------------
 
     def _record(self, trace: TraceEvent) -> None:
         if trace.where != self.node_url:
             return
-        event = _Event(next(self._seq), self.encode_body(trace))
-        weight = event.weight
-        if self.keep_history:
-            history = self.history
-            history.append(event)
-            self.history_bytes += weight
-            while len(history) > self.replay or self.history_bytes > self.max_bytes:
-                self.history_bytes -= history.popleft().weight
-        fits = weight <= self.max_bytes
-        while fits and self.queued_bytes + weight > self.max_bytes and self._evict_oldest():
-            pass   # the slowest monitors lose their oldest events, and the others nothing
-        for watcher in self._watchers.values():
-            if not fits or len(watcher.queue) >= self.max_queue:
-                watcher.lost += 1
-                continue
-            self._hold(event)
-            watcher.queue.append((event, watcher.lost))
-            watcher.lost = 0
-            self._schedule(watcher)
-
-    def _hold(self, event: _Event) -> None:
-        if not event.queued:
-            self.queued_bytes += event.weight
-        event.queued += 1
-
-    def _release(self, event: _Event) -> None:
-        event.queued -= 1
-        if not event.queued:
-            self.queued_bytes -= event.weight
-
-    def _evict_oldest(self) -> bool:
-        """Drop the oldest event any queue holds from every queue holding it (queues are in event
-        order, so it is at the front of each); those monitors are told with their next event."""
-        fronts = [w for w in self._watchers.values() if w.queue]
-        if not fronts:
-            return False
-        oldest = min(w.queue[0][0].seq for w in fronts)
-        for watcher in fronts:
-            queue = watcher.queue
-            if queue[0][0].seq == oldest:
-                event, lost = queue.popleft()
-                self._release(event)
-                if queue:
-                    queue[0] = (queue[0][0], queue[0][1] + lost + 1)
-                else:
-                    watcher.lost += lost + 1
-        return True
+        event = _Event(self.encode_body(trace))
+        history = self.history
+        history.append(event)
+        self.history_bytes += event.weight
+        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
+        while len(history) > keep or self.history_bytes > self.max_bytes:
+            self.history_bytes -= history.popleft().weight
+            self.first += 1
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            for watcher in waiting:
+                self._schedule(watcher)
 
     def _schedule(self, watcher: _Watcher) -> None:
-        if not watcher.scheduled:
-            watcher.scheduled = True
-            self.defer(lambda: self._pump(watcher))
+        if watcher.scheduled:
+            return
+        watcher.scheduled = True
+        self._due[watcher.session.id] = watcher
+        if self._round_pending:
+            return
+        self._round_pending = True
+        wait = self._next_round - self.clock()
+        if wait > 0 and self.later is not None:
+            self.later(wait, self._round)
+        else:
+            self.defer(self._round)
+
+    def _round(self) -> None:
+        """Write to the monitors due, for at most `PUMP_SLICE`; then rest long enough that writing
+        takes at most `PUMP_SHARE` of the time (those not reached wait for the next round)."""
+        self._round_pending = False
+        start = self.clock()
+        due = self._due
+        while due:
+            key = next(iter(due))
+            watcher = due.pop(key)
+            self._pump(watcher)
+            if self.later is not None and self.clock() - start > PUMP_SLICE:
+                break
+        spent = self.clock() - start
+        self._next_round = start + spent / PUMP_SHARE
+        if due and not self._round_pending:
+            self._round_pending = True
+            if self.later is not None:
+                self.later(max(0.0, self._next_round - self.clock()), self._round)
+            else:
+                self.defer(self._round)
 
     def _pump(self, watcher: _Watcher) -> None:
         """Write what the link takes this turn; the rest waits for its `on_ready`."""
@@ -213,13 +215,35 @@ class MonitorFeed:
         if self._watchers.get(watcher.session.id) is not watcher:
             return
         transport, paced = watcher.session.transport, watcher.paced
-        queue = watcher.queue
-        while queue and (paced is None or paced.ready()):
-            event, lost = queue.popleft()
-            self._release(event)
+        history = self.history
+        try:
+            self._write(watcher, transport, paced, history)
+        finally:
+            if paced is not None:
+                paced.flush_now()   # framed and written now: the round's time counts the writing
+
+    def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None, history: deque[_Event]
+               ) -> None:
+        while True:   # `first` is read again each time: a send may record events (a link closing)
+            first = self.first
+            end = first + len(history)
+            start = max(first, end - self.max_queue)
+            if watcher.cursor < start:   # fell behind: the oldest are lost to it
+                watcher.lost += start - watcher.cursor
+                watcher.cursor = start
+            if watcher.cursor >= end:
+                if watcher not in self._waiting:
+                    self._waiting.append(watcher)
+                return
+            if paced is not None and not paced.ready():
+                paced.notify_ready()
+                return
+            event = history[watcher.cursor - first]
+            lost, watcher.lost = watcher.lost, 0
+            watcher.cursor += 1
             transport.send(self.frame(watcher, event.body, lost))
-        if queue and paced is not None:
-            paced.notify_ready()
+            if self._watchers.get(watcher.session.id) is not watcher:
+                return
 
     @staticmethod
     def frame(watcher: _Watcher, body: bytes, lost: int) -> bytes:
@@ -232,8 +256,8 @@ class MonitorFeed:
         message = body.get("message")
         if isinstance(message, dict) and addr.SESSION in (message.get("to"), message.get("from")):
             body["message"] = _redact(message)
-        # A copy of exactly its length: orjson's own result keeps the capacity it grew to (often many
-        # times the length), and an event is held for long (history, queues) by what it weighs.
+        # A copy of exactly its length: orjson's own result may keep spare capacity, and an event is
+        # held for long (history, queues) by what it weighs.
         return bytes(memoryview(orjson.dumps(body, default=repr, option=orjson.OPT_NON_STR_KEYS)))
 
 

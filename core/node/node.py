@@ -318,13 +318,18 @@ class MessageNode:
         body = msg.get("body", {})
         problem = self._token_error(body.get("token"))
         refusal = (400, problem) if problem is not None else self.feed.refusal(body)
+        if refusal is None and "secret" in body and home_refusal(self.home_secret, body) is not None:
+            refusal = 403, "wrong home secret"   # a console checks the domain secret it was given (ours)
         if refusal is not None:
             self._session_event("refused", s, claimed=name, code=refusal[0])
             self._answer(s, msg, *refusal)
             return
         s.monitor_name = name
         s.state = SessionState.MONITOR
-        self._answer(s, msg, 200, value={"session": s.id, "domain": self.domain, "node": self.url})
+        value = {"session": s.id, "domain": self.domain, "node": self.url}
+        if "secret" in body or self.home_secret is not None:   # how home sessions open, for a console
+            value["home"] = "first come" if self.home_secret is None else "secret"
+        self._answer(s, msg, 200, value=value)
         self.feed.attach(s, body.get("replay", 0))
         self._session_event("monitor", s, monitor=name)  # after the replay: its own open comes live
 

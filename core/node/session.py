@@ -24,7 +24,8 @@ class PacedTransport(Protocol):
 
     The monitor feed (TRANSPORT §4) only writes while `ready()`, which turns False once a turn's
     worth is written; it then asks `notify_ready()` and resumes from `on_ready`, so a slow monitor
-    loses events instead of buffering without bound. Routing ignores it.
+    loses events instead of buffering without bound; `flush_now()` writes what it was given at once
+    (the feed counts the time writing takes against its share of the loop). Routing ignores it.
     """
 
     on_ready: object
@@ -32,6 +33,8 @@ class PacedTransport(Protocol):
     def ready(self) -> bool: ...
 
     def notify_ready(self) -> None: ...
+
+    def flush_now(self) -> None: ...
 
 
 class SessionState(Enum):

@@ -1,5 +1,6 @@
-"""File → Connect to node: a live Message Node's URL and monitor token (TRANSPORT §4), checked
-before anything is sent; the node's refusal is shown in words (403 forbidden: wrong monitor token)."""
+"""File → Connect to node: a live Message Node's URL and monitor token (TRANSPORT §4), and optionally
+the domain's home secret (the node checks it), checked before anything is sent; the node's refusal
+is shown in words (403 forbidden: wrong monitor token, wrong home secret)."""
 
 from __future__ import annotations
 
@@ -32,16 +33,21 @@ class ConnectDialog(ActionDialog):
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("the node's --monitor-token")
+        self.secret = QLineEdit()
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret.setPlaceholderText("optional: the domain's secret (--home-secret-file)")
+        self.secret.setToolTip("Checked by the node when the console connects (403 if wrong); kept with the token")
         self.name = QLineEdit()
         self.name.setPlaceholderText("host:port")
         self.remember = QCheckBox("Save this connection")
         self.remember.setChecked(True)
-        self.remember_token = QCheckBox("with its token (kept in plain text in the settings)")
+        self.remember_token = QCheckBox("with its token and secret (kept in plain text in the settings)")
         self.remember_token.setChecked(True)
         self.autoconnect = QCheckBox("Connect when the console starts")
         self.form.addRow("Saved", self.saved)
         self.form.addRow("URL", self.url)
         self.form.addRow("Monitor token", self.token)
+        self.form.addRow("Home secret", self.secret)
         self.form.addRow("Name", self.name)
         self.form.addRow("", self.remember)
         self.form.addRow("", self.remember_token)
@@ -53,13 +59,14 @@ class ConnectDialog(ActionDialog):
         if chosen is not None:
             self.url.setText(chosen.url)
             self.token.setText(chosen.token)
+            self.secret.setText(chosen.secret)
             self.name.setText(chosen.name)
             self.autoconnect.setChecked(chosen.autoconnect)
 
     def connection(self) -> NodeConnection:
         url = self.url.text().strip()
         name = self.name.text().strip() or (default_name(url) if url_problem(url) is None else "")
-        return NodeConnection(name, url, self.token.text(), self.autoconnect.isChecked())
+        return NodeConnection(name, url, self.token.text(), self.autoconnect.isChecked(), self.secret.text().strip())
 
     def validate(self) -> str | None:
         url = self.url.text().strip()
@@ -91,6 +98,11 @@ class ConnectDialog(ActionDialog):
             self.remote.save(connection, remember_token=self.remember_token.isChecked())
         self.created = connection
         if state is WatchState.LIVE:
-            return f"200 ok: watching {watch.node_url} as {connection.name}"
+            note = ""
+            if watch.home == "secret":
+                note = "; home sessions need its secret"
+            elif connection.secret and watch.home == "first come":
+                note = "; it has no home secret: home sessions are first come"
+            return f"200 ok: watching {watch.node_url} as {connection.name}{note}"
         return f"not reachable yet ({watch.problem}); retrying — the Nodes dock shows when it is up"
 
