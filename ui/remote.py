@@ -143,6 +143,9 @@ class NodeWatch:
         self.node_url = ""
         self.domain = ""
         self.session = ""          # this monitor's session id at the node
+        #: For a node of a clustered domain (issue 15): its member name, scope and peers, as it said at
+        #: the monitor's open and in later `members` events.
+        self.cluster: dict[str, Any] | None = None
         self.opens = 0             # successful opens: 1 + reconnections
         self.attempts = 0          # failed attempts since the last successful open
         self.retry_in = 0.0        # seconds until the next attempt, while DOWN
@@ -282,6 +285,8 @@ class NodeWatch:
             return value if isinstance(value, dict) else {}
 
     def _opened(self, value: dict[str, Any]) -> None:
+        cluster = value.get("cluster")
+        self.cluster = cluster if isinstance(cluster, dict) else None
         self.node_url = str(value.get("node") or self.node_url)
         self.domain = str(value.get("domain") or self.domain)
         self.session = str(value.get("session") or "")

@@ -326,9 +326,11 @@ class MessageNode:
             return
         s.monitor_name = name
         s.state = SessionState.MONITOR
-        value = {"session": s.id, "domain": self.domain, "node": self.url}
+        value: dict[str, Any] = {"session": s.id, "domain": self.domain, "node": self.url}
         if "secret" in body or self.home_secret is not None:   # how home sessions open, for a console
             value["home"] = "first come" if self.home_secret is None else "secret"
+        if self.cluster is not None:   # which member of the domain this is, and who the others are
+            value["cluster"] = self.cluster.describe()
         self._answer(s, msg, 200, value=value)
         self.feed.attach(s, body.get("replay", 0))
         self._session_event("monitor", s, monitor=name)  # after the replay: its own open comes live

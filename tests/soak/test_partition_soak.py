@@ -121,8 +121,8 @@ async def create_object(lab: Lab, model: Model, rng: random.Random, runtimes: li
             continue
         try:
             await h.syncher.subscribe(obj.url, COMM_SCHEMA, store=rng.random() < 0.5)
-        except SyncError:
-            model.figures["subscribe refused"] += 1
+        except SyncError as exc:
+            model.figures[f"subscribe refused {exc.code} {exc.description}"[:60]] += 1
             continue
         model.observers_of[obj.url].append(h)
     return True

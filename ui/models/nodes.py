@@ -38,11 +38,12 @@ RUNTIME_PREFIX = "hyperty-runtime://"
 class SessionRow:
     """One session of a node, as its `session` events told it."""
 
-    __slots__ = ("closed", "ident", "kind", "name", "node", "note", "unknown")
+    __slots__ = ("closed", "ident", "kind", "member", "name", "node", "note", "unknown")
 
-    def __init__(self, node: NodeRow, ident: str) -> None:
+    def __init__(self, node: NodeRow, ident: str, member: str = "") -> None:
         self.node = node
         self.ident = ident
+        self.member = member  # the node of a clustered domain that holds the session (issue 15)
         self.name = ""
         self.kind = ""        # home, visiting, monitor
         self.closed = False
@@ -51,9 +52,12 @@ class SessionRow:
 
     def values(self) -> tuple[str, str, str]:
         parts = [self.ident, self.kind if self.kind != "refused" else ""]
+        if self.member:
+            parts[0] = f"{self.ident} on {self.member}"
         if is_rethink(self.name):
             parts.append(f"{RETHINK_LABEL} runtime")
-        if self.kind == "monitor" and self.ident == self.node.watch.session and self.live:
+        own = str((self.node.watch.cluster or {}).get("node", ""))
+        if self.kind == "monitor" and self.ident == self.node.watch.session and self.member == own and self.live:
             parts[1] = "monitor (this console)"
         subs, owned = self.node.subs_of[self.name], self.node.owned_by[self.name]
         if self.live and subs:
@@ -107,7 +111,7 @@ class NodeRow:
         w = self.watch
         state = w.state
         if state is WatchState.LIVE:
-            details = [w.node_url, _count(self.open_sessions, "session"),
+            details = [w.node_url, *_cluster_details(w.cluster), _count(self.open_sessions, "session"),
                        _count(self.live_subscriptions, "subscription"), f"{len(self.owners):,} owned",
                        _count(w.events, "event")]
             if w.opens > 1:
@@ -170,11 +174,17 @@ class NodesModel(QAbstractItemModel):
             row.unknown = False
 
     def _session(self, node: NodeRow, d: dict[str, Any]) -> None:
-        ident = str(d.get("session", ""))
         action = d.get("action")
-        row = node.by_id.get(ident)
+        if action == "members":   # a clustered domain's membership changed (issue 15)
+            cluster = d.get("cluster")
+            if isinstance(cluster, dict) and cluster.get("node") == (node.watch.cluster or {}).get("node"):
+                node.watch.cluster = cluster
+            return
+        ident = str(d.get("session", ""))
+        member = str(d.get("node", ""))
+        row = node.by_id.get(_key(member, ident))
         if row is None:
-            row = SessionRow(node, ident)
+            row = SessionRow(node, ident, member)
             self._insert(node, row)
         row.unknown = False
         if action in ("open", "takeover"):
@@ -223,7 +233,7 @@ class NodesModel(QAbstractItemModel):
         position = len(node.sessions)
         self.beginInsertRows(parent, position, position)
         node.sessions.append(row)
-        node.by_id[row.ident] = row
+        node.by_id[_key(row.member, row.ident)] = row
         self.endInsertRows()
 
     def _trim(self, node: NodeRow) -> None:
@@ -231,8 +241,8 @@ class NodesModel(QAbstractItemModel):
         for position in reversed(ended[:max(0, len(ended) - MAX_CLOSED)]):
             self.beginRemoveRows(self._node_index(node), position, position)
             row = node.sessions.pop(position)
-            if node.by_id.get(row.ident) is row:
-                del node.by_id[row.ident]
+            if node.by_id.get(_key(row.member, row.ident)) is row:
+                del node.by_id[_key(row.member, row.ident)]
             if node.unknown.get(row.name) is row:
                 del node.unknown[row.name]
             self.endRemoveRows()
@@ -270,7 +280,7 @@ class NodesModel(QAbstractItemModel):
             node.gaps = watch.gaps
             self._missed_events(node)
         if watch.state is WatchState.DOWN:
-            ours = node.by_id.get(watch.session)
+            ours = node.by_id.get(_key(str((watch.cluster or {}).get("node", "")), watch.session))
             if ours is not None and ours.kind == "monitor" and not ours.closed:
                 ours.closed, ours.note = True, "this console's link was lost"
         if watch.node_url:
@@ -366,6 +376,22 @@ class NodesModel(QAbstractItemModel):
                 return QBrush(colour) if colour is not None and index.column() == 1 else None
             return GREY if row.closed or row.node.watch.state is not WatchState.LIVE else None
         return None
+
+
+def _key(member: str, ident: str) -> str:
+    """Session ids are per node: in a clustered domain's feed the member tells them apart."""
+    return f"{member}/{ident}" if member else ident
+
+
+def _cluster_details(cluster: dict[str, Any] | None) -> list[str]:
+    """`member n1 of a 3-node cluster (n1, n2, n3)`, and whether its feed shows the whole domain."""
+    if not cluster:
+        return []
+    names = [str(m.get("node")) for m in cluster.get("members", []) if isinstance(m, dict)]
+    details = [f"member {cluster.get('node')} of a {len(names)}-node cluster ({', '.join(names)})"]
+    if cluster.get("scope") == "domain":
+        details.append("feed: whole domain")
+    return details
 
 
 def _count(n: int, word: str) -> str:

@@ -80,6 +80,7 @@ class Cluster:
         self._node_monitor: Monitor | None = None
         self._trace_queue: deque[bytes] = deque(maxlen=10_000)
         self._flushing = False
+        self._member_names: tuple[str, ...] = ()
         self._domain_watch = False   # a member with --monitor-scope domain wants this node's events
         self._member_watch: asyncio.Task[None] | None = None
 
@@ -218,9 +219,20 @@ class Cluster:
         if record.get("node") != self.node_id and self._node_monitor is not None:
             self._node_monitor.publish(TraceEvent.from_dict(record))
 
+    def describe(self) -> dict[str, Any]:
+        """This member and its peers, as monitors are told (the `cluster` of the monitor open answer
+        and of `session` events with action `members`)."""
+        return {"node": self.node_id, "scope": self.monitor_scope,
+                "members": [{"node": p.get("node"), "url": p.get("url")} for p in self.members()]}
+
     def _changed(self) -> None:
-        self._domain_watch = any(p.get("scope") == "domain" and p.get("node") != self.node_id
-                                 for p in self.members())
+        members = self.members()
+        self._domain_watch = any(p.get("scope") == "domain" and p.get("node") != self.node_id for p in members)
+        names = tuple(str(p.get("node")) for p in members)
+        if names != self._member_names and self._node_monitor is not None:
+            self._member_names = names
+            self._node_monitor.emit("session", f"domain://msg-node.{self.domain}", action="members",
+                                    node=self.node_id, cluster=self.describe())
         for callback in list(self.on_change):
             callback()
 
