@@ -203,7 +203,7 @@ class DataObjectObserver(DataObject):
         timers = self.syncher.runtime.timers
         backoff = min(1.0, timers.resync_max_backoff)
         try:
-            while not self.closed:
+            while not self.closed and self.status != "revoked":   # a revocation under way ends it
                 self.status = "resyncing"
                 async with self.syncher.runtime.resync_slots:   # after a resume thousands wait their turn
                     self.resyncs += 1
@@ -211,7 +211,7 @@ class DataObjectObserver(DataObject):
                     answer = await self.syncher.sandbox.request(
                         {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
                         timeout=self.syncher.runtime.timers.resync_read)
-                if self.closed:   # deleted, revoked or released while the read was out
+                if self.closed or self.status == "revoked":   # deleted, revoked or released meanwhile
                     return
                 code = code_of(answer)
                 if code == 200:

@@ -428,6 +428,8 @@ class Syncher:
         self.runtime.tasks.spawn(self._revoked(observer), f"revoked {url}")
 
     async def _revoked(self, observer: DataObjectObserver) -> None:
+        if observer.closed or observer.status == "revoked":
+            return   # already told (a resync read can be refused while the revocation is under way)
         observer.status = "revoked"
         self._notify(NotificationEvent(lambda *_: None, type="unsubscribe", url=observer.url,
                                        from_=observer.reporter), 200)

@@ -311,3 +311,36 @@ async def test_delete_missed_while_down_is_notified_after_resume(lab: Lab) -> No
     kept.data["n"] = 1
     await lab.settle()
     assert_converged(w, deleted=(gone.url,))
+
+
+async def test_resubscription_refused_403_is_a_revocation(lab: Lab) -> None:
+    """The node will not let bob's runtime follow one object any more (a policy of the node): after
+    the reopen that object alone is refused, revoked with its notification (PROTOCOL §3.5); the others
+    keep updating."""
+    trace = Trace()
+    lab.monitor.subscribe(trace)
+    w = await world(lab)
+    first, second, third = w.objects
+    lab.partition(w.rt_b)
+    blocked = addr.changes(second.url)
+    lab.nodes["a.example"].policy.deny_rules.append(
+        lambda action, msg: action == "route" and msg["type"] == "subscribe" and msg["from"] == w.rt_b.sm_url
+        and blocked in msg.get("body", {}).get("resources", []))
+    lab.heal(w.rt_b)
+    await lab.settle()
+    refused = [e.detail for e in trace.of_kind("subscription") if e.where == w.rt_b.url
+               and e.detail.get("state") == "refused"]
+    assert [(d["object"], d["code"], d["description"], d["outcome"]) for d in refused] == [
+        (second.url, 403, "Blocked by policy", "revoked")]
+    assert w.notes[w.bob.url] == [("unsubscribe", second.url)]
+    assert second.url not in w.bob.syncher.observers and second.url not in w.rt_b.sm.observers
+    assert w.rt_b.stored_record("observer", second.url) is None
+    assert w.bob.url not in second.subscriptions and w.carol.url in second.subscriptions
+    for k in (1, 2):
+        first.data["n"] = k
+        third.data["n"] = k
+    await lab.settle()
+    replicas = w.replicas(w.bob)
+    assert sorted(replicas) == sorted([first.url, third.url])
+    assert [(replicas[o.url].data, replicas[o.url].version) for o in (first, third)] == [
+        (first.data, 2), (third.data, 2)]
