@@ -26,11 +26,11 @@ Applier = Callable[[Any, Path, str, Any, bool], tuple[str, str, str, Any]]
 MISSING: Any = object()
 
 #: segments of the string attributes seen lately (one runtime per message when each holds one replica)
-_parsed: dict[str, Path] = {}
+_parsed: dict[str, tuple[Path, str]] = {}
 PARSED_MAX = 4096
 
-_last_body: Any = None
-_last_plan: Plan | None = None
+#: (body, its plan) of the body last asked about
+_last: tuple[Any, Plan | None] = (None, None)
 
 
 def plan_of(b: Any) -> Plan | None:
@@ -38,22 +38,25 @@ def plan_of(b: Any) -> Plan | None:
     error the general path raises). Bodies are not changed once sent, so the plan of the body last
     asked about is reused while the same body object comes again (the memo holds it: its identity
     cannot be taken by another)."""
-    global _last_body, _last_plan
-    if b is _last_body:
-        return _last_plan
+    global _last
+    last = _last   # one reference read: the body and its plan always belong together
+    if b is last[0]:
+        return last[1]
     plan: Plan | None = None
     if isinstance(b, dict) and "attribute" in b and b.get("attributeType") != "array":
         attribute = b["attribute"]
-        segments = _parsed.get(attribute, []) if type(attribute) is str else []
-        if not segments:
+        parsed = _parsed.get(attribute) if type(attribute) is str else None
+        if parsed is None:
             try:
                 segments = parse_attribute(attribute)
             except ChangeError:
                 segments = []
+            parsed = (segments, field_of(segments))
             if segments and type(attribute) is str:
                 if len(_parsed) >= PARSED_MAX:
                     _parsed.clear()
-                _parsed[attribute] = segments
+                _parsed[attribute] = parsed
+        segments, field = parsed
         if segments:
             version = b.get("version")
             if not isinstance(version, int) or isinstance(version, bool):
@@ -63,11 +66,10 @@ def plan_of(b: Any) -> Plan | None:
             if "value" in b:
                 value = b["value"]
                 setter = apply_set if len(segments) > 1 else apply_set_top
-                plan = (setter, segments, field_of(segments), value, isinstance(value, (dict, list)), version, source,
-                        modified)
+                plan = (setter, segments, field, value, isinstance(value, (dict, list)), version, source, modified)
             else:
-                plan = (apply_remove, segments, field_of(segments), None, False, version, source, modified)
-    _last_body, _last_plan = b, plan
+                plan = (apply_remove, segments, field, None, False, version, source, modified)
+    _last = (b, plan)
     return plan
 
 

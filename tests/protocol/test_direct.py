@@ -52,7 +52,7 @@ def directly(doc: Any, b: dict[str, Any]) -> tuple[Any, list[ch.ChangeEvent] | s
     return doc, [event]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(DOCS, bodies())
 def test_direct_application_equals_the_general_path(doc: dict[str, Any], b: dict[str, Any]) -> None:
     mine = directly(copy.deepcopy(doc), b)
