@@ -22,7 +22,7 @@ from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES
 from core.net.websocket import IDLE_TIMEOUT, OPEN_TIMEOUT, NodeServer, default_max_links
 from core.node.cluster.cluster import CLUSTER_HEADERS, Cluster, ClusterUnavailable
 from core.node.home_secret import read_secret
-from core.node.limits import MAX_DEPTH_CEILING, Limits
+from core.node.limits import MAX_DEPTH_CEILING, Limits, page_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY
 from core.node.node import MAX_MESSAGE, MessageNode
 from core.node.state import MemoryState, NodeState, StateError
@@ -72,11 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file holding the domain's secret: home sessions must present it at open "
                              "(default: none, home sessions are first come)")
     parser.add_argument("--monitor-queue", type=int, default=MAX_MONITOR_QUEUE, metavar="N",
-                        help=f"events queued per monitor before it loses some (default {MAX_MONITOR_QUEUE})")
+                        help=f"events a monitor may be behind before it loses the oldest (default {MAX_MONITOR_QUEUE})")
     parser.add_argument("--replay", type=int, default=REPLAY, metavar="N",
                         help=f"events kept for monitors that ask for a replay (default {REPLAY}; 0: none)")
     parser.add_argument("--monitor-bytes", type=int, default=MONITOR_BYTES, metavar="N",
-                        help=f"bytes of envelopes the replay, and each monitor's queue, may hold "
+                        help=f"bytes of encoded events kept for the replay and all monitors together "
                              f"(default {MONITOR_BYTES})")
     parser.add_argument("--max-subscriptions", type=int, default=MAX_SUBSCRIPTIONS, metavar="N",
                         help=f"node subscriptions per session (default {MAX_SUBSCRIPTIONS}); past it: 429")
@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         limits = Limits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
+        problem = page_error(limits, args.max_message)
+        if problem is not None:
+            raise ValueError(problem)
     except ValueError as exc:
         print(f"syncscope node: {exc}", file=sys.stderr)
         return 2

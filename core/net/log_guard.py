@@ -3,6 +3,7 @@ that bounds every line and rate-limits lines logged again and again from the sam
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 
@@ -58,6 +59,13 @@ class LogGuard(logging.Filter):
         return True
 
     def _bound(self, record: logging.LogRecord, note: str) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            # Out of a system resource (asyncio's accept says so once a second while it lasts): one
+            # line says which; a traceback would only repeat where asyncio's accept loop is.
+            note = f" ({type(exc).__name__}: {exc}){note}"
+            record.exc_info = None
+            record.exc_text = None
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             record.exc_text = clip(logging.Formatter().formatException(record.exc_info), self.max_line)

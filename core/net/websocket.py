@@ -47,8 +47,11 @@ CLOSE_TIMEOUT = 2.0
 #: Closed because the peer stopped reading (TRANSPORT §5).
 TRY_AGAIN_LATER = 1013
 #: Connections the node's listening socket queues, and accepts per loop turn (asyncio accepts up to its
-#: backlog at once): file descriptors a burst may take before the link cap can refuse any of them.
-ACCEPT_BACKLOG = 64
+#: backlog at once, and a connection is counted only three turns later, once its protocol is made):
+#: file descriptors a burst may take before the link cap can refuse any of them.
+ACCEPT_BACKLOG = 16
+#: Accept batches in flight before the first of them is counted (and, past the cap, closed).
+ACCEPT_TURNS = 4
 #: Seconds a link refused with 503 is given to close its side before the node drops it.
 REFUSED_LINGER = 0.2
 #: File descriptors kept for the node's own files (state file, log, loop, listening sockets).
@@ -261,15 +264,16 @@ class NodeServer:
 
 def default_max_links() -> int:
     """Links a node holds by default: its file-descriptor limit less headroom for its own files and
-    for the connections it accepts only to refuse them (503, or dropped unread when a burst of bare
-    TCP connections has taken one more accept backlog), so `accept` never fails for lack of one."""
+    for the connections it accepts only to refuse them (503, or dropped unread when a burst has taken
+    one more accept backlog, plus the batches accepted before any is counted), so that `accept`
+    does not fail for lack of a descriptor."""
     try:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):
         return 1000
     if soft == resource.RLIM_INFINITY or soft > 1 << 20:
         soft = 1 << 20
-    return max(8, soft - 2 * ACCEPT_BACKLOG - OWN_FDS)
+    return max(8, soft - (1 + ACCEPT_TURNS) * ACCEPT_BACKLOG - OWN_FDS)
 
 
 def _counted(server: NodeServer) -> type[ServerConnection]:

@@ -40,8 +40,9 @@ class Limits:
     max_owned: int = 100_000
     #: One registry entry (its JSON encoding).
     registry_entry: int = 4 * 1024
-    #: Registry entries of the objects one runtime URL owns, in bytes.
-    registry_runtime_bytes: int = 16 << 20
+    #: Registry entries of the objects one runtime URL owns, in bytes: about 330 B for each of the
+    #: 100,000 objects it may own.
+    registry_runtime_bytes: int = 32 << 20
     #: All registry entries of the domain, in bytes.
     registry_bytes: int = 256 << 20
     #: Entries in one registry read answer, in bytes: far below a runtime's frame limit (4 × 1 MiB).
@@ -63,6 +64,27 @@ def too_long(text: str, limit: int) -> bool:
     if len(text) > limit:
         return True
     return not text.isascii() and len(text.encode()) > limit
+
+
+def page_error(limits: Limits, max_message: int) -> str | None:
+    """A registry answer (a page, plus the entry that ends it) must fit well within a message."""
+    if limits.registry_page + limits.registry_entry > max_message // 2:
+        return "--registry-page plus --registry-entry must stay below half of --max-message"
+    return None
+
+
+def address_error(limits: Limits, *addresses: Any) -> str | None:
+    """TRANSPORT §5: every address the node reads is at most `max_address` bytes."""
+    if any(isinstance(a, str) and too_long(a, limits.max_address) for a in addresses):
+        return f"address longer than {limits.max_address} bytes"
+    return None
+
+
+def token_error(limits: Limits, token: Any) -> str | None:
+    """TRANSPORT §5: a session, delegation or monitor token is at most `max_token` bytes."""
+    if isinstance(token, str) and too_long(token, limits.max_token):
+        return f"token longer than {limits.max_token} bytes"
+    return None
 
 
 def deeper_than(value: Any, limit: int) -> bool:

@@ -13,14 +13,17 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from core.monitor import Monitor
+from core.node.address_allocation import MAX_DEALLOCATED, AddressAllocation
 from core.node.allocation import AllocationError, Allocator
+from core.node.frames import acceptance, header, peek, resources_of, wire_size
 from core.node.home_secret import home_refusal
-from core.node.limits import Limits, frame_deeper_than, scheme_error, too_long
+from core.node.limits import Limits, address_error, frame_deeper_than, page_error, scheme_error, token_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
@@ -39,9 +42,6 @@ MAX_MESSAGE = 1 << 20
 BAD_FRAMES = 20
 BAD_FRAME_WINDOW = 10.0
 
-#: Objects deallocated by reTHINK runtimes the node remembers, for their late delete (INTEROP).
-MAX_DEALLOCATED = 10_000
-
 #: Link control addresses (`mn:/session`, `mn:/monitor`, TRANSPORT §2, §4): never routed.
 _MN_SCHEME = "mn:/"
 
@@ -50,7 +50,7 @@ _MN_SCHEME = "mn:/"
 SessionHook = Callable[[str, Session, dict[str, Any]], None]
 
 
-class MessageNode:
+class MessageNode(AddressAllocation):
     """The Message Node of `domain` (`domain://msg-node.<domain>`)."""
 
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
@@ -78,6 +78,8 @@ class MessageNode:
         self.aa_url = f"{self.url}/address-allocation"   # older reTHINK: alias of oam_url (INTEROP §2)
         self.registry_url = addr.registry(domain)
         self.limits = limits or Limits()
+        if page_error(self.limits, max_message) is not None:   # a registry page must fit a message
+            self.limits = replace(self.limits, registry_page=max(1, max_message // 4))
         self.subscriptions = SubscriptionManager(max_subscriptions, max_subscription_bytes)
         self.allocator = Allocator(domain, self.limits.max_allocation, self.limits.max_owned, self.limits.acceptances)
         self.state = state or MemoryState()
@@ -171,9 +173,9 @@ class MessageNode:
         if isinstance(frame, dict):
             msg: Any = frame
         else:
-            size = _size(frame)
+            size = wire_size(frame)
             if size > self.max_message:
-                self._bad_frame(session, _peek(frame), 413, f"message larger than {self.max_message} bytes")
+                self._bad_frame(session, peek(frame), 413, f"message larger than {self.max_message} bytes")
                 return
             try:
                 msg = orjson.loads(frame)
@@ -183,9 +185,9 @@ class MessageNode:
                 return
             if frame_deeper_than(frame, msg, self.limits.max_depth):
                 # TRANSPORT §5: it could be read but not forwarded, answered or traced whole.
-                self._bad_frame(session, _header(msg), 400, "too deeply nested", size)
+                self._bad_frame(session, header(msg), 400, "too deeply nested", size)
                 return
-        problem = envelope_error(msg, link=True) or self._address_error(msg["from"], msg["to"])
+        problem = envelope_error(msg, link=True) or address_error(self.limits, msg["from"], msg["to"])
         if problem is not None:
             self._bad_frame(session, msg if isinstance(msg, dict) else None, 400, problem, size)
             return
@@ -210,21 +212,10 @@ class MessageNode:
         else:
             self._route(session, msg)
 
-    def _address_error(self, *addresses: Any) -> str | None:
-        """TRANSPORT §5: addresses the node reads are at most `max_address` bytes."""
-        limit = self.limits.max_address
-        if any(isinstance(a, str) and too_long(a, limit) for a in addresses):
-            return f"address longer than {limit} bytes"
-        return None
-
-    def _token_error(self, token: Any) -> str | None:
-        limit = self.limits.max_token
-        return f"token longer than {limit} bytes" if isinstance(token, str) and too_long(token, limit) else None
-
     def receive_binary(self, session: Session, frame: bytes) -> None:
         """A binary frame (TRANSPORT §1): refused with 400 when its `id` and `from` can be read."""
         if session.state is not SessionState.CLOSED:
-            self._bad_frame(session, _peek(frame), 400, "binary frames are not accepted; send JSON text")
+            self._bad_frame(session, peek(frame), 400, "binary frames are not accepted; send JSON text")
 
     # session control (TRANSPORT §2) --------------------------------------------------------------
 
@@ -241,7 +232,7 @@ class MessageNode:
             self._answer(session, msg, 400, "session already open")
             return
         token = msg.get("body", {}).get("token") if proof is None else proof
-        problem = self._token_error(token)
+        problem = token_error(self.limits, token)
         if problem is not None:
             self._answer(session, msg, 400, problem)
             return
@@ -316,7 +307,7 @@ class MessageNode:
             self._answer(s, msg, 403, "this node has no monitor feed")
             return
         body = msg.get("body", {})
-        problem = self._token_error(body.get("token"))
+        problem = token_error(self.limits, body.get("token"))
         refusal = (400, problem) if problem is not None else self.feed.refusal(body)
         if refusal is None and "secret" in body and home_refusal(self.home_secret, body) is not None:
             refusal = 403, "wrong home secret"   # a console checks the domain secret it was given (ours)
@@ -356,7 +347,7 @@ class MessageNode:
         for hyperty in binds:
             self.bound[hyperty] = s.runtime
             self.state.bind(hyperty, s.runtime)
-        accepted = _acceptance(msg)
+        accepted = acceptance(msg)
         if accepted is not None and accepted[0] == s.runtime:
             obj = addr.object_of(msg["to"])
             owner = self.allocator.owner.get(obj)
@@ -393,9 +384,9 @@ class MessageNode:
             return
         body = msg.get("body", {})
         source = body.get("source")
-        problem = self._address_error(source, body.get("resource"))
-        if problem is None and _acceptance(msg) is not None:
-            problem = self._token_error(body["delegationToken"])
+        problem = address_error(self.limits, source, body.get("resource"))
+        if problem is None and acceptance(msg) is not None:
+            problem = token_error(self.limits, body["delegationToken"])
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return
@@ -623,7 +614,7 @@ class MessageNode:
     def _subscription_request(self, s: Session, msg: Message) -> None:
         resources, problem = resources_of(msg.get("body", {}), msg["type"])
         if problem is None:
-            problem = self._address_error(*resources)
+            problem = address_error(self.limits, *resources)
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return
@@ -682,134 +673,6 @@ class MessageNode:
                 self.monitor.emit("subscription", self.url, action=action, address=address, session=s.runtime)
         self._answer(s, msg, 200)
 
-    def _object_allocation(self, s: Session, msg: Message) -> None:
-        body = msg.get("body", {})
-        try:
-            if msg["type"] == "create":
-                if s.visiting:
-                    self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
-                    return
-                scheme = body.get("scheme")
-                value = body.get("value", {})
-                number = value.get("number", 1) if isinstance(value, dict) else 1
-                problem = scheme_error(scheme, self.limits.max_scheme)   # PROTOCOL §1.1, TRANSPORT §5
-                if problem is not None:
-                    self._answer(s, msg, 400, problem)
-                    return
-                if isinstance(number, bool) or not isinstance(number, int):
-                    self._answer(s, msg, 400, "bad number")
-                    return
-                urls = self.allocator.allocate(s.runtime, scheme, number)
-                self.state.owners(urls, s.runtime)
-                for url in urls:
-                    self._ownership(s, url, s.runtime, "allocated")
-                self._answer(s, msg, 200, value={"allocated": urls})
-                return
-            resource = body.get("resource")
-            if not isinstance(resource, str) or not resource:
-                self._answer(s, msg, 400, "missing resource")
-                return
-            if msg["type"] == "delete":
-                self.allocator.deallocate(s.runtime, resource)
-                self.state.drop_owner(resource)
-                self.registry.forget(resource)
-                if addr.is_object_url(resource):
-                    self.deallocated[resource] = s.runtime
-                    if len(self.deallocated) > MAX_DEALLOCATED:
-                        self.deallocated.popitem(last=False)
-                self._ownership(s, resource, "", "deallocated")
-                self._answer(s, msg, 200)
-            elif msg["type"] == "read":
-                self._owner_query(s, msg, resource, body.get("delegationToken"))
-            else:
-                self._transfer(s, msg, resource, body)
-        except AllocationError as exc:
-            self._answer(s, msg, exc.code, exc.description)
-
-    def _owner_query(self, s: Session, msg: Message, resource: str, token: Any) -> None:
-        """PROTOCOL §1.2 step 6. The query fences its token only when it is answered 200 and asked by
-        the owner or by the runtime that accepted a transfer with it: nobody else's query can be
-        contradicted by a transfer, and a refused or third-party query stores nothing."""
-        problem = self._token_error(token)
-        if problem is not None:
-            self._answer(s, msg, 400, problem)
-            return
-        owner = self.allocator.owner.get(resource)
-        if owner is None:
-            self._answer(s, msg, 404, "unknown object")
-            return
-        if isinstance(token, str) and token and token not in self.allocator.fenced and (
-                owner == s.runtime or self.allocator.accepted.get((resource, token)) == s.runtime):
-            self.allocator.unaccept((resource, token))
-            self.allocator.fenced.add(token)
-            self.state.fence(token)
-        self._answer(s, msg, 200, value={"runtime": owner})
-
-    def _transfer(self, s: Session, msg: Message, resource: str, body: dict[str, Any]) -> None:
-        """PROTOCOL §4 #8, the commit point: owner and the node subscriptions of O, O/subscription move,
-        only to a runtime that accepted the transfer with this token (#4), within its quota."""
-        value = body.get("value")
-        token = body.get("delegationToken")
-        target = value.get("runtime") if isinstance(value, dict) else None
-        if not isinstance(target, str) or not isinstance(token, str) or not token:
-            self._answer(s, msg, 400, "missing value.runtime or delegationToken")
-            return
-        problem = self._address_error(target) or self._token_error(token)
-        if problem is None and addr.runtime_of(target) != target:
-            problem = "value.runtime is not a runtime URL"
-        if problem is not None:
-            self._answer(s, msg, 400, problem)
-            return
-        self.allocator.transfer(s.runtime, resource, target, token)
-        self.state.commit_transfer(token)
-        self.state.owners([resource], target)
-        new = self.sessions.get(target)
-        for address in (resource, addr.subscription(resource)):
-            had = address in s.subscriptions
-            self.subscriptions.move(address, s, new)
-            if had and self.monitor.active:   # the routing view follows the move like any other change
-                self.monitor.emit("subscription", self.url, action="removed", address=address, session=s.runtime)
-                if new is not None:
-                    self.monitor.emit("subscription", self.url, action="added", address=address,
-                                      session=new.runtime)
-        self._ownership(s, resource, target, "transferred")
-        self._answer(s, msg, 200)
-
-    def _ownership(self, s: Session, address: str, runtime: str, action: str) -> None:
-        """`runtime` is the owner afterwards ('' once deallocated); `session` the runtime that asked."""
-        if self.monitor.active:
-            self.monitor.emit("ownership", self.url, address=address, runtime=runtime, action=action,
-                              session=s.runtime)
-
-    def _hyperty_allocation(self, s: Session, msg: Message) -> None:
-        body = msg.get("body", {})
-        try:
-            if msg["type"] == "create":
-                if s.visiting:
-                    self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
-                    return
-                value = body.get("value", {})
-                number = value.get("number", 1) if isinstance(value, dict) else 1
-                if isinstance(number, bool) or not isinstance(number, int):
-                    self._answer(s, msg, 400, "bad number")
-                    return
-                urls = self.allocator.allocate(s.runtime, "hyperty", number)
-                self.state.owners(urls, s.runtime)
-                for url in urls:
-                    self._ownership(s, url, s.runtime, "allocated")
-                self._answer(s, msg, 200, value={"allocated": urls})
-            else:
-                resource = body.get("resource")
-                if not isinstance(resource, str) or not resource:
-                    self._answer(s, msg, 400, "missing resource")
-                    return
-                self.allocator.deallocate(s.runtime, resource)
-                self.state.drop_owner(resource)
-                self._ownership(s, resource, "", "deallocated")
-                self._answer(s, msg, 200)
-        except AllocationError as exc:
-            self._answer(s, msg, exc.code, exc.description)
-
     def _registry_request(self, s: Session, msg: Message) -> None:
         code, description, fields = self.registry.request(s.runtime, msg["type"], msg.get("body", {}))
         self._answer(s, msg, code, description, **fields)
@@ -820,68 +683,3 @@ def _child_edit_from_parent(s: Session, msg: Message) -> bool:
     to = msg["to"]
     return (msg["type"] in ("create", "update") and addr.CHILDREN in to and is_rethink(s.runtime)
             and msg["from"] == addr.object_of(to))
-
-
-def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | None]:
-    """The address list of an MN (un)subscribe: `resources`, or one alias of PROTOCOL §1.5 / §7 #5."""
-    forms = []
-    if "resources" in body:
-        forms.append(body["resources"])
-    if mtype in body:
-        forms.append(body[mtype])
-    if "resource" in body:
-        resource = body["resource"]
-        names = body.get("childrenResources", [])
-        if not isinstance(resource, str) or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            return [], "bad resource or childrenResources"
-        forms.append([resource, *(addr.children(resource, n) for n in names)])
-    if not forms:
-        return [], "missing resources"
-    if mtype == "unsubscribe" and len(forms) == 2 and "resource" in body and "resources" in body \
-            and isinstance(forms[0], list):
-        # INTEROP §2: reTHINK's observer sends both; their union, where `resource: O` also names O's
-        # change channel (an observer never holds O itself, DECISIONS.md)
-        forms = [[*forms[0], *forms[1], addr.changes(body["resource"])]]
-    if len(forms) > 1:
-        return [], "give resources in one form only"
-    resources = forms[0]
-    if not isinstance(resources, list) or not resources or not all(isinstance(a, str) and a for a in resources):
-        return [], "resources must be a non-empty list of addresses"
-    return resources, None
-
-
-def _size(frame: bytes | str) -> int:
-    """Size in bytes as it crossed the wire (UTF-8); `isascii` is O(1) on str, so ASCII text is free."""
-    if isinstance(frame, bytes) or frame.isascii():
-        return len(frame)
-    return len(frame.encode())
-
-
-def _acceptance(msg: Message) -> tuple[str, str] | None:
-    """(runtime, token) when `msg` is a runtime accepting a transfer (PROTOCOL §4 #4: its SM to
-    `O/subscription`, `create {delegate, delegationToken, runtime}`), else None."""
-    body = msg.get("body", {})
-    runtime, token = body.get("runtime"), body.get("delegationToken")
-    if (msg["type"] != "create" or not msg["to"].endswith(addr.SUBSCRIPTION) or "delegate" not in body
-            or not isinstance(runtime, str) or not isinstance(token, str) or not token
-            or msg["from"] != addr.sm_of(runtime)):
-        return None
-    return runtime, token
-
-
-def _header(msg: Any) -> dict[str, Any] | None:
-    """`id`, `type`, `from`, `to` of a parsed message refused whole (to answer it, and trace it small)."""
-    if not isinstance(msg, dict):
-        return None
-    return {k: msg.get(k) for k in ("id", "type", "from", "to")}
-
-
-def _peek(frame: bytes | str) -> dict[str, Any] | None:
-    """Read `id`, `from`, `to`, `type` of an oversize frame when it parses (to answer 413)."""
-    try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(msg, dict):
-        return None
-    return {k: msg.get(k) for k in ("id", "type", "from", "to")}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
+from core.protocol.dialect import is_rethink
 from core.protocol.message import Message, SyncError, code_of, response
 from core.schemas import expand
 from core.sync.child import DataObjectChild
@@ -286,7 +287,7 @@ class Syncher:
         for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
             self._dispatch_observed(observer, msg)
         self._direct(observer, listeners)
-        if "childrenObjects" not in value and observer.childrens:
+        if "childrenObjects" not in value and observer.childrens and is_rethink(str(value.get("runtime", ""))):
             observer.resync_soon()   # a reTHINK reporter's answer has no children: its read has them
         return observer
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.cluster.world import World
-from tests.net.test_cli import Process, syncscope
+from tests.net.test_cli import Process, processes, syncscope  # noqa: F401 - `processes`: the fixture
 
 WAIT = 30.0
 
@@ -84,21 +84,11 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[Nats]:
         await server.stop()
 
 
-@pytest.fixture
-async def processes() -> AsyncIterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for p in started:
-        if p.proc.returncode is None:
-            p.proc.kill()
-            await p.proc.wait()
-
-
-async def start_cluster_node(processes: list[Process], nats: Nats, domain: str, name: str,
+async def start_cluster_node(started: list[Process], nats: Nats, domain: str, name: str,
                              *extra: str) -> tuple[Process, str]:
     node = await syncscope("node", "--domain", domain, "--port", "0", "--cluster", nats.url, "--node-id", name,
                            "--monitor-token", "watch", *extra)
-    processes.append(node)
+    started.append(node)
     listening = await node.line()
     assert listening.startswith("listening on ws://127.0.0.1:"), (listening, await node.finish())
     joined = await node.line()

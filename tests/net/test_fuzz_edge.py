@@ -91,6 +91,11 @@ class Edge:
             rcvd = self.conn.protocol.close_rcvd
             self.codes.append(rcvd.code if rcvd is not None else 1006)
             self.conn = None
+        except (OSError, AttributeError):
+            # This client's own socket went while it wrote (the node closed 1009 under a 4 MiB frame;
+            # asyncio then fails inside the client's abort). The node's side is what is checked.
+            self.codes.append(1006)
+            self.conn = None
 
 
 def test_random_frames_at_the_edge_never_crash_the_node() -> None:
@@ -124,6 +129,10 @@ def test_random_frames_at_the_edge_never_crash_the_node() -> None:
         loop.run_until_complete(pair.converged())
         assert node.alive and seen[0] >= EXAMPLES
         assert 1011 not in edge.codes
+    except BaseException:
+        print(f"after {seen[0]} examples; node alive: {node.alive}; close codes seen: {sorted(set(edge.codes))}")
+        print("node log (end):", bytes(node.stderr[-4000:]).decode(errors="replace"))
+        raise
     finally:
         loop.run_until_complete(pair.close())
         if edge.conn is not None:

@@ -327,3 +327,12 @@ async def test_a_message_nested_255_to_1024_deep_is_answered_400_and_the_session
                 drops += 1
     assert (await p.ask("read", p.runtime + "/sm", OAM, {"resource": "comm://a.example/x"}))["code"] == 404
     await pair.converged()
+
+
+async def test_limit_options_out_of_range_exit_2() -> None:
+    for args, problem in ((("--max-depth", "300"), "max_depth must be between 1 and 240"),
+                          (("--registry-page", "600000"), "--registry-page plus --registry-entry must stay below "
+                                                          "half of --max-message")):
+        node = await syncscope("node", "--domain", D, "--port", "0", *args)
+        rc, out, err = await node.finish()
+        assert (rc, out, err.strip()) == (2, "", f"syncscope node: {problem}")

@@ -3,32 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
-import pytest
-from PySide6.QtWidgets import QApplication
 from websockets.asyncio.client import connect as ws_connect
 
-from core.lab import Lab
 from core.protocol import address as addr
 
 # the cluster tests' fixtures: a real NATS server and the node processes started on it
 from tests.cluster.conftest import Nats, nats_server, processes, start_cluster_node  # noqa: F401
 from tests.cluster.test_cross_node import request
 from tests.net.test_cli import Process
-from tests.ui.test_remote_nodes import connect, wait_for
+from tests.ui.test_remote_nodes import connect, console, wait_for  # noqa: F401 - `console`: the fixture
 from ui.main_window import MainWindow
-
-
-@pytest.fixture
-async def console(lab: Lab, qapp: QApplication) -> AsyncIterator[MainWindow]:
-    window = MainWindow(lab)
-    window.remote.first_retry, window.remote.max_retry = 0.05, 0.2
-    window.show()
-    yield window
-    await window.remote.aclose()
-    window.close()
 
 
 async def test_live_nodes_shows_the_members_and_which_member_holds_each_session(

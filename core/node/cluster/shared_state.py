@@ -149,36 +149,24 @@ class ClusterState:
             self._apply(what, name, value)
 
     def _into_snapshot(self, what: str, name: str, value: Any) -> None:
-        snap = self._snapshot
-        if value is None:
+        if value is None or what == "acceptances":   # acceptances die with their link: none to restore
             return
-        if what == "tokens":
-            snap.tokens[name] = value
-        elif what == "owners":
-            snap.owners[name] = value
-        elif what == "fences":
+        snap = self._snapshot
+        if what == "fences":
             if value == "fence":
                 snap.fenced.add(name)
-        elif what == "bound":
-            snap.bound[name] = value
-        elif what == "registry":
-            snap.registrations[name] = value
+            return
+        targets: dict[str, dict[str, Any]] = {"tokens": snap.tokens, "owners": snap.owners, "bound": snap.bound,
+                                              "registry": snap.registrations}
+        targets[what][name] = value
 
     def _apply(self, what: str, name: str, value: Any) -> None:
         view = self.view
         assert view is not None
-        if what == "tokens":
-            view.set_token(name, value)
-        elif what == "owners":
-            view.set_owner(name, value)
-        elif what == "fences":
-            view.set_fence(name, value)
-        elif what == "bound":
-            view.set_bound(name, value)
-        elif what == "registry":
-            view.set_registration(name, value)
-        elif what == "acceptances":
-            view.set_acceptance(name, value)
+        setters: dict[str, Callable[[str, Any], None]] = {
+            "tokens": view.set_token, "owners": view.set_owner, "fences": view.set_fence,
+            "bound": view.set_bound, "registry": view.set_registration, "acceptances": view.set_acceptance}
+        setters[what](name, value)
 
     # the state interface (core.node.state) ----------------------------------------------------------
 
