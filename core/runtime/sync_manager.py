@@ -551,10 +551,10 @@ class SyncManager:
 
     async def _forget_observed(self, oo: ObserverObject) -> None:
         self._release_observed(oo)
+        self.runtime.forget_observer(oo.url)   # first: a crash during the node's answer must not resume it
         mns, oo.mns = oo.mns, []
         if mns:
             await self.runtime.routing.unsubscribe(mns)
-        self.runtime.forget_observer(oo.url)
 
     # unsubscribe (PROTOCOL §3.5) ---------------------------------------------------------------------
 

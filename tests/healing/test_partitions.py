@@ -327,6 +327,7 @@ async def test_resubscription_refused_403_is_a_revocation(lab: Lab) -> None:
         lambda action, msg: action == "route" and msg["type"] == "subscribe" and msg["from"] == w.rt_b.sm_url
         and blocked in msg.get("body", {}).get("resources", []))
     lab.heal(w.rt_b)
+    await lab.until(lambda: second.url not in w.bob.syncher.observers and second.url not in w.rt_b.sm.observers)
     await lab.settle()
     refused = [e.detail for e in trace.of_kind("subscription") if e.where == w.rt_b.url
                and e.detail.get("state") == "refused"]

@@ -133,11 +133,13 @@ def reporter_handle(model: Model, url: str) -> Any:
 
 
 async def quiet(lab: Lab, rt: Runtime, timeout: float) -> bool:
-    """The runtime's links are open, nothing is queued, no delete is owed by the node and nothing is in
-    flight (a crash then loses nothing that only a later update could reveal: see docs/SOAK.md).
-    Observers healing a gap may be under way: a resume resyncs them again."""
+    """The runtime's links are open, nothing is queued, no delete is owed by the node, its SM is not in
+    the middle of a request and nothing is in flight (a crash then loses nothing that only a later
+    update could reveal: see docs/SOAK.md). Observers healing a gap may be under way: a resume
+    resyncs them again."""
     def is_quiet() -> bool:
-        return (all(s.state is StubState.OPEN and not s.queue for s in rt.stubs.values())
+        sm_busy = any(t.get_name().startswith("sm ") for t in rt.tasks._tasks)   # a request mid-way
+        return (all(s.state is StubState.OPEN and not s.queue for s in rt.stubs.values()) and not sm_busy
                 and all(isinstance(x, DataObjectObserver) for x in rt.healing) and lab.inflight.count == 0)
     try:
         await lab.until(is_quiet, timeout)

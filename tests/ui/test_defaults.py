@@ -5,7 +5,7 @@ and the log, and a created object is selected."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QStyleOptionViewItem
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from console.demo import Demo
@@ -14,8 +14,9 @@ from tests.ui.test_flow import click_row, edit_chat, run_dialog
 from ui.dialogs.base import ActionDialog
 from ui.dialogs.create_object import CreateObjectDialog
 from ui.main_window import MainWindow
+from ui.models.flash import FLASH_BRUSH, FLASH_SECONDS
+from ui.models.message_log import SELECTED_BRUSH
 from ui.models.objects import ObjectsModel
-from ui.widgets.flash import FLASH_BRUSH, FLASH_SECONDS
 
 
 def shortcut(qtbot: QtBot, window: MainWindow, key: Qt.Key, shift: bool = False) -> ActionDialog:
@@ -144,19 +145,15 @@ async def test_history_follows_the_newest_version_until_the_user_picks_one(qtbot
 async def test_a_changed_object_and_new_log_rows_flash(qtbot: QtBot, lab: Lab, window: MainWindow,
                                                        demo: Demo) -> None:
     await edit_chat(qtbot, window, lab, demo, "away")
-    objects = window.objects_dock
-    chat = objects.proxy.mapFromSource(window.objects.index(window.objects.row_of(demo.chat.url), 0))
-    context = objects.proxy.mapFromSource(window.objects.index(window.objects.row_of(demo.context.url), 0))
-    log = window.messages_dock
-    newest = log.proxy.index(log.proxy.rowCount() - 1, 3)
-    option = QStyleOptionViewItem()
-    objects.flash.initStyleOption(option, chat)
-    assert option.backgroundBrush == FLASH_BRUSH
-    assert objects.flash.flashing(chat) and log.flash.flashing(newest)
+    objects = window.objects_dock.proxy
+    background = Qt.ItemDataRole.BackgroundRole
+    chat = objects.mapFromSource(window.objects.index(window.objects.row_of(demo.chat.url), 3))
+    context = objects.mapFromSource(window.objects.index(window.objects.row_of(demo.context.url), 3))
+    log = window.messages_dock.proxy
+    newest = log.index(log.rowCount() - 1, 3)
+    assert objects.data(chat, background) == FLASH_BRUSH
+    assert log.data(newest, background) == FLASH_BRUSH
     changed = window.objects.values[window.objects.row_of(demo.chat.url)][ObjectsModel.AGE]
-    objects.flash.clock = log.flash.clock = lambda: changed + FLASH_SECONDS + 0.5   # a moment later
-    assert not objects.flash.flashing(chat) and not objects.flash.flashing(context)
-    assert not log.flash.flashing(newest)
-    option = QStyleOptionViewItem()
-    objects.flash.initStyleOption(option, chat)
-    assert option.backgroundBrush != FLASH_BRUSH
+    window.objects.clock = window.log.clock = lambda: changed + FLASH_SECONDS + 0.5   # a moment later
+    assert objects.data(chat, background) is None and objects.data(context, background) is None
+    assert log.data(newest, background) == SELECTED_BRUSH   # back to its shade: a message of the chat

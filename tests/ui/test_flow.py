@@ -3,8 +3,8 @@ wherever the row was seen), and "Only this flow" shows just its rows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableView
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMenu, QTableView
 from pytestqt.qtbot import QtBot
 
 from console.demo import Demo
@@ -157,3 +157,25 @@ async def test_a_subscribe_is_followed_through_both_nodes_from_any_of_its_rows(q
     dock = window.messages_dock
     assert dock.proxy.mapToSource(dock.view.currentIndex()).row() == target.row
     assert '"type": "forward"' in dock.detail.toPlainText()
+
+
+async def test_right_click_on_a_row_filters_the_log_to_its_flow(qtbot: QtBot, lab: Lab, window: MainWindow,
+                                                                demo: Demo) -> None:
+    await edit_chat(qtbot, window, lab, demo, "away")
+    rows = window.log.rows
+    update = max(i for i, r in enumerate(rows) if r[TYPE] == "update" and r[SENDER] == demo.chat.url)
+    dock = window.messages_dock
+    index = dock.proxy.mapFromSource(window.log.index(update, 0))
+    dock.view.scrollTo(index)
+
+    def choose() -> None:
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu)
+        next(a for a in menu.actions() if a.text() == "Filter the log to this flow").trigger()
+        menu.close()
+    QTimer.singleShot(0, choose)
+    dock.view.customContextMenuRequested.emit(dock.view.visualRect(index).center())   # a right-click
+    assert dock.flow_button.isChecked()
+    assert [h[2] for h in shown_hops(window)] == ["update"] * 6
+    assert {identity(rows[dock.proxy.mapToSource(dock.proxy.index(r, 0)).row()])
+            for r in range(dock.proxy.rowCount())} == {identity(rows[update])}

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -31,7 +32,7 @@ from ui.models.filter_expression import FilterError
 from ui.models.log_row import event_of, identity
 from ui.models.message_filter import MessageFilter
 from ui.models.message_log import LogImportError, MessageFilterProxy, MessageLogModel
-from ui.widgets.flash import FlashDelegate, sort_key_time
+from ui.widgets.flash import fade_flashes
 from ui.widgets.sequence_chart import SequenceChart
 
 #: The widest value of each log column, to size it (From and To: an object's sub-address, named short).
@@ -110,7 +111,9 @@ class MessagesDock(QDockWidget):
             self.view.setColumnWidth(column, metrics.horizontalAdvance(sample) + 18)
         self.view.horizontalHeader().setStretchLastSection(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.flash = FlashDelegate(self.view, sort_key_time(0))  # new rows flash
+        self.fade = fade_flashes(self.view)  # new rows flash (ui.models.flash)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._row_menu)
         self.view.verticalScrollBar().actionTriggered.connect(self._scrolled_by_user)
         self.view.pressed.connect(lambda _index: self.set_following(False))
         self.proxy.rowsInserted.connect(self._rows_arrived)
@@ -281,6 +284,17 @@ class MessagesDock(QDockWidget):
         rows = self.model.rows
         self.flow = frozenset(identity(rows[a.row]) for a in chart.arrows) or None
         self.flow_button.setEnabled(self.flow is not None)
+
+    def _row_menu(self, point: QPoint) -> None:
+        index = self.view.indexAt(point)
+        if not index.isValid():
+            return
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        menu = QMenu(self.view)
+        menu.addAction("Show its journey (Sequence)", lambda: self.tabs.setCurrentIndex(1))
+        menu.addAction("Filter the log to this flow", lambda: self.filter_to_flow(True))
+        menu.exec(self.view.viewport().mapToGlobal(point))
 
     def filter_to_flow(self, on: bool = True) -> None:
         """Show only the rows of the flow drawn in Sequence (off: every row the other filters let through)."""

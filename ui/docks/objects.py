@@ -33,7 +33,7 @@ from ui.models.history import HistoryModel
 from ui.models.json_tree import JsonTreeModel, Side
 from ui.models.objects import ObjectsModel
 from ui.models.table import KEY_ROLE, TextFilterProxy
-from ui.widgets.flash import FlashDelegate, sort_key_time
+from ui.widgets.flash import fade_flashes
 
 #: Position of the Children tab.
 CHILDREN_TAB = 3
@@ -92,7 +92,7 @@ class ObjectsDock(QDockWidget):
         self.table.setModel(self.proxy)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.flash = FlashDelegate(self.table, sort_key_time(ObjectsModel.AGE))  # a changed object's row flashes
+        self.fade = fade_flashes(self.table)  # a changed object's row flashes (ui.models.flash)
         self._ages = QTimer(self)  # "Last change" is an age worked out at paint time: repaint it
         self._ages.setInterval(AGE_TICK_MS)
         self._ages.timeout.connect(self.table.viewport().update)

@@ -9,7 +9,7 @@ garbage collector does not walk.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
+from ui.models.flash import FLASH_BRUSH, FLASH_SECONDS
 from ui.models.header import column_header
 from ui.models.log_row import (
     CODE,
@@ -87,6 +88,8 @@ class MessageLogModel(QAbstractTableModel):
         self.max_rows = max_rows
         self.source = source
         self.rows: list[LogRow] = []
+        self.clock: Callable[[], float] = time.time   # what "new" is measured against (rows flash)
+        self.flash_new = True
         self.held: list[LogRow] = []
         self.paused = False
         self.selected_object = ""
@@ -109,6 +112,8 @@ class MessageLogModel(QAbstractTableModel):
                 self.heldChanged.emit()
             return
         self._waiting.extend(fresh)
+        # Under heavy traffic every row is new: a log all flashing says nothing and costs each repaint.
+        self.flash_new = len(fresh) < BUSY_ROWS
         if len(self._waiting) < BUSY_ROWS or time.monotonic() - self._appended_at >= APPEND_EVERY:
             self.catch_up()
 
@@ -211,6 +216,8 @@ class MessageLogModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display(row, column)
         if role == Qt.ItemDataRole.BackgroundRole:
+            if self.flash_new and self.clock() - row[TS] < FLASH_SECONDS:
+                return FLASH_BRUSH  # a new row flashes
             return SELECTED_BRUSH if self.selected_object and self._concerns_selected(row) else None
         if role == Qt.ItemDataRole.ForegroundRole:
             return DROP_BRUSH if row[KIND] == "drop" else None

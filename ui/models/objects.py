@@ -5,7 +5,7 @@ last change; its age is worked out when the cell is painted (the dock repaints o
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -13,6 +13,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.monitor import TraceEvent
 from ui.index import EngineIndex
+from ui.models.flash import FLASH_BRUSH, FLASH_SECONDS
 from ui.models.table import GONE, KeyedTableModel
 
 
@@ -38,6 +39,7 @@ class ObjectsModel(KeyedTableModel):
     def __init__(self, index: EngineIndex) -> None:
         super().__init__()
         self.engine = index
+        self.clock: Callable[[], float] = time.time   # what "just changed" is measured against (rows flash)
         self.refresh(index.object_urls())
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
@@ -74,6 +76,8 @@ class ObjectsModel(KeyedTableModel):
         return super().text(row, column, value)
 
     def extra(self, row: int, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.BackgroundRole and self.clock() - self.values[row][self.AGE] < FLASH_SECONDS:
+            return FLASH_BRUSH  # its version just changed
         if role == Qt.ItemDataRole.ToolTipRole and column == self.URL:
             return self.keys[row]
         if role == Qt.ItemDataRole.ForegroundRole and column == self.BEHIND and self.values[row][self.BEHIND]:
