@@ -20,15 +20,17 @@ import orjson
 
 from core.monitor import Monitor
 from core.node.address_allocation import MAX_DEALLOCATED, AddressAllocation
-from core.node.allocation import AllocationError, Allocator
-from core.node.frames import acceptance, header, peek, resources_of, wire_size
+from core.node.allocation import Allocator
+from core.node.cluster.hooks import ClusterSide
+from core.node.frames import acceptance, header, peek, wire_size
 from core.node.home_secret import home_refusal
-from core.node.limits import Limits, address_error, frame_deeper_than, page_error, scheme_error, token_error
+from core.node.limits import Limits, address_error, frame_deeper_than, page_error, token_error
 from core.node.monitor_feed import MAX_MONITOR_QUEUE, MONITOR_BYTES, REPLAY, MonitorFeed
 from core.node.registry import Registry
 from core.node.session import TAKEOVER, Session, SessionState, Transport
 from core.node.state import MemoryState
 from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, SubscriptionManager
+from core.node.subscription_requests import SubscriptionRequests
 from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.dialect import is_rethink, to_rethink
@@ -50,7 +52,7 @@ _MN_SCHEME = "mn:/"
 SessionHook = Callable[[str, Session, dict[str, Any]], None]
 
 
-class MessageNode(AddressAllocation):
+class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
     """The Message Node of `domain` (`domain://msg-node.<domain>`)."""
 
     def __init__(self, domain: str, monitor: Monitor | None = None, *, max_message: int = MAX_MESSAGE,
@@ -447,52 +449,6 @@ class MessageNode(AddressAllocation):
             return
         self._no_route(s, msg, "nobody subscribed")
 
-    # a clustered domain (core.node.cluster) ---------------------------------------------------------
-
-    def _when_unrouted(self, s: Session, msg: Message, refuse: Callable[[], None]) -> Callable[[], None] | None:
-        """What to do when no node of the domain could deliver `msg`: publications and responses are
-        dropped unanswered (PROTOCOL §1.5), so they need no acknowledgement."""
-        if msg["type"] in ("update", "delete", "response"):
-            return None
-
-        def unrouted() -> None:
-            if s.live:
-                refuse()
-
-        return unrouted
-
-    def _interest(self, address: str, on: bool) -> None:
-        if self.cluster is not None and self.cluster.router is not None:
-            self.cluster.router.interest(address, on)
-
-    def _durably(self, handle: Callable[[Session, Message], None], s: Session, msg: Message) -> None:
-        """Handle a request that may change shared state; on a clustered node its answers leave only
-        once those changes are stored (a node that dies forgets nothing it answered), and become 409
-        or 503 when another node changed the same thing first or NATS could not store it."""
-        state = self.cluster.state if self.cluster is not None else None
-        if state is None:
-            handle(s, msg)
-            return
-        asked, self._held = state.asked, []
-        try:
-            handle(s, msg)
-        finally:
-            held, self._held = self._held, None
-        if state.asked == asked:
-            for answer in held:
-                self._send_answer(*answer)
-            return
-
-        def release(failure: int) -> None:
-            for session, request, code, description, fields in held:
-                if failure and code < 300:
-                    code, description, fields = failure, (
-                        "another node of the domain changed it first; try again" if failure == 409
-                        else "the domain's shared state could not be stored; try again"), {}
-                self._send_answer(session, request, code, description, fields)
-
-        state.after(release)
-
     def _owner_of(self, to: str) -> str | None:
         runtime = addr.runtime_of(to)
         if runtime:
@@ -610,68 +566,6 @@ class MessageNode(AddressAllocation):
             self._answer(s, msg, 400, f"{mtype} is not supported by {to}")
         else:
             self._answer(s, msg, 404, "not found")
-
-    def _subscription_request(self, s: Session, msg: Message) -> None:
-        resources, problem = resources_of(msg.get("body", {}), msg["type"])
-        if problem is None:
-            problem = address_error(self.limits, *resources)
-        if problem is not None:
-            self._answer(s, msg, 400, problem)
-            return
-        if msg["type"] == "subscribe":
-            rethink = is_rethink(s.runtime)
-            claims: list[str] = []      # INTEROP §2: a reTHINK runtime's locally minted addresses
-            owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
-            for address in resources:
-                obj = addr.object_of(address)
-                if not obj:
-                    continue
-                owner = owners.get(obj)
-                if owner is None:
-                    owner = ""
-                    if addr.authority(obj) == self.domain and (addr.is_object_url(obj)
-                                                               or (rethink and addr.is_hyperty(obj))):
-                        owner = self.allocator.owner.get(obj, "")
-                        if not owner and rethink and address in (obj, addr.subscription(obj)):
-                            if s.visiting:
-                                self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
-                                return
-                            problem = scheme_error(addr.scheme_of(obj), self.limits.max_scheme) \
-                                if addr.is_object_url(obj) else None
-                            if problem is not None:      # a claim allocates: the same bounds (TRANSPORT §5)
-                                self._answer(s, msg, 400, problem)
-                                return
-                            owner = s.runtime
-                            claims.append(obj)
-                        elif not owner:
-                            self._answer(s, msg, 404, "unknown object")
-                            return
-                    owners[obj] = owner
-                if owner and owner != s.runtime and (address == obj or address == addr.subscription(obj)):
-                    self._answer(s, msg, 403, "not the owner")
-                    return
-            new = [a for a in dict.fromkeys(resources) if a not in s.subscriptions]
-            refusal = self.subscriptions.refusal(s, new)
-            if refusal is not None:
-                self._answer(s, msg, *refusal)
-                return
-            if claims:
-                try:
-                    self.allocator.claim(s.runtime, claims)
-                except AllocationError as exc:
-                    self._answer(s, msg, exc.code, exc.description)
-                    return
-                self.state.owners(claims, s.runtime)
-                for url in claims:
-                    self._ownership(s, url, s.runtime, "claimed")
-            changed = self.subscriptions.add(s, resources)
-        else:
-            changed = self.subscriptions.remove(s, resources)
-        if self.monitor.active:
-            action = "added" if msg["type"] == "subscribe" else "removed"
-            for address in changed:
-                self.monitor.emit("subscription", self.url, action=action, address=address, session=s.runtime)
-        self._answer(s, msg, 200)
 
     def _registry_request(self, s: Session, msg: Message) -> None:
         code, description, fields = self.registry.request(s.runtime, msg["type"], msg.get("body", {}))
