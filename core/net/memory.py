@@ -17,12 +17,41 @@ from core.protocol.message import Message
 
 
 class InFlight:
-    """Messages scheduled on in-memory links and not yet delivered (what `lab.settle()` waits for)."""
+    """Messages scheduled on in-memory links and not yet delivered (what `lab.settle()` waits for).
 
-    __slots__ = ("count",)
+    Frames of links without faults wait in one queue for the whole lab, delivered in the order they
+    were sent by one loop callback per turn: a socket's frames arrive in order, and a fan-out to a
+    thousand links costs one callback, not a thousand handles (issue 16). Frames sent while a turn's
+    frames are being delivered wait for the next callback, as `call_soon` would have them."""
+
+    __slots__ = ("_frames", "count")
 
     def __init__(self) -> None:
         self.count = 0
+        # flat (deliver, frame) pairs: no tuple per frame, so the queue adds nothing for the collector
+        self._frames: list[Any] = []
+
+    def post(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[bytes], None], data: bytes) -> None:
+        """Deliver `data` by `deliver(data)` at the next turn, after the frames posted before it."""
+        frames = self._frames
+        if not frames:
+            loop.call_soon(self._drain, loop)
+        frames.append(deliver)
+        frames.append(data)
+        self.count += 1
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        frames = self._frames
+        self._frames = []
+        it = iter(frames)
+        for deliver in it:
+            data = next(it)
+            self.count -= 1
+            try:
+                deliver(data)
+            except Exception as exc:  # as the loop reports a failed callback, and goes on with the rest
+                loop.call_exception_handler({"message": f"Exception delivering a frame to {deliver!r}",
+                                             "exception": exc})
 
 
 class _NodeSide:
@@ -32,7 +61,7 @@ class _NodeSide:
         self.link = link
 
     def send(self, data: bytes) -> None:
-        self.link._schedule(self.link._to_runtime, data, toward_node=False)
+        self.link._schedule(self.link._deliver_to_runtime, data, toward_node=False)
 
     def close(self, code: int, reason: str) -> None:
         self.link._closed_by_node(code, reason)
@@ -54,6 +83,9 @@ class MemoryLink:
         self.sent = 0
         self.session = node.connect(_NodeSide(self))
         self._loop = asyncio.get_running_loop()
+        # made once: a bound method per frame would be one more object per frame for the collector
+        self._deliver_to_node: Callable[[bytes], None] = self._to_node
+        self._deliver_to_runtime: Callable[[bytes], None] = self._to_runtime
 
     @property
     def name(self) -> str:
@@ -68,7 +100,7 @@ class MemoryLink:
     def send(self, msg: Message) -> None:
         if self.state == "down":
             raise ConnectionError(f"link {self.name} is down")
-        self._schedule(self._to_node, orjson.dumps(msg), toward_node=True)
+        self._schedule(self._deliver_to_node, orjson.dumps(msg), toward_node=True)
 
     def close(self) -> None:
         if self.state != "down":
@@ -112,8 +144,7 @@ class MemoryLink:
     def _schedule(self, deliver: Callable[[bytes], None], data: bytes, toward_node: bool) -> None:
         self.sent += 1
         if not self.fault_sets:   # a link without faults: delivered next, as a socket would
-            self.inflight.count += 1
-            self._loop.call_soon(self._deliver, deliver, data)
+            self.inflight.post(self._loop, deliver, data)
             return
         where = self.runtime_url if toward_node else self.node.url
         delays: list[float] = [0.0]
