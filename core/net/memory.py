@@ -13,6 +13,8 @@ from core.monitor import Monitor
 from core.net.faults import Delay, FaultHandle, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler
 from core.node.node import MessageNode
+from core.protocol.address import CHANGES
+from core.protocol.frozen import freeze
 from core.protocol.message import Message
 
 
@@ -24,12 +26,42 @@ class InFlight:
     thousand links costs one callback, not a thousand handles (issue 16). Frames sent while a turn's
     frames are being delivered wait for the next callback, as `call_soon` would have them."""
 
-    __slots__ = ("_frames", "count")
+    __slots__ = ("_frames", "_last_frame", "_last_shared", "count")
 
     def __init__(self) -> None:
         self.count = 0
         # flat (deliver, frame) pairs: no tuple per frame, so the queue adds nothing for the collector
         self._frames: list[Any] = []
+        # the frame last received by a runtime and its shared decoding, if it is a publication (the
+        # reference keeps the frame alive, so no other frame can take its identity)
+        self._last_frame: bytes | None = None
+        self._last_shared: Message | None = None
+
+    def received(self, data: bytes) -> bytes | Message:
+        """What a runtime's stub is handed for frame `data` from its node.
+
+        The node encodes a publication once for all its subscribers (PROTOCOL §1.5 rule 4), so the
+        receivers of one fan-out get the same frame object, one after the other. An update on
+        `O/changes` is decoded once into read-only containers (`core.protocol.frozen`) shared by
+        them all: none can change what another reads, and each still checks the envelope (its
+        verdict is computed once, from a content that cannot change). Any other frame is decoded
+        by each receiver for itself; the first gets the decoding made here to tell."""
+        if data is self._last_frame:
+            shared = self._last_shared
+            return data if shared is None else shared
+        self._last_frame = data
+        self._last_shared = None
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return data
+        if isinstance(msg, dict) and msg.get("type") == "update":
+            to = msg.get("to")
+            if isinstance(to, str) and to.endswith(CHANGES):
+                frozen: Message = freeze(msg)
+                self._last_shared = frozen
+                return frozen
+        return msg  # type: ignore[no-any-return]
 
     def post(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[bytes], None], data: bytes) -> None:
         """Deliver `data` by `deliver(data)` at the next turn, after the frames posted before it."""
@@ -126,7 +158,7 @@ class MemoryLink:
 
     def _to_runtime(self, data: bytes) -> None:
         if self.state == "up":
-            self.on_frame(data)
+            self.on_frame(self.inflight.received(data))
         else:
             self._drop(self.node.url, data, "link down")
 
