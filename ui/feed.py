@@ -48,10 +48,14 @@ class MonitorFeed(QObject):
         self._unsubscribe = lab.monitor.subscribe(self._queue_event)
         self.flush_times: deque[float] = deque(maxlen=FLUSH_SAMPLES)
         self.batch_sizes: deque[int] = deque(maxlen=FLUSH_SAMPLES)
+        #: The thread's CPU time of each batch (what `flush_times` measures, less what other
+        #: processes took meanwhile: the bench's figure on a busy machine).
+        self.flush_cpu: deque[float] = deque(maxlen=FLUSH_SAMPLES)
         self.events_seen = 0
         self._batch: list[TraceEvent] | None = None   # the batch under way
         self._step = 0                                 # its next step (0: the index, then each sink)
         self._spent = 0.0                              # time spent on it so far
+        self._spent_cpu = 0.0                          # the thread's CPU time for it so far
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
@@ -91,7 +95,7 @@ class MonitorFeed(QObject):
     def _begin(self) -> None:
         self._batch, self._queue = self._queue, []
         self._step = 0
-        self._spent = 0.0
+        self._spent = self._spent_cpu = 0.0
         self.events_seen += len(self._batch)
 
     def _work(self, budget: float | None) -> None:
@@ -99,7 +103,7 @@ class MonitorFeed(QObject):
         events = self._batch
         if events is None:
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         steps = len(self.sinks) + 1
         while self._step < steps:
             if self._step == 0:
@@ -109,11 +113,14 @@ class MonitorFeed(QObject):
             self._step += 1
             if budget is not None and self._step < steps and time.perf_counter() - started > budget:
                 self._spent += time.perf_counter() - started
+                self._spent_cpu += time.thread_time() - cpu
                 self._later()
                 return
         self._spent += time.perf_counter() - started
+        self._spent_cpu += time.thread_time() - cpu
         self._batch = None
         self.flush_times.append(self._spent)
+        self.flush_cpu.append(self._spent_cpu)
         self.batch_sizes.append(len(events))
         self.flushed.emit()
 
