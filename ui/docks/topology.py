@@ -4,10 +4,9 @@ for the lab's shape (add runtime or hyperty, restart, crash, partition, heal, fa
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QMenu, QTreeView, QWidget
 
 from ui.models.topology import TopologyModel
-from ui.widgets.changed_rows import TreeView
 
 #: The hyperty's "accepts delegation" setting (`ui.delegation`), a check mark in its menu.
 ACCEPTS_DELEGATION = "Accepts delegation"
@@ -22,7 +21,7 @@ class TopologyDock(QDockWidget):
         super().__init__("Topology", parent)
         self.setObjectName("topology")
         self.model = model
-        self.view = TreeView()  # repaints only the rows that change (link frame counts, every flush)
+        self.view = QTreeView()
         self.view.setModel(model)
         self.view.setUniformRowHeights(True)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

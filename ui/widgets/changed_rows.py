@@ -1,12 +1,12 @@
-"""Item views that repaint, for a change of their model's data, only the changed rows they show.
+"""A table view that repaints, for a change of its model's data, only the changed rows it shows.
 
-Qt repaints the whole viewport for any `dataChanged` of more than one cell, shown or not. Under a
-stress run every flush changed some rows of the objects, subscriptions and topology views (a few of
-them, or none, on screen), and each was repainted in full ten times a second (measured with
-`bench.console`, docs/BENCHMARKS.md "console"). Here such a change repaints the band of rows it
-covers on screen, or nothing when none is. A change of one cell, and every change while an
-accessibility client listens, go to Qt as before. (The models are not editable: no editor data to
-refresh.)
+Qt (6.11) repaints the whole viewport for a `dataChanged` of a run of more than about twenty rows,
+shown or not. Under a stress run every flush changed runs of a few hundred rows of the objects and
+subscriptions tables (none of them, or a few, on screen), and each table was repainted in full ten
+times a second (measured with `bench.console`, docs/BENCHMARKS.md "console"). Here such a change
+repaints the band of rows it covers on screen, or nothing when none is. A change of one cell, and
+every change while an accessibility client listens, go to Qt as before. (The tables are not
+editable: no editor data to refresh.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect
 from PySide6.QtGui import QAccessible
-from PySide6.QtWidgets import QTableView, QTreeView, QWidget
+from PySide6.QtWidgets import QTableView, QWidget
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -34,18 +34,4 @@ class TableView(QTableView):
         elif self.isVisible():  # hidden, it paints in full when shown again
             last = bottomRight.row()
             _repaint_band(self.viewport(), self.rowViewportPosition(topLeft.row()),
-                          self.rowViewportPosition(last) + self.rowHeight(last))
-
-
-class TreeView(QTreeView):
-    def dataChanged(self, topLeft: Index, bottomRight: Index, roles: Sequence[int] = ()) -> None:
-        if topLeft == bottomRight or QAccessible.isActive():
-            super().dataChanged(topLeft, bottomRight, list(roles))
-        elif self.isVisible():
-            # rows of one parent: the band from the first to the last also covers the children
-            # shown between them; a null rect is a row under a collapsed item (not shown)
-            start, end = self.visualRect(topLeft.siblingAtColumn(0)), self.visualRect(bottomRight.siblingAtColumn(0))
-            if start.isNull() != end.isNull():
-                super().dataChanged(topLeft, bottomRight, list(roles))
-            elif not start.isNull():
-                _repaint_band(self.viewport(), start.top(), end.bottom() + 1)
+                          self.rowViewportPosition(last) + self.rowHeight(last) + self.showGrid())
