@@ -316,6 +316,10 @@ class MessageBus:
         """`PUB(address)`: a locally originated message for `address` also goes to the MN."""
         return self.add_listener(address, self._publish, "PUB", owner)
 
+    def publish_listeners(self, addresses: Iterable[str], owner: str = "") -> list[Listener]:
+        """`publish_listener` for many addresses at once (an object's channels; a resume's thousands)."""
+        return self.add_listeners([(address, self._publish, "PUB", owner) for address in addresses])
+
     def _publish(self, msg: Message) -> None:
         if self.egress is not None:
             self.egress(msg)

@@ -30,12 +30,21 @@ class Routing:
 
     # PUB -----------------------------------------------------------------------------------------
 
-    def acquire_pub(self, address: str) -> None:
-        entry = self._pubs.get(address)
-        if entry is None:
-            self._pubs[address] = (1, self.runtime.bus.publish_listener(address, self.runtime.url))
-        else:
-            self._pubs[address] = (entry[0] + 1, entry[1])
+    def acquire_pubs(self, addresses: list[str]) -> None:
+        """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
+        the new ones are added in one call)."""
+        pubs = self._pubs
+        fresh: dict[str, int] = {}
+        for address in addresses:
+            entry = pubs.get(address)
+            if entry is not None:
+                pubs[address] = (entry[0] + 1, entry[1])
+            else:
+                fresh[address] = fresh.get(address, 0) + 1
+        if fresh:
+            made = self.runtime.bus.publish_listeners(fresh, self.runtime.url)
+            for (address, count), listener in zip(fresh.items(), made, strict=True):
+                pubs[address] = (count, listener)
 
     def release_pub(self, address: str) -> None:
         entry = self._pubs.get(address)
