@@ -51,8 +51,10 @@ class Syncher:
             role, self.reporters[obj.url] = "reporter", obj
         else:
             role, self.observers[obj.url] = "observer", obj
-        self.runtime.monitor.emit("object", self.runtime.url, action="held", role=role, object=obj.url,
-                                  hyperty=self.url, version=obj.version)
+        monitor = self.runtime.monitor
+        if monitor.active:   # no event dict per object while nobody listens (a resume adopts thousands)
+            monitor.emit("object", self.runtime.url, action="held", role=role, object=obj.url, hyperty=self.url,
+                         version=obj.version)
 
     def on_notification(self, handler: Callable[[NotificationEvent], Any]) -> None:
         self._on_notification = handler
