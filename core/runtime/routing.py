@@ -136,8 +136,13 @@ class Routing:
     async def _node_request(self, mtype: str, addresses: list[str], retries: int) -> Message:
         """One (un)subscribe per node and per `MAX_PER_REQUEST` addresses, sent together."""
         by_domain: dict[str, list[str]] = {}
+        prefix, group = "", []   # an object's addresses come together: `scheme://domain/` found once
         for a in addresses:
-            by_domain.setdefault(addr.authority(a), []).append(a)   # an address's domain is its object's
+            if not (prefix and a.startswith(prefix)):
+                domain = addr.authority(a)   # an address's domain is its object's
+                group = by_domain.setdefault(domain, [])
+                prefix = a[:a.find("://") + 3] + domain + "/" if domain else ""
+            group.append(a)
         groups = [(domain, group[i:i + MAX_PER_REQUEST]) for domain, group in by_domain.items()
                   for i in range(0, len(group), MAX_PER_REQUEST)]
         replies = await asyncio.gather(*(self._ask_node(mtype, domain, group, retries) for domain, group in groups))
