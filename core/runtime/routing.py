@@ -7,6 +7,7 @@ One PUB listener and one node subscription per address; the node `subscribe` is 
 from __future__ import annotations
 
 import asyncio
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from core.bus import Listener
@@ -34,6 +35,11 @@ class Routing:
         """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
         the new ones are added in one call)."""
         pubs = self._pubs
+        if pubs.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
+            # all new and distinct (a resume's and a create's case): their entries made in one step
+            made = self.runtime.bus.publish_listeners(addresses, self.runtime.url)
+            pubs.update(zip(addresses, zip(repeat(1), made, strict=False), strict=True))
+            return
         fresh: dict[str, int] = {}
         for address in addresses:
             entry = pubs.get(address)
@@ -67,14 +73,22 @@ class Routing:
         mns, inflight = self.mns, self._inflight
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
-        for a in addresses:
-            count = mns.get(a, 0)
-            request = inflight.get(a)
-            if request is not None:
-                waiting[request] = None
-            elif count == 0:
-                fresh.append(a)
-            mns[a] = count + 1
+        get = mns.get
+        if not inflight:   # nothing under way (a resume's case): no address can be waiting
+            for a in addresses:
+                count = get(a, 0)
+                if count == 0:
+                    fresh.append(a)
+                mns[a] = count + 1
+        else:
+            for a in addresses:
+                count = get(a, 0)
+                request = inflight.get(a)
+                if request is not None:
+                    waiting[request] = None
+                elif count == 0:
+                    fresh.append(a)
+                mns[a] = count + 1
         reply = self._reply(200)
         if fresh:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
