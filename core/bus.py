@@ -61,9 +61,11 @@ class ListenerTable:
     def add_all(self, listeners: Sequence[Any]) -> None:
         """Add listeners, each with its `address`, `kind` and `owner` attributes."""
         table = self.by_address
+        get = table.get
         for listener in listeners:
-            entries = table.get(listener.address)
-            table[listener.address] = (listener,) if entries is None else (*entries, listener)
+            address = listener.address
+            entries = get(address)
+            table[address] = (listener,) if entries is None else (*entries, listener)
         if self.monitor.active:
             for listener in listeners:
                 self.monitor.emit("listener", self.where, action="added", address=listener.address,
