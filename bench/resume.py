@@ -5,12 +5,14 @@ and the time to read the same rows back and parse them (`raw_load`, what any res
 The restart's CPU time (process time) is reported beside its wall time: on a shared machine CPU time
 is the figure to compare runs by.
 
-    python -m bench.resume [--objects 10000] [--quick] [--profile] [--no-updates]
+    python -m bench.resume [--objects 10000] [--quick] [--profile] [--no-updates] [--callgrind]
 
 `--profile` runs the restart under cProfile and prints the top functions (stderr); its times are the
-profiler's, not the bench's. Prints one JSON line last.
-
-Prints one JSON line last.
+profiler's, not the bench's. `--callgrind`, for a run under
+`valgrind --tool=callgrind --instr-atstart=no`, counts the instructions of the restart alone (switched
+on and off around it with `callgrind_control`): a count that does not move with the machine's load, for
+comparing two versions of the code (not memory costs such as page faults); valgrind prints it at exit
+(`Collected`). Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import pstats
 import resource
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,7 +92,14 @@ def print_profile(profile: cProfile.Profile, top: int = 40) -> None:
     print(out.getvalue(), file=sys.stderr)
 
 
-async def scenario(objects: int, data_bytes: int, updates: int, workdir: Path, profile: bool) -> dict[str, Any]:
+def callgrind(on: bool) -> None:
+    """Switch callgrind's instrumentation of this process on or off (waits until it is done)."""
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+async def scenario(objects: int, data_bytes: int, updates: int, workdir: Path, profile: bool,
+                   count: bool = False) -> dict[str, Any]:
     timers = Timers(request=60.0, long=120.0)
     async with Lab(storage_dir=workdir, timers=timers) as lab:
         for domain in ("a.example", "b.example"):
@@ -120,6 +130,8 @@ async def scenario(objects: int, data_bytes: int, updates: int, workdir: Path, p
         crash_s = time.perf_counter() - start
         profiler = cProfile.Profile() if profile else None
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        if count:
+            callgrind(True)
         start, cpu = time.perf_counter(), time.process_time()
         with GcPauses() as pauses:
             if profiler is not None:
@@ -127,6 +139,8 @@ async def scenario(objects: int, data_bytes: int, updates: int, workdir: Path, p
             await rt.restart()
             if profiler is not None:
                 profiler.disable()
+            if count:
+                callgrind(False)
             resumed_s, resumed_cpu_s = time.perf_counter() - start, time.process_time() - cpu
             in_window = len(pauses.pauses)
             after = resource.getrusage(resource.RUSAGE_SELF)
@@ -169,13 +183,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 objects, 1,000 updates")
     parser.add_argument("--profile", action="store_true", help="profile the restart (cProfile, top functions)")
     parser.add_argument("--no-updates", action="store_true", help="the restart alone: skip the update costs")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under valgrind --tool=callgrind --instr-atstart=no: count the restart's instructions")
     args = parser.parse_args(argv)
     objects, updates = (1000, 1000) if args.quick else (args.objects, args.updates)
     if args.no_updates:
         updates = 0
     with tempfile.TemporaryDirectory(prefix="syncscope-resume-") as tmp:
         workdir = Path(tmp)
-        figures = asyncio.run(scenario(objects, args.data_bytes, updates, workdir / "lab", args.profile))
+        figures = asyncio.run(scenario(objects, args.data_bytes, updates, workdir / "lab", args.profile,
+                                            args.callgrind))
         rows = [(f"comm://a.example/raw-{i}", 1, None, orjson.dumps(data_of(i, args.data_bytes)))
                 for i in range(2 * objects)]
         insert_rate, update_commit_us = raw_baseline(workdir / "raw.sqlite3", rows, max(1, min(updates, 2000)),
