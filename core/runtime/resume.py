@@ -25,15 +25,19 @@ NO_OBSERVERS = "No data objects observers to be resumed"
 _CRITERIA = frozenset(("identity", "schema", "resource", "value"))
 
 
-def select(records: dict[str, dict[str, Any]], b: dict[str, Any], base: Any,
+def select(records: dict[str, dict[str, Any]], b: dict[str, Any], hyperty: str,
            reporter_side: bool) -> list[dict[str, Any]]:
-    """The base set narrowed by each given criterion: schema, resource, value keys, identity."""
+    """The base set (the records of `hyperty`: its reporter records, or the observer records it is
+    subscribed in) narrowed by each given criterion: schema, resource, value keys, identity."""
     if not _CRITERIA.intersection(b):        # a plain resume (a restart's): the base set alone
-        return [record for record in records.values() if base(record)]
+        if reporter_side:
+            return [record for record in records.values() if record.get("reporter") == hyperty]
+        return [record for record in records.values() if hyperty in record.get("subscriptions", [])]
     identity = user_of(b.get("identity")) if "identity" in b else ""
     chosen = []
     for record in records.values():
-        if not identity and not base(record):
+        if not identity and not (record.get("reporter") == hyperty if reporter_side
+                                 else hyperty in record.get("subscriptions", [])):
             continue
         if "schema" in b and record.get("schema") != b["schema"]:
             continue
@@ -102,7 +106,7 @@ class Resumer:
         round trips)."""
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
-        records = select(self.runtime.stored("reporter"), b, lambda r: r.get("reporter") == hyperty, True)
+        records = select(self.runtime.stored("reporter"), b, hyperty, True)
         values, announce, rebuilt = [], [], []
         for record in records:
             url = str(record["url"])
@@ -195,7 +199,7 @@ class Resumer:
         """#1o H' → SM : subscribe {resume: true, …}; node subscriptions go out together."""
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
-        records = select(self.runtime.stored("observer"), b, lambda r: hyperty in r.get("subscriptions", []), False)
+        records = select(self.runtime.stored("observer"), b, hyperty, False)
         values, chosen, fresh = [], [], []
         for record in records:
             url = str(record["url"])
