@@ -146,6 +146,7 @@ class Runtime:
             for hyperty in self.hyperties.values() if resume else ():
                 await hyperty.syncher.resume()
         finally:
+            _promote_young()
             if collecting:
                 gc.enable()
         self.monitor.emit("session", self.url, action="runtime resumed", domain=self.domain)
@@ -234,7 +235,7 @@ class Runtime:
         to = msg.get("to") if isinstance(msg, dict) else None
         if isinstance(to, str) and to.endswith(addr.CHILDREN):
             msg = self._named_channel(msg, to)
-        self.bus.ingress(msg, via=via)
+        self.bus.ingress(msg, via)
 
     def _named_channel(self, msg: Message, to: str) -> Message:
         obj = addr.object_of(to)
@@ -261,7 +262,8 @@ class Runtime:
         self.resubscriber.reopened(stub)
 
     def _policy_interceptor(self, msg: Message, ingress: bool) -> tuple[int, str] | None:
-        if ingress and msg["type"] != "response" and not self.policy.allows("receive", msg):
+        policy = self.policy
+        if ingress and policy.deny_rules and msg["type"] != "response" and not policy.allows("receive", msg):
             return 403, "Blocked by policy"
         return None
 
@@ -296,3 +298,20 @@ class Runtime:
 
     def observer_storage_allowed(self, value: dict[str, Any]) -> bool:
         return value.get("observerStorage") is not False
+
+
+def _promote_young() -> None:
+    """Hand what a resume just built to the collector's oldest generation without walking it.
+
+    A resume builds some 70 tracked objects per data object (20,000 objects: 1.4 million) while the
+    collector is off. Left young, the first collection after it walks them all (0.3-0.5 s in which the
+    loop stands still) and two more walk them again on their way to the oldest generation, though they
+    live as long as the runtime. `gc.freeze()` moves every tracked object aside in one step and
+    `gc.unfreeze()` puts them all in the oldest generation in one more, where the next full collection
+    sees them as usual (a cycle among them is collected then). Where the host keeps objects frozen
+    (the console's `CollectorPacing`) they join its frozen ones and are thawed with them.
+    """
+    host_frozen = gc.get_freeze_count() > 0    # counts the frozen ones: only a host that froze pays
+    gc.freeze()
+    if not host_frozen:
+        gc.unfreeze()
