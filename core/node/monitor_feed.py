@@ -34,6 +34,9 @@ REPLAY = 10_000
 MONITOR_BYTES = 64 << 20
 #: What an event weighs beyond its encoding: the frame around it and its bookkeeping.
 EVENT_WEIGHT = 128
+#: What a message event kept unencoded weighs beyond its envelope's bytes and its strings: its fields
+#: (time, direction, size), the record holding them, and the encoding it becomes once read.
+LAZY_WEIGHT = 512
 
 #: Share of the event loop's time the feed may spend writing to monitors while it is busy, and the
 #: longest it writes at once: monitors never slow routing by more than this (TRANSPORT §4).
@@ -47,14 +50,32 @@ _REDACTED = "<redacted>"
 _FRAME_HEAD = b'{"type":"event","from":' + orjson.dumps(addr.MONITOR) + b',"to":'
 
 
+#: A message event kept unencoded: kind, time, where, direction, its other fields, the envelope's bytes.
+_Parts = tuple[str, float, str, "str | None", dict[str, Any], bytes]
+
+
 class _Event:
-    """One trace event, encoded once: its `body` bytes and its weight."""
+    """One trace event, encoded once: its `body` bytes and its weight.
 
-    __slots__ = ("body", "weight")
+    A message event whose envelope came with its wire bytes is kept as those bytes and its few other
+    fields, and encoded only when a monitor first reads it: with no monitor keeping up, recording
+    it costs no encoding at all (its weight is fixed when recorded and bounds both forms)."""
 
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.weight = len(body) + EVENT_WEIGHT
+    __slots__ = ("_body", "_parts", "weight")
+
+    def __init__(self, body: bytes | None, weight: int = 0,
+                 parts: _Parts | None = None) -> None:
+        self._body = body
+        self._parts = parts
+        self.weight = weight or len(body or b"") + EVENT_WEIGHT
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            assert self._parts is not None
+            self._body = _splice(*self._parts)
+            self._parts = None
+        return self._body
 
 
 class _Watcher:
@@ -161,18 +182,35 @@ class MonitorFeed:
     def _record(self, trace: TraceEvent) -> None:
         if trace.where != self.node_url:
             return
-        event = _Event(self.encode_body(trace))
+        wire, message = trace.wire, trace.message
+        if wire is not None and message is not None and message.get("to") != addr.SESSION \
+                and message.get("from") != addr.SESSION:
+            raw = wire if isinstance(wire, bytes) else wire.encode()
+            weight = len(raw) + LAZY_WEIGHT
+            detail = trace.detail
+            for value in detail.values():
+                if isinstance(value, str):
+                    weight += len(value)
+            event = _Event(None, weight, (trace.kind, trace.ts, trace.where, trace.direction, detail, raw))
+        else:
+            event = _Event(self.encode_body(trace))
         history = self.history
         history.append(event)
         self.history_bytes += event.weight
-        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
-        while len(history) > keep or self.history_bytes > self.max_bytes:
-            self.history_bytes -= history.popleft().weight
-            self.first += 1
+        if self.history_bytes > self.max_bytes or len(history) > (
+                max(self.replay, self.max_queue) if self.keep_history else self.max_queue):
+            self._trim()
         if self._waiting:
             waiting, self._waiting = self._waiting, []
             for watcher in waiting:
                 self._schedule(watcher)
+
+    def _trim(self) -> None:
+        history = self.history
+        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
+        while len(history) > keep or self.history_bytes > self.max_bytes:
+            self.history_bytes -= history.popleft().weight
+            self.first += 1
 
     def _schedule(self, watcher: _Watcher) -> None:
         if watcher.scheduled:
@@ -259,6 +297,18 @@ class MonitorFeed:
         # A copy of exactly its length: orjson's own result may keep spare capacity, and an event is
         # held for long (history, queues) by what it weighs.
         return bytes(memoryview(orjson.dumps(body, default=repr, option=orjson.OPT_NON_STR_KEYS)))
+
+
+def _splice(kind: str, ts: float, where: str, direction: str | None, detail: dict[str, Any], raw: bytes) -> bytes:
+    """`encode_body` of a message event whose envelope is `raw` (its JSON as it crossed the wire):
+    the same fields in the same order, the envelope's bytes put in as they are."""
+    head = orjson.dumps({"kind": kind, "ts": ts, "where": where, "direction": direction})
+    out = head[:-1] + b',"message":' + raw
+    if detail:
+        out += b"," + orjson.dumps(detail, default=repr, option=orjson.OPT_NON_STR_KEYS)[1:]
+    else:
+        out += b"}"
+    return out
 
 
 def _redact(message: dict[str, Any]) -> dict[str, Any]:

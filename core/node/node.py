@@ -199,7 +199,8 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
             return
         self.stats["in"] += 1
         if self.monitor.active:
-            self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
+            self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size,
+                              wire=None if isinstance(frame, dict) else frame)
         if self.cluster is not None and not self.cluster.available and msg["type"] != "response" and (
                 msg["type"] in ("open", "re-open") or to.startswith(self.url + "/") or to == self.registry_url):
             self._answer(session, msg, 503, "the domain's cluster is unreachable; try again")
@@ -491,7 +492,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
             self.stats["out"] += 1
             if self.monitor.active:
                 self.monitor.emit("message", self.url, direction="out", message=sent, session=peer.runtime,
-                                  size=len(out))
+                                  size=len(out), wire=out)
             peer.transport.send(out)
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
@@ -524,7 +525,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         self.stats["out"] += 1
         if self.monitor.active and s.state is not SessionState.MONITOR and request["to"] != addr.MONITOR:
             self.monitor.emit("message", self.url, direction="out", message=reply, session=s.runtime,
-                              size=len(data))
+                              size=len(data), wire=data)
         s.transport.send(data)
 
     def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str, size: int = 0) -> None:
