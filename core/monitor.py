@@ -66,6 +66,11 @@ class Monitor:
 
         return unsubscribe
 
+    def sole(self, callback: Subscriber) -> bool:
+        """`callback` (the very object subscribed) is the only subscriber."""
+        subscribers = self._subscribers
+        return len(subscribers) == 1 and subscribers[0] is callback
+
     def publish(self, event: TraceEvent) -> None:
         """Deliver an event made elsewhere (another node of a clustered domain, issue 15)."""
         for callback in tuple(self._subscribers):

@@ -34,8 +34,8 @@ REPLAY = 10_000
 MONITOR_BYTES = 64 << 20
 #: What an event weighs beyond its encoding: the frame around it and its bookkeeping.
 EVENT_WEIGHT = 128
-#: What a message event kept unencoded weighs beyond its envelope's bytes and its strings: its fields
-#: (time, direction, size), the record holding them, and the encoding it becomes once read.
+#: What an event kept unencoded weighs beyond its envelope's bytes and its strings: the record and
+#: the dict holding its fields, its numbers, and the encoding it becomes once read.
 LAZY_WEIGHT = 512
 
 #: Share of the event loop's time the feed may spend writing to monitors while it is busy, and the
@@ -50,32 +50,59 @@ _REDACTED = "<redacted>"
 _FRAME_HEAD = b'{"type":"event","from":' + orjson.dumps(addr.MONITOR) + b',"to":'
 
 
-#: A message event kept unencoded: kind, time, where, direction, its other fields, the envelope's bytes.
-_Parts = tuple[str, float, str, "str | None", dict[str, Any], bytes]
-
-
 class _Event:
-    """One trace event, encoded once: its `body` bytes and its weight.
+    """One trace event, encoded once: its `body` bytes and its weight."""
 
-    A message event whose envelope came with its wire bytes is kept as those bytes and its few other
-    fields, and encoded only when a monitor first reads it: with no monitor keeping up, recording
-    it costs no encoding at all (its weight is fixed when recorded and bounds both forms)."""
+    __slots__ = ("body", "weight")
 
-    __slots__ = ("_body", "_parts", "weight")
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.weight = len(body) + EVENT_WEIGHT
 
-    def __init__(self, body: bytes | None, weight: int = 0,
-                 parts: _Parts | None = None) -> None:
-        self._body = body
-        self._parts = parts
-        self.weight = weight or len(body or b"") + EVENT_WEIGHT
+
+class _Lazy:
+    """A trace event kept as its fields, encoded (once) only when a monitor first reads it: while no
+    monitor keeps up, recording it costs no encoding. Only events whose other fields are strings and
+    numbers are kept so, a message event only with its envelope's wire bytes (`raw`): its `weight`,
+    fixed when it is recorded, then bounds both forms (issue 16)."""
+
+    __slots__ = ("_body", "detail", "direction", "kind", "raw", "ts", "weight", "where")
+
+    def __init__(self, kind: str, ts: float, where: str, direction: str | None, detail: dict[str, Any],
+                 raw: bytes | None, weight: int) -> None:
+        self._body: bytes | None = None
+        self.kind, self.ts, self.where, self.direction = kind, ts, where, direction
+        self.detail: dict[str, Any] | None = detail
+        self.raw = raw
+        self.weight = weight
 
     @property
     def body(self) -> bytes:
+        """What `MonitorFeed.encode_body` gives for the same event, the envelope's bytes as they came."""
         if self._body is None:
-            assert self._parts is not None
-            self._body = _splice(*self._parts)
-            self._parts = None
+            head: dict[str, Any] = {"kind": self.kind, "ts": self.ts, "where": self.where}
+            if self.direction is not None:
+                head["direction"] = self.direction
+            detail = self.detail or {}
+            if self.raw is None:
+                head.update(detail)
+                self._body = orjson.dumps(head, option=orjson.OPT_NON_STR_KEYS)
+            else:
+                tail = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS)[1:] if detail else b"}"
+                self._body = orjson.dumps(head)[:-1] + b',"message":' + self.raw + (b"," + tail if detail else tail)
+            self.detail = self.raw = None
         return self._body
+
+
+def _flat_weight(detail: dict[str, Any]) -> int:
+    """What an event's fields weigh kept as they are, or -1 when one is not a string or a number."""
+    weight = LAZY_WEIGHT
+    for value in detail.values():
+        if isinstance(value, str):
+            weight += len(value)
+        elif value is not None and not isinstance(value, (int, float)):
+            return -1
+    return weight
 
 
 class _Watcher:
@@ -105,7 +132,7 @@ class MonitorFeed:
         self.replay = replay
         self.max_bytes = max_bytes
         #: The log: `history[i]` has sequence number `first + i`.
-        self.history: deque[_Event] = deque()
+        self.history: deque[_Event | _Lazy] = deque()
         self.history_bytes = 0
         self.first = 0
         self.keep_history = replay > 0
@@ -122,8 +149,9 @@ class MonitorFeed:
         self._round_pending = False
         self._next_round = 0.0               # clock time before which no round starts
         self._unsubscribe: Callable[[], None] | None = None
+        self._recorder = self._record   # one bound method: `alone()` compares it by identity
         if self.keep_history:
-            self._unsubscribe = monitor.subscribe(self._record)
+            self._unsubscribe = monitor.subscribe(self._recorder)
 
     @property
     def end(self) -> int:
@@ -148,7 +176,7 @@ class MonitorFeed:
         replayed = min(replay, self.replay, self.max_queue, len(self.history)) if self.keep_history else 0
         watcher = self._watchers[session.id] = _Watcher(session, self.end - replayed)
         if self._unsubscribe is None:
-            self._unsubscribe = self.monitor.subscribe(self._record)
+            self._unsubscribe = self.monitor.subscribe(self._recorder)
         if watcher.paced is not None:
             watcher.paced.on_ready = lambda: self._schedule(watcher)
         self._schedule(watcher)
@@ -179,21 +207,38 @@ class MonitorFeed:
 
     # events -------------------------------------------------------------------------------------
 
+    def alone(self) -> bool:
+        """The feed records the node's trace and nothing else listens to it: the node may hand it
+        message events directly (`message`)."""
+        return self.monitor.sole(self._recorder)
+
+    def message(self, direction: str, message: dict[str, Any], wire: bytes | str, session: str, size: int) -> None:
+        """What `monitor.emit("message", …, wire=wire)` records while the feed is `alone()`, without
+        making the `TraceEvent` nobody else reads."""
+        if message.get("to") == addr.SESSION or message.get("from") == addr.SESSION:
+            self.monitor.emit("message", self.node_url, direction=direction, message=message, session=session,
+                              size=size)
+            return
+        raw = wire if isinstance(wire, bytes) else wire.encode()
+        self._keep(_Lazy("message", self.monitor.clock(), self.node_url, direction, {"session": session, "size": size},
+                         raw, len(raw) + len(session) + LAZY_WEIGHT))
+
     def _record(self, trace: TraceEvent) -> None:
         if trace.where != self.node_url:
             return
-        wire, message = trace.wire, trace.message
-        if wire is not None and message is not None and message.get("to") != addr.SESSION \
-                and message.get("from") != addr.SESSION:
-            raw = wire if isinstance(wire, bytes) else wire.encode()
-            weight = len(raw) + LAZY_WEIGHT
-            detail = trace.detail
-            for value in detail.values():
-                if isinstance(value, str):
-                    weight += len(value)
-            event = _Event(None, weight, (trace.kind, trace.ts, trace.where, trace.direction, detail, raw))
-        else:
-            event = _Event(self.encode_body(trace))
+        message, wire = trace.message, trace.wire
+        weight = -1
+        if message is None or (wire is not None and message.get("to") != addr.SESSION
+                               and message.get("from") != addr.SESSION):
+            weight = _flat_weight(trace.detail)
+        if weight < 0:
+            self._keep(_Event(self.encode_body(trace)))
+            return
+        raw = None if message is None else wire if isinstance(wire, bytes) else str(wire).encode()
+        self._keep(_Lazy(trace.kind, trace.ts, trace.where, trace.direction, trace.detail, raw,
+                         weight + (0 if raw is None else len(raw))))
+
+    def _keep(self, event: _Event | _Lazy) -> None:
         history = self.history
         history.append(event)
         self.history_bytes += event.weight
@@ -260,8 +305,8 @@ class MonitorFeed:
             if paced is not None:
                 paced.flush_now()   # framed and written now: the round's time counts the writing
 
-    def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None, history: deque[_Event]
-               ) -> None:
+    def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None,
+               history: deque[_Event | _Lazy]) -> None:
         while True:   # `first` is read again each time: a send may record events (a link closing)
             first = self.first
             end = first + len(history)
@@ -297,18 +342,6 @@ class MonitorFeed:
         # A copy of exactly its length: orjson's own result may keep spare capacity, and an event is
         # held for long (history, queues) by what it weighs.
         return bytes(memoryview(orjson.dumps(body, default=repr, option=orjson.OPT_NON_STR_KEYS)))
-
-
-def _splice(kind: str, ts: float, where: str, direction: str | None, detail: dict[str, Any], raw: bytes) -> bytes:
-    """`encode_body` of a message event whose envelope is `raw` (its JSON as it crossed the wire):
-    the same fields in the same order, the envelope's bytes put in as they are."""
-    head = orjson.dumps({"kind": kind, "ts": ts, "where": where, "direction": direction})
-    out = head[:-1] + b',"message":' + raw
-    if detail:
-        out += b"," + orjson.dumps(detail, default=repr, option=orjson.OPT_NON_STR_KEYS)[1:]
-    else:
-        out += b"}"
-    return out
 
 
 def _redact(message: dict[str, Any]) -> dict[str, Any]:
