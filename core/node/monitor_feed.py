@@ -223,6 +223,14 @@ class MonitorFeed:
         self._keep(_Lazy("message", self.monitor.clock(), self.node_url, direction, {"session": session, "size": size},
                          raw, len(raw) + len(session) + LAZY_WEIGHT))
 
+    def flat(self, kind: str, detail: dict[str, Any]) -> None:
+        """An event of the node whose fields are strings and numbers, while the feed is `alone()`."""
+        weight = _flat_weight(detail)
+        if weight < 0:
+            self.monitor.emit(kind, self.node_url, **detail)
+            return
+        self._keep(_Lazy(kind, self.monitor.clock(), self.node_url, None, detail, None, weight))
+
     def _record(self, trace: TraceEvent) -> None:
         if trace.where != self.node_url:
             return

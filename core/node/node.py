@@ -72,6 +72,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
         self.home_secret = home_secret
         self.url = f"{addr.MN_PREFIX}{domain}"
+        self._components = self.url + "/"   # the node's components' addresses start so
         self.monitor = monitor or Monitor()
         self.max_message = max_message
         self.sm_url = addr.mn_sm(domain)
@@ -201,7 +202,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         if self.monitor.active:
             self._trace_message("in", msg, session.runtime, size, None if isinstance(frame, dict) else frame)
         if self.cluster is not None and not self.cluster.available and msg["type"] != "response" and (
-                msg["type"] in ("open", "re-open") or to.startswith(self.url + "/") or to == self.registry_url):
+                msg["type"] in ("open", "re-open") or to.startswith(self._components) or to == self.registry_url):
             self._answer(session, msg, 503, "the domain's cluster is unreachable; try again")
         elif msg["type"] in ("open", "re-open"):
             self._durably(self._open, session, msg)
@@ -406,7 +407,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
             self._answer(s, msg, 403, "Blocked by policy")
             return
         to = msg["to"]
-        if to.startswith(self.url + "/") or to == self.registry_url:
+        if to.startswith(self._components) or to == self.registry_url:
             self._durably(self._component, s, msg)
             return
         if msg["type"] in ("update", "delete") and to.endswith(addr.CHANGES):
