@@ -88,6 +88,7 @@ class FullCollections:
 async def phase(window: Any, seconds: float, work: Any = None) -> dict[str, Any]:
     feed = window.feed
     feed.flush_times.clear()
+    feed.flush_cpu.clear()
     feed.batch_sizes.clear()
     meter = StallMeter()
     collections = FullCollections()
@@ -114,6 +115,7 @@ async def phase(window: Any, seconds: float, work: Any = None) -> dict[str, Any]
         await asyncio.gather(*tasks, return_exceptions=True)
     rss.append(round(rss_mb(), 1))
     flushes = list(feed.flush_times)
+    flush_cpu = list(feed.flush_cpu)
     at_10s = rss[min(len(rss) - 1, int(10 / RSS_EVERY))]
     return {
         "seconds": seconds,
@@ -122,7 +124,9 @@ async def phase(window: Any, seconds: float, work: Any = None) -> dict[str, Any]
         "flush": {"batches": len(flushes),
                   "events_per_batch_p50": int(statistics.median(feed.batch_sizes)) if feed.batch_sizes else 0,
                   "p50_ms": ms(statistics.median(flushes)) if flushes else 0.0,
-                  "p99_ms": ms(percentile(flushes, 0.99)), "max_ms": ms(max(flushes, default=0.0))},
+                  "p99_ms": ms(percentile(flushes, 0.99)), "max_ms": ms(max(flushes, default=0.0)),
+                  "cpu_p50_ms": ms(statistics.median(flush_cpu)) if flush_cpu else 0.0,
+                  "cpu_p99_ms": ms(percentile(flush_cpu, 0.99))},
         "cpu_share": round(cpu / elapsed, 2),
         "full_gc": {"count": len(collections.pauses), "max_ms": ms(max(collections.pauses, default=0.0))},
         "rss_mb_every_5s": rss,

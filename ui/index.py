@@ -97,8 +97,19 @@ class EngineIndex:
         restarted: set[str] = set()
         remote: list[tuple[str, Change]] = []
         for event in events:
-            for url in objects_of(event):
-                touched[url] = None
+            message = event.message
+            if message is not None:  # objects_of(event), inline: every event of a batch comes here
+                touched[object_of(str(message.get("from", "")))] = None
+                touched[object_of(str(message.get("to", "")))] = None
+                body = message.get("body")
+                if isinstance(body, dict):
+                    resource = body.get("resource")
+                    if isinstance(resource, str):
+                        touched[object_of(resource)] = None
+            else:
+                url = event.detail.get("object")
+                if isinstance(url, str):
+                    touched[url] = None
             kind = event.kind
             at = event.where.rfind("@")
             if at >= 0:  # a live node's event (`ui.remote`: its `where` ends with @<connection name>)
@@ -195,9 +206,15 @@ class EngineIndex:
         subscriptions still waiting for their replica."""
         reporter = self.reporters.get(url)
         version = reporter.obj.version if reporter is not None else None
-        count = sum(1 for r in self.observer_replicas(url)
-                    if r.obj.status != "live" or (version is not None and r.obj.version < version))
-        return count + len(self.pending.get(url, ()))
+        count = 0
+        theirs = self.observers.get(url)
+        if theirs:
+            for replica in theirs.values():
+                obj = replica.obj
+                if obj.status != "live" or (version is not None and obj.version < version):
+                    count += 1
+        pending = self.pending.get(url)
+        return count + len(pending) if pending else count
 
     def _runtime_changed(self, url: str) -> None:
         runtime = self.runtimes.get(url)

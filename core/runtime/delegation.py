@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 MAX_STANDBY_QUEUE = 1000
 
 
+def _subscriptions(ab: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The subscriptions a delegation hands over, each still marked when a reTHINK runtime holds it:
+    the new reporter must keep to the update forms those subscribers can apply (INTEROP §4)."""
+    def names(key: str) -> list[str]:
+        given = ab.get(key)
+        return [h for h in given if isinstance(h, str)] if isinstance(given, list) else []
+    marked = set(names("rethinkSubscribers"))
+    return {h: {"status": "live", **({"rethink": True} if h in marked else {})} for h in names("subscriptions")}
+
+
 @dataclass(eq=False)
 class PendingDelegation:
     """SM_A: at most one per object (409 otherwise). Invariant: `candidate_sm` is set once #4 passed."""
@@ -182,6 +192,8 @@ class Delegations:
         pending.candidate_sm, pending.runtime = msg["from"], runtime
         self.bus.reply(msg, 200, value=pending.snapshot,
                        subscriptions=sorted(h for h in ro.subscriptions if h != pending.candidate),
+                       rethinkSubscribers=sorted(h for h, entry in ro.subscriptions.items()
+                                                 if entry.get("rethink") and h != pending.candidate),
                        preAuthorised=sorted({*ro.preauthorised, ro.owner} - {pending.candidate}),
                        childrenResources=list(ro.childrens), runtime=self.runtime.url)
 
@@ -205,8 +217,10 @@ class Delegations:
         snapshot = ab.get("value") if isinstance(ab.get("value"), dict) else {}
         if ab.get("runtime") != self.runtime.url:
             self._stand_by(url, candidate, token, snapshot, ab, b)
+        handed = _subscriptions(ab)
         self.bus.reply(msg, 200, resource=url, value=snapshot, childrenResources=ab.get("childrenResources", []),
-                       subscriptions=ab.get("subscriptions", []))
+                       subscriptions=list(handed),
+                       rethinkSubscribers=[h for h, entry in handed.items() if entry.get("rethink")])
 
     def _stand_by(self, url: str, candidate: str, token: str, snapshot: dict[str, Any], ab: dict[str, Any],
                   b: dict[str, Any]) -> None:
@@ -219,7 +233,7 @@ class Delegations:
                             tuple(ab.get("childrenResources", [])), metadata, store=bool(b.get("store")),
                             version=version if isinstance(version, int) else 0, state=ObjectState.STANDBY,
                             preauthorised=set(ab.get("preAuthorised", [])),
-                            subscriptions={h: {"status": "live"} for h in ab.get("subscriptions", [])},
+                            subscriptions=_subscriptions(ab),
                             data=snapshot.get("data", {}) if b.get("store") else None)
         peer = addr.sm_of(str(ab.get("runtime", "")))
         ro.delegation_token = token

@@ -387,6 +387,9 @@ class SyncManager:
         """Apply one update to the SM's copy; True when the record must be rewritten whole."""
         b = msg.get("body", {})
         oo.tracker.applied(b["version"])
+        if msg["to"] != addr.changes(oo.url):   # a counted child edit (see _store_child)
+            self._child_changed(oo, msg)
+            return True
         if "reporter" in b and "attribute" not in b and "patch" not in b:
             oo.reporter = str(b["reporter"])
             oo.metadata["reporter"] = oo.reporter
@@ -404,18 +407,45 @@ class SyncManager:
         return False
 
     def _store_child(self, obj: ReporterObject | ObserverObject, msg: Message) -> None:
-        """Children store listener (PROTOCOL §3.7): kept only when the record stores data."""
+        """Children store listener (PROTOCOL §3.7): kept only when the record stores data. A child edit
+        of the parent's reporter sent from O (reTHINK's form, INTEROP §4) counts as a parent version."""
         if msg["type"] == "response":
             return
+        b = msg.get("body", {})
+        version = b.get("version")
+        if msg["type"] == "update" and msg["from"] == obj.url and isinstance(version, int) \
+                and not isinstance(version, bool) and isinstance(b.get("resource"), str):
+            if isinstance(obj, ReporterObject) and b.get("source") == obj.owner:
+                if version > obj.version:
+                    obj.version = version
+                    obj.last_modified = str(b.get("lastModified", obj.last_modified))
+                    self._child_changed(obj, msg)
+                    self.runtime.persist_reporter(obj)
+                return
+            if isinstance(obj, ObserverObject) and b.get("source") == obj.reporter:
+                if not obj.confirmed:
+                    if len(obj.early) < obj.tracker.max_buffer:
+                        obj.early[version] = msg
+                    return
+                self._offer(obj, version, msg)
+                return
+        if self._child_changed(obj, msg):
+            if isinstance(obj, ReporterObject):
+                self.runtime.persist_reporter(obj)
+            else:
+                self.runtime.persist_observer(obj)
+
+    def _child_changed(self, obj: ReporterObject | ObserverObject, msg: Message) -> bool:
+        """Apply a child message to the record's `childrenObjects`; False when the record is unchanged."""
         if isinstance(obj, ObserverObject):
             obj.loaded()
         if obj.data is None:
-            return
+            return False
         children = obj.children_objects
         b = msg.get("body", {})
         cid = b.get("resource")
         if not isinstance(cid, str):
-            return
+            return False
         if msg["type"] == "create" and isinstance(b.get("value"), dict) and cid not in children:
             children[cid] = {"value": copy_json(b["value"]), **({"identity": b["identity"]} if "identity" in b else {})}
         elif msg["type"] == "update" and cid in children:
@@ -425,18 +455,18 @@ class SyncManager:
                     apply_update(value.setdefault("data", {}), b)
                 elif "value" in b:
                     value["data"] = copy_json(b["value"])
-                if isinstance(b.get("version"), int) and msg["from"] != obj.url:
-                    value["version"] = b["version"]   # from O: reTHINK's, with the parent's counter (INTEROP §4)
+                if msg["from"] == obj.url:   # from O: reTHINK's form, with the parent's counter (INTEROP §4)
+                    known = value.get("version")
+                    value["version"] = known + 1 if isinstance(known, int) and not isinstance(known, bool) else 1
+                elif isinstance(b.get("version"), int):
+                    value["version"] = b["version"]
             except ChangeError:
                 pass
         elif msg["type"] == "delete":
             children.pop(cid, None)
         else:
-            return
-        if isinstance(obj, ReporterObject):
-            self.runtime.persist_reporter(obj)
-        else:
-            self.runtime.persist_observer(obj)
+            return False
+        return True
 
     # subscribe (PROTOCOL §3.2, observer side) --------------------------------------------------------
 

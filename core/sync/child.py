@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
-from core.protocol.changes import Op
-from core.protocol.dialect import rethink_bodies
+from core.protocol.changes import Op, Path
+from core.protocol.dialect import rethink_bodies, writable
 from core.protocol.message import Message, SyncError
 from core.sync.data_object import iso_now
 from core.sync.tail import Tail
@@ -60,6 +60,14 @@ class DataObjectChild:
             raise SyncError(404, "child deleted")
         if not self.own:
             raise SyncError(403, "only the child's reporter may update it")
+        if self.reporter == self.parent.metadata.get("reporter"):
+            self.parent.guard_child_edit()
+
+    def admit(self, path: Path) -> None:
+        """As the parent's reporter does (DECISIONS.md): a key reTHINK cannot address is refused while a
+        reTHINK runtime may hold the parent."""
+        if path and self.parent.rethink_observed and not writable(path[:1]):
+            raise SyncError(400, f"key {path[0]!r} cannot reach reTHINK observers (INTEROP §4)")
 
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
         # A children channel may reach reTHINK runtimes whatever its parent knows: their forms (INTEROP §4)
@@ -68,6 +76,10 @@ class DataObjectChild:
             body = forms[0]
         self.version += 1
         syncher = self.parent.syncher
+        if self.parent.counts_children() and self.reporter == self.parent.metadata.get("reporter"):
+            self.parent.send_child_update(self.child_id, self.channel, body)
+            self._changed(ch.update_events(body, ops, self.data))
+            return
         now = iso_now()
         msg = {"type": "update", "from": syncher.url, "to": self.channel,
                "body": {"resource": self.child_id, "version": self.version, "source": syncher.url,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.protocol.changes import ChangeEvent
+from core.protocol.dialect import is_rethink
 
 if TYPE_CHECKING:
     from core.sync.child import DataObjectChild
@@ -46,6 +47,21 @@ class DataObject:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url}, v{self.version})"
+
+    @property
+    def rethink_observed(self) -> bool:
+        """A runtime of reTHINK's own may hold a replica: edits take the forms it applies (INTEROP §4)."""
+        return self.syncher.runtime.rethink or is_rethink(str(self.metadata.get("runtime", "")))
+
+    def counts_children(self) -> bool:
+        """Whether this replica's own children edits consume its versions, as reTHINK's do."""
+        return False
+
+    def guard_child_edit(self) -> None:
+        """Raise if a child edit that counts as this object's version may not be made now."""
+
+    def send_child_update(self, child_id: str, channel: str, body: dict[str, Any]) -> None:
+        raise NotImplementedError("only a reporter counts its children's edits")
 
     def on_change(self, handler: ChangeHandler, path: str = "*") -> Callable[[], None]:
         """Call `handler` for each change whose field matches `path`; returns the function that stops it."""

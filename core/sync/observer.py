@@ -92,10 +92,19 @@ class DataObjectObserver(DataObject):
                 if self.status == "stale" and not tracker.buffer:
                     self._gap_closed()
                 return
-        version = b.get("version")
+        self._offer(msg)
+
+    def _on_counted_child(self, msg: Message) -> None:
+        """A child edit of the reporter that counts as one of this object's versions, as reTHINK's do
+        (INTEROP §4): ordered with the object's updates, a gap like theirs."""
+        if not self.closed:
+            self._offer(msg)
+
+    def _offer(self, msg: Message) -> None:
+        version = msg.get("body", {}).get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             return
-        verdict = tracker.offer(version, msg)
+        verdict = self.tracker.offer(version, msg)
         if verdict is Verdict.APPLY:
             self._apply(msg)
             while not self.closed and (nxt := self.tracker.next_buffered()) is not None:
@@ -110,6 +119,9 @@ class DataObjectObserver(DataObject):
     def _apply(self, msg: Message) -> None:
         b = msg["body"]
         version = b["version"]
+        if msg["to"] != self.changes_url:
+            self._apply_counted_child(msg)
+            return
         reporter_change = "attribute" not in b and "patch" not in b and "reporter" in b
         source = b["source"] if "source" in b else b.get("subscriber")
         if not reporter_change and source != self.metadata.get("reporter"):
@@ -152,6 +164,19 @@ class DataObjectObserver(DataObject):
         if "lastModified" in b:
             self.metadata["lastModified"] = b["lastModified"]
         self._changed(events)
+
+    def _apply_counted_child(self, msg: Message) -> None:
+        b = msg["body"]
+        self.tracker.applied(b["version"])
+        self.version = b["version"]
+        if "lastModified" in b:
+            self.metadata["lastModified"] = b["lastModified"]
+        cid = b["resource"]
+        child = self.children.get(cid)
+        if child is not None:
+            child._apply(b, versioned=False)
+        else:   # its create was lost: fetch it from its reporter
+            self.syncher._heal_child(self, cid, self.reporter, addr.child_name(msg["to"]))
 
     def _not_applied(self, version: int, exc: ch.ChangeError) -> None:
         """PROTOCOL §3.3.1: a path that does not resolve is a gap: resync at once."""

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
-from core.protocol.changes import Op
-from core.protocol.dialect import is_rethink, nested_children, rethink_bodies
+from core.protocol.changes import Op, Path
+from core.protocol.dialect import is_rethink, nested_children, rethink_bodies, writable
 from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
@@ -93,6 +93,35 @@ class DataObjectReporter(DataObject):
         if self.status != "live":
             raise SyncError(503, "object in delegation")
 
+    @property
+    def rethink_observed(self) -> bool:
+        return bool(self.rethink) or self.syncher.runtime.rethink
+
+    def admit(self, path: Path) -> None:
+        """reTHINK's rule splits a dotted top-level key and no parent can be Set in its place: such an
+        edit could reach no reTHINK observer, so it is refused while one may hold a replica (DECISIONS.md)."""
+        if path and self.rethink_observed and not writable(path[:1]):
+            raise SyncError(400, f"key {path[0]!r} cannot reach reTHINK observers (INTEROP §4)")
+
+    def counts_children(self) -> bool:
+        # reTHINK observers take a child update's version as the parent's next one (interop findings R7)
+        return self.rethink_observed
+
+    def guard_child_edit(self) -> None:
+        if self.counts_children():
+            self.guard()
+
+    def send_child_update(self, child_id: str, channel: str, body: dict[str, Any]) -> None:
+        """A child edit of ours in reTHINK's form: from O, with the parent's next version (INTEROP §4)."""
+        self.version += 1
+        now = iso_now()
+        self.metadata["lastModified"] = now
+        msg = {"type": "update", "from": self.url, "to": channel,
+               "body": {"resource": child_id, "version": self.version, "source": self.syncher.url,
+                        "lastModified": now, **body}}
+        self.syncher.sandbox.post(msg)
+        self._tail.sent(msg)
+
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
         if self._suspended:
             return
@@ -102,7 +131,7 @@ class DataObjectReporter(DataObject):
         self._publish(body, ops)
 
     def _publish(self, body: dict[str, Any], ops: list[Op]) -> None:
-        forms = rethink_bodies(body, self.data) if self.rethink or self.syncher.runtime.rethink else None
+        forms = rethink_bodies(body, self.data) if self.rethink_observed else None
         for form in forms or (body,):   # none reTHINK can address: ours still get it (DECISIONS.md)
             self._send(form)
         if self._change_handlers:

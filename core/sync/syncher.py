@@ -487,6 +487,7 @@ class Syncher:
                                       version, list(answer["body"].get("childrenResources", [])))
         reporter.status = "standby"
         reporter.subscriptions = {h: {"status": "live"} for h in answer["body"].get("subscriptions", [])}
+        reporter.rethink = {h for h in answer["body"].get("rethinkSubscribers", []) if h in reporter.subscriptions}
         self._load_children(reporter, children)
         self._standby[url] = reporter
         reporter._attach()
@@ -583,6 +584,14 @@ class Syncher:
         cid = b.get("resource")
         if not isinstance(cid, str) or not cid:
             return
+        if msg["from"] == parent.url and msg["type"] == "update":
+            source = b.get("source")
+            if source == self.url:   # our own child edit, counted as a version of the parent we report
+                return
+            if isinstance(parent, DataObjectObserver) and source == parent.reporter:
+                # the reporter's child edit in reTHINK's form takes its place in the parent's versions (R7)
+                parent._on_counted_child(msg)
+                return
         name = addr.child_name(msg["to"])
         mtype = msg["type"]
         is_parent_reporter = isinstance(parent, DataObjectReporter)

@@ -20,6 +20,9 @@ class Recorder(Protocol):
     def guard(self) -> None:
         """Raise if the object may not be edited now (deleted, delegating, observer)."""
 
+    def admit(self, path: Path) -> None:
+        """Raise if an edit at `path` could not be sent to every replica (INTEROP §4)."""
+
     def record(self, body: dict[str, Any], ops: list[Op]) -> None: ...
 
 
@@ -102,6 +105,7 @@ class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
         self._recorder.guard()
         plain = _plain(value)
         path = [*self._path(), key]  # before the edit: a detached container raises unchanged
+        self._recorder.admit(path)
         # `replace` for an existing key: its event is an update (PROTOCOL §3.3.2 "add or update").
         op = "replace" if key in self else "add"
         dict.__setitem__(self, key, wrap(plain, self, key, self._recorder))
@@ -110,6 +114,7 @@ class TrackedDict(Tracked, dict):  # type: ignore[type-arg]
     def __delitem__(self, key: str) -> None:
         self._recorder.guard()
         path = [*self._path(), key]
+        self._recorder.admit(path)
         dict.__delitem__(self, key)
         self._emit(ch.remove_body(path), [{"op": "remove", "path": ch.pointer(path)}])
 
@@ -181,6 +186,7 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
         if not plains:
             return
         path = self._path()
+        self._recorder.admit(path)
         for k, plain in enumerate(plains):
             list.insert(self, index + k, wrap(plain, self, None, self._recorder))
         self._emit(ch.insert_body([*path, str(index)], plains),
@@ -192,6 +198,7 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
         if count <= 0:
             return
         path = self._path()  # before removal: an element's own path must still resolve
+        self._recorder.admit(path)
         list.__delitem__(self, slice(index, index + count))
         self._emit(ch.remove_items_body([*path, str(index)], count),
                    [{"op": "remove", "path": ch.pointer([*path, str(index)])}] * count)
@@ -214,6 +221,7 @@ class TrackedList(Tracked, list):  # type: ignore[type-arg]
         self._recorder.guard()
         plain = _plain(value)
         path = [*self._path(), str(k)]
+        self._recorder.admit(path)
         list.__setitem__(self, k, wrap(plain, self, None, self._recorder))
         self._emit(ch.element_set_body(path, plain), [{"op": "replace", "path": ch.pointer(path), "value": plain}])
 

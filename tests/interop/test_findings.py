@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from core.protocol import address as addr
+from core.protocol.message import SyncError
 from core.schemas import COMM_SCHEMA
-from tests.interop.rethink import claim_hyperty, expect, observe, rethink_client
+from tests.interop.rethink import claim_hyperty, expect, observe, rethink_apply, rethink_client
 from tests.interop.test_runtime_rows import A, rethink_reporter, rethink_value, subscribe_ours
 from tests.net.conftest import Net, body
 
@@ -91,10 +96,12 @@ async def test_children_on_an_unnamed_children_channel_reach_syncscope_replicas(
                                                           "mutual": False, "data": {"text": "hi"}}}})
     await net.watch.state(lambda: cid in obs.children)
     assert obs.children[cid].name == "messages" and obs.children[cid].data == {"text": "hi"}
+    # its update carries the parent's next version (reTHINK's children share their parent's counter)
     await client.send({"id": 81, "type": "update", "from": obj, "to": obj + "/children/",
-                       "body": {"version": 5, "attribute": "text", "value": "edited", "resource": cid,
+                       "body": {"version": 1, "attribute": "text", "value": "edited", "resource": cid,
                                 "source": reporter}})
     await net.watch.state(lambda: obs.children[cid].data == {"text": "edited"})
+    assert obs.version == 1
 
 
 async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_channel(net: Net) -> None:
@@ -181,3 +188,95 @@ async def test_a_rethink_subscribe_answer_without_children_is_completed_by_a_rea
                        "body": {"code": 200, "value": full}})
     await net.watch.state(lambda: cid in obs.children)
     assert obs.children[cid].name == "resources" and obs.data == {"a": 1}
+
+
+class RethinkReplica:
+    """What reTHINK's DataObjectObserver keeps of an object and its children, by its own rule: an update,
+    of the object or of a child, applies only above the object's version and then becomes it."""
+
+    def __init__(self, version: int, data: dict[str, Any]) -> None:
+        self.version, self.data = version, data
+        self.children: dict[str, dict[str, Any]] = {}
+
+    def take(self, msg: dict[str, Any]) -> bool:
+        b = msg["body"]
+        if msg["type"] == "create":
+            self.children[b["resource"]] = b["value"]["data"]
+            return True
+        if not self.version + 1 <= b["version"]:
+            return False          # "UNSYNCHRONIZED VERSION": dropped
+        self.version = b["version"]
+        rethink_apply(self.children[b["resource"]] if "/children/" in msg["to"] else self.data, b)
+        return True
+
+
+async def test_a_syncscope_reporters_child_edits_reach_a_rethink_observer_as_parent_versions(net: Net) -> None:
+    # R7: reTHINK's observers take a child update's version as the parent's next one; ours now send that
+    await net.node(A)
+    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
+    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"topic": "t"})
+    chat.on_subscription(lambda e: e.accept())
+    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    answer = body(await observe(client, chat.url, observer))
+    theirs = RethinkReplica(answer["value"]["version"], answer["value"]["data"])
+    child = await chat.add_child("resources", {"file": "f"})
+    assert theirs.take(await expect(client, lambda m: m["type"] == "create"))
+    child.data["file"] = "g"
+    chat.data["topic"] = "u"
+    child.data["size"] = 3
+    edits = [await expect(client, lambda m: m["type"] == "update") for _ in range(3)]
+    assert [(m["from"], m["to"], m["body"]["version"]) for m in edits] == [
+        (chat.url, chat.url + "/children/", 1), (chat.url, chat.url + "/changes", 2),
+        (chat.url, chat.url + "/children/", 3)]
+    assert edits[0]["body"] == {"resource": child.child_id, "version": 1, "source": alice.url,
+                                "lastModified": edits[0]["body"]["lastModified"], "attribute": "file", "value": "g"}
+    assert all(theirs.take(m) for m in edits)
+    assert (theirs.version, theirs.data) == (3, {"topic": "u"})
+    assert theirs.children == {child.child_id: {"file": "g", "size": 3}}
+    # our observer beside it counts the same versions and never needs a resync
+    await net.watch.state(lambda: ours.version == 3 and child.child_id in ours.children
+                          and ours.children[child.child_id].data == {"file": "g", "size": 3})
+    assert (chat.version, ours.data, ours.resyncs, rt_a.sm.reporters[chat.url].version) == (3, {"topic": "u"}, 0, 3)
+    # its Sync Manager's stored copy counts them too (PROTOCOL §5 rule 7 bookkeeping)
+    assert rt_b.sm.observers[chat.url].version == 3
+
+
+async def test_without_a_rethink_observer_child_edits_keep_their_own_versions(net: Net) -> None:
+    await net.node(A)
+    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
+    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    child = await chat.add_child("resources", {"file": "f"})
+    child.data["file"] = "g"
+    await net.watch.state(lambda: child.child_id in ours.children and ours.children[child.child_id].version == 1)
+    assert (chat.version, ours.version, ours.children[child.child_id].data) == (0, 0, {"file": "g"})
+
+
+async def test_a_top_level_key_rethink_cannot_address_is_refused_while_it_may_observe(net: Net) -> None:
+    await net.node(A)
+    rt = await net.runtime(A)
+    alice = await rt.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"meta": {}})
+    chat.on_subscription(lambda e: e.accept())
+    chat.data["v1.2"] = "ours only"            # no reTHINK observer yet: our forms carry it
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, chat.url, observer))["code"] == 200
+    with pytest.raises(SyncError) as refused:
+        chat.data["v2.0"] = 1
+    assert (refused.value.code, refused.value.description) == (
+        400, "key 'v2.0' cannot reach reTHINK observers (INTEROP §4)")
+    with pytest.raises(SyncError):
+        del chat.data["v1.2"]
+    assert chat.data == {"meta": {}, "v1.2": "ours only"} and chat.version == 1
+    chat.data["meta"]["v1.2"] = 2              # below the top a dotted key goes as a Set of its parent
+    update = await expect(client, lambda m: m["type"] == "update")
+    assert (update["body"]["attribute"], update["body"]["value"], update["body"]["version"]) == ("meta", {"v1.2": 2}, 2)
+    chat.data["hyperty://a.example/x.y"] = True   # a URL key reTHINK reads back whole
+    update = await expect(client, lambda m: m["type"] == "update")
+    assert update["body"]["attribute"] == "hyperty://a.example/x.y"

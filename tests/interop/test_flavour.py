@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from core.lab import Lab
 from core.net.websocket import WebSocketConnector
 from core.protocol import address as addr
+from core.protocol.message import SyncError
 from core.runtime.runtime import Runtime
 from core.schemas import COMM_SCHEMA
 from tests.conftest import FAST
@@ -77,3 +81,32 @@ async def test_a_rethink_flavoured_runtime_sends_subscriber_and_desc(net: Net) -
     answer = next(m for m in node_saw(net, "in", "response") if m["id"] == refused["id"] and m["to"] == alice.url)
     assert answer["body"] == {"code": 404, "desc": "not found"}
     assert refused["body"]["code"] == 404
+
+
+@pytest.mark.parametrize("placement", ["same runtime", "other runtime"])
+async def test_a_new_reporter_after_a_delegation_keeps_to_the_forms_its_rethink_subscribers_apply(
+        placement: str) -> None:
+    async with Lab(timers=FAST) as lab:
+        rt_a = await lab.runtime(A)
+        rt_c = rt_a if placement == "same runtime" else await lab.runtime(A)
+        theirs = await lab.runtime(A, rethink=True)
+        alice, bob, rita = await rt_a.hyperty("alice"), await rt_c.hyperty("bob"), await theirs.hyperty("rita")
+        bob.syncher.on_notification(lambda e: e.accept() if e.type == "delegate" else e.ack())
+        chat = await alice.syncher.create(COMM_SCHEMA, data={"meta": {}}, observers=[bob.url])
+        chat.on_subscription(lambda e: e.accept())
+        await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+        seen_by_rita = await rita.syncher.subscribe(chat.url, COMM_SCHEMA)
+        await chat.delegate(bob.url)
+        await lab.settle()
+        new = bob.syncher.reporters[chat.url]
+        assert new.rethink == {rita.url} and rt_c.sm.reporters[chat.url].subscriptions[rita.url].get("rethink")
+        sent: list[dict[str, Any]] = []
+        lab.monitor.subscribe(lambda e: sent.append(e.message) if e.kind == "message" and e.direction == "in"
+                              and e.where == lab.nodes[A].url and e.message
+                              and e.message["to"] == chat.url + "/changes" else None)
+        new.data["meta"]["v1.2"] = 1          # a path reTHINK would split: a Set of its parent instead
+        with pytest.raises(SyncError):
+            new.data["v1.2"] = 1              # nothing reTHINK could address: refused
+        await lab.settle()
+        assert [(m["body"]["attribute"], m["body"]["value"]) for m in sent] == [("meta", {"v1.2": 1})]
+        assert (seen_by_rita.data, seen_by_rita.version) == ({"meta": {"v1.2": 1}}, new.version)

@@ -79,17 +79,22 @@ async def scenario(draw: Any) -> None:
         def capture(event: Any) -> None:
             msg = event.message
             if event.kind == "message" and event.where == node and event.direction == "in" and msg \
-                    and msg["type"] == "update" and msg["to"] == chat.url + "/changes":
-                sent.setdefault(msg["body"]["version"], msg["body"])
+                    and msg["type"] == "update" and msg["from"] == chat.url:
+                sent.setdefault(msg["body"]["version"], msg)
         lab.monitor.subscribe(capture)
         seen_by_rita = await rita.syncher.subscribe(chat.url, COMM_SCHEMA)
         seen_by_bob = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+        child = await chat.add_child("resources", {"n": 0})
+        await lab.settle()
         replica = copy_json(seen_by_rita.data)          # the reTHINK-rule receiver starts where rita did
+        child_replica = copy_json(child.data)
         base = seen_by_rita.version
         for _ in range(draw(st.integers(1, 20))):
-            step = draw(st.sampled_from(["edit", "edit", "edit", "batch", "settle"]))
+            step = draw(st.sampled_from(["edit", "edit", "edit", "child", "batch", "settle"]))
             if step == "edit":
                 edit(draw, chat.data)
+            elif step == "child":     # the reporter's own child: its edits take parent versions (R7)
+                edit(draw, child.data)
             elif step == "batch":
                 with chat.batch():
                     for _ in range(draw(st.integers(1, 4))):
@@ -97,14 +102,17 @@ async def scenario(draw: Any) -> None:
             else:
                 await lab.settle()
         await lab.settle()
+        # one version sequence, as a reTHINK observer needs it: every update of the object or its child
         assert sorted(sent) == list(range(base + 1, chat.version + 1))
         for version in sorted(sent):
-            body = sent[version]
+            msg = sent[version]
+            body = msg["body"]
             assert isinstance(body["attribute"], str) and "patch" not in body
-            rethink_apply(replica, body)
-        assert replica == chat.data
-        assert (seen_by_rita.data, seen_by_rita.version) == (chat.data, chat.version)
-        assert (seen_by_bob.data, seen_by_bob.version) == (chat.data, chat.version)
+            rethink_apply(child_replica if "/children/" in msg["to"] else replica, body)
+        assert replica == chat.data and child_replica == child.data
+        for seen in (seen_by_rita, seen_by_bob):
+            assert (seen.data, seen.version) == (chat.data, chat.version)
+            assert seen.children[child.child_id].data == child.data
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

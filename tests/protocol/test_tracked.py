@@ -28,6 +28,9 @@ class Recorder:
         if self.frozen:
             raise PermissionError("frozen")
 
+    def admit(self, path: list[str]) -> None:
+        pass
+
     def record(self, body: dict[str, Any], ops: list[dict[str, Any]]) -> None:
         self.bodies.append(body)
         self.ops.append(ops)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from ui.widgets.changed_rows import TableView
+
 
 def table_view(parent: QWidget | None = None, sortable: bool = True) -> QTableView:
-    view = QTableView(parent)
+    view = TableView(parent)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSortingEnabled(sortable)
     view.setAlternatingRowColors(True)

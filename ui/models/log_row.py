@@ -38,17 +38,32 @@ def _text(value: Any) -> str:
 
 
 def log_row(event: TraceEvent) -> LogRow:
-    msg = event.message or {}
+    # Made for every message the console sees (8,000 a second under a stress run): the fields are
+    # read once, and the JSON line is TraceEvent.to_dict's, built here without a second call.
+    msg = event.message
+    kind, where, direction = event.kind, event.where, event.direction
+    line: dict[str, Any] = {"kind": kind, "ts": event.ts, "where": where}
+    if direction is not None:
+        line["direction"] = direction
+    if msg is None:
+        msg = {}
+    else:
+        line["message"] = msg
+    if event.detail:
+        line.update(event.detail)
     body = msg.get("body")
     code = resource = None
     if isinstance(body, dict):
         code = body.get("code")
         resource = body.get("resource")
-    return (event.ts, event.kind, event.where, "drop" if event.kind == "drop" else _text(event.direction),
-            _text(msg.get("type")), _text(msg.get("from")), _text(msg.get("to")), _text(msg.get("id")),
+    mtype, sender, to, ident = msg.get("type"), msg.get("from"), msg.get("to"), msg.get("id")
+    return (event.ts, kind, where,
+            "drop" if kind == "drop" else (direction if type(direction) is str else _text(direction)),
+            mtype if type(mtype) is str else _text(mtype), sender if type(sender) is str else _text(sender),
+            to if type(to) is str else _text(to), ident if type(ident) is str else _text(ident),
             code if type(code) is int else None, resource if type(resource) is str else "",
             # Text, not bytes: orjson's bytes keep their 4 KB output buffer, a str is the text's size.
-            orjson.dumps(event.to_dict()).decode())
+            orjson.dumps(line).decode())
 
 
 def size_of(row: LogRow) -> int:

@@ -53,15 +53,22 @@ TRIM_CHUNK = 2_000
 #: Under heavy traffic (BUSY_ROWS or more waiting) new rows join the table at most this often, in
 #: seconds: every change of the table repaints the whole followed log (about 10 ms offscreen), and
 #: nobody reads ten screens a second. Lighter traffic shows at every flush.
-APPEND_EVERY = 0.25
-BUSY_ROWS = 200
+APPEND_EVERY = 0.5
+BUSY_ROWS = 50
+#: A batch of this many rows or more does not flash: under heavy traffic every row is new, and a
+#: log all flashing says nothing and costs each repaint.
+FLASH_MAX_ROWS = 200
 
 COLUMNS = ("Time", "Where", "Dir", "Type", "From", "To", "Id", "Code", "Size")
+COLUMN_COUNT = len(COLUMNS)
 LOGGED_KINDS = ("message", "drop")
 SELECTED_BRUSH = QBrush(QColor(80, 140, 255, 60))
 DROP_BRUSH = QBrush(QColor(220, 60, 60))
-ANSWERED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
-                      Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole})
+# Roles as plain numbers: data() is asked some 1,000 times a repaint, and each enum lookup costs.
+DISPLAY, BACKGROUND, FOREGROUND, TOOLTIP, SORT = (int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole))
+ANSWERED = frozenset({DISPLAY, BACKGROUND, FOREGROUND, TOOLTIP, SORT})
 TOOLTIP_FIELDS = {1: WHERE, 4: SENDER, 5: TO}
 
 
@@ -112,8 +119,7 @@ class MessageLogModel(QAbstractTableModel):
                 self.heldChanged.emit()
             return
         self._waiting.extend(fresh)
-        # Under heavy traffic every row is new: a log all flashing says nothing and costs each repaint.
-        self.flash_new = len(fresh) < BUSY_ROWS
+        self.flash_new = len(fresh) < FLASH_MAX_ROWS
         if len(self._waiting) < BUSY_ROWS or time.monotonic() - self._appended_at >= APPEND_EVERY:
             self.catch_up()
 
@@ -204,24 +210,35 @@ class MessageLogModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def index(self, row: int, column: int,
+              parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # Qt's own asks rowCount and columnCount (two calls into Python) for each of the eight
+        # roles of each painted cell, through the filter proxy: one call does here.
+        if 0 <= row < len(self.rows) and 0 <= column < COLUMN_COUNT and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
+
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         return column_header(COLUMNS, section, orientation, role)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
         # A painted cell asks for some eight roles; the ones this model never answers return first.
-        if role not in ANSWERED or not index.isValid():
+        if role not in ANSWERED:
             return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.display(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole:
+        number = index.row()
+        if number < 0:  # not a valid index
+            return None
+        row = self.rows[number]
+        if role == DISPLAY:
+            return self.display(row, index.column())
+        if role == BACKGROUND:
             if self.flash_new and self.clock() - row[TS] < FLASH_SECONDS:
                 return FLASH_BRUSH  # a new row flashes
             return SELECTED_BRUSH if self.selected_object and self._concerns_selected(row) else None
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == FOREGROUND:
             return DROP_BRUSH if row[KIND] == "drop" else None
-        if role == Qt.ItemDataRole.ToolTipRole:
+        column = index.column()
+        if role == TOOLTIP:
             return row[TOOLTIP_FIELDS[column]] if column in TOOLTIP_FIELDS else None
         return self.sort_key(row, column)
 
