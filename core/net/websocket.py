@@ -13,7 +13,7 @@ import asyncio
 import logging
 import resource
 import ssl
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -22,11 +22,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import DATA_OPCODES, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event
 
 from core.monitor import Monitor
+from core.net.direct_frames import DirectConnection
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
 from core.net.log_guard import clip
 from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES, WRITE_HIGH_WATER, Flusher, Outbox
@@ -163,7 +162,7 @@ class NodeServer:
         self.flusher = Flusher(node.state.commit)
         self.links: dict[str, _NodeLink] = {}   # session id → link
         self.frames_in = 0    # frames read and handed to the node
-        self.frames_direct = 0   # of which handed over as they were read (`_Direct`)
+        self.frames_direct = 0   # of which handed over as they were read (`DirectConnection`)
         self.frames_out = 0   # frames the node sent (to live links)
         self.refused = 0      # connections refused (503 over `max_links`, dropped far over it)
         self.sockets = 0      # connections held, handshakes included
@@ -225,12 +224,12 @@ class NodeServer:
         session = link.session = self.node.connect(link)
         self.links[session.id] = link
         overdue = asyncio.get_running_loop().call_later(self.open_timeout, link.open_overdue)
-        if isinstance(conn, _Direct):
+        if isinstance(conn, DirectConnection):
             conn.direct = lambda frame: self._frame(conn, session, frame)
         try:
             await self._read(conn, session)
         finally:
-            if isinstance(conn, _Direct):
+            if isinstance(conn, DirectConnection):
                 conn.direct = None
             overdue.cancel()
             link.outbox.stop()
@@ -246,7 +245,7 @@ class NodeServer:
         try:
             while True:
                 frame = await conn.recv()
-                if isinstance(conn, _Direct):
+                if isinstance(conn, DirectConnection):
                     conn.queued -= 1
                 self.frames_in += 1
                 try:
@@ -261,7 +260,7 @@ class NodeServer:
             pass
 
     def _frame(self, conn: ServerConnection, session: Session, frame: str) -> None:
-        """A whole text frame handed over as it is read (`_Direct`)."""
+        """A whole text frame handed over as it is read (`DirectConnection`)."""
         self.frames_in += 1
         self.frames_direct += 1
         try:
@@ -299,43 +298,11 @@ def default_max_links() -> int:
     return max(8, soft - (1 + ACCEPT_TURNS) * ACCEPT_BACKLOG - OWN_FDS)
 
 
-class _Direct(ServerConnection):
-    """A server connection that hands each whole text frame to `direct` in the loop turn that read
-    it, instead of queueing it for a reader task to fetch with `recv()` (issue 16: the queue, its
-    wake-ups and `recv` were a tenth of the node's time per relayed message).
-
-    Only while nothing waits in websockets' queue: binary frames, fragmented messages, frames that
-    are not UTF-8 (websockets closes the link with 1007) and frames read before the session exists
-    take the queue, and the frames after them too until the reader has taken them all (`queued`
-    whole messages, `fragmented` while one is incomplete), so the node sees every frame in order."""
-
-    direct: Callable[[str], None] | None = None
-    queued = 0
-    fragmented = False
-
-    def process_event(self, event: Event) -> None:
-        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
-            direct = self.direct
-            if (direct is not None and event.fin and event.opcode is Opcode.TEXT and not self.queued
-                    and not self.fragmented):
-                try:
-                    text = str(event.data, "utf-8")
-                except UnicodeDecodeError:
-                    pass   # the reader's `recv()` fails the link, as websockets does
-                else:
-                    direct(text)
-                    return
-            if event.fin:
-                self.queued += 1
-            self.fragmented = not event.fin
-        super().process_event(event)
-
-
 def _counted(server: NodeServer) -> type[ServerConnection]:
     """Connections that count themselves in `server.sockets` from accept to close; one accepted while
     a whole backlog over the cap is dropped at once (a flood of bare TCP connections)."""
 
-    class Counted(_Direct):
+    class Counted(DirectConnection):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             server.sockets += 1
