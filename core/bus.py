@@ -183,7 +183,7 @@ class MessageBus:
             if self.monitor.active:
                 self.monitor.emit("drop", self.url, reason="forward/delete to a hyperty from a link", message=msg)
             return
-        self._dispatch(msg, ingress=True, via=via)
+        self._dispatch(msg, True, via)
 
     def malformed(self, msg: Any, problem: str, ingress: bool) -> None:
         """Answer a malformed request 400 when its `from` and `id` can be read, else drop it (PROTOCOL §6)."""

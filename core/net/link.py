@@ -16,7 +16,9 @@ class LinkEnd(Protocol):
     def close(self) -> None: ...
 
 
-FrameHandler = Callable[[bytes], None]
+#: Called with each frame received; the embedded lab may hand over a publication it decoded once for
+#: all its receivers instead, read-only (`core.net.memory.InFlight.received`).
+FrameHandler = Callable[[bytes | Message], None]
 CloseHandler = Callable[[int, str], None]
 #: Opens a link to the node of a domain; returns None when the domain has no node (404 "no route"),
 #: raises ConnectionError when its node cannot be reached now (the stub retries with backoff).

@@ -1,5 +1,6 @@
 """The in-memory link of the embedded lab: every message crosses as `orjson` bytes, delivered on
-the loop in order (unless faults say otherwise), so no two runtimes ever share a Python object."""
+the loop in order (unless faults say otherwise). Runtimes never share a mutable Python object: the
+one thing they share is a publication decoded once for all its receivers, read-only."""
 
 from __future__ import annotations
 
@@ -13,16 +14,95 @@ from core.monitor import Monitor
 from core.net.faults import Delay, FaultHandle, FaultSet, Probability
 from core.net.link import CloseHandler, FrameHandler
 from core.node.node import MessageNode
+from core.protocol.address import CHANGES
+from core.protocol.frozen import freeze
 from core.protocol.message import Message
+
+#: Frames whose decoding `InFlight.received` keeps between loop turns (faults deliver outside them).
+MAX_SHARED = 4096
 
 
 class InFlight:
-    """Messages scheduled on in-memory links and not yet delivered (what `lab.settle()` waits for)."""
+    """Messages scheduled on in-memory links and not yet delivered (what `lab.settle()` waits for).
 
-    __slots__ = ("count",)
+    Frames of links without faults wait in one queue for the whole lab and are delivered by one loop
+    callback per turn: a fan-out to a thousand links costs one callback, not a thousand handles
+    (issue 16). The callback hands each link end all its frames of the turn, in the order they were
+    sent, then goes on to the next end (ends in the order their first frame came): a socket keeps
+    its own frames in order, and nothing orders frames of different sockets; a runtime process
+    reads what its socket holds at once, and so keeps its own state hot for it. Frames sent while
+    a turn's frames are being delivered wait for the next callback, as `call_soon` would have them."""
+
+    __slots__ = ("_frames", "_shared", "count")
 
     def __init__(self) -> None:
         self.count = 0
+        # flat (deliver, frame) pairs: no tuple per frame, so the queue adds nothing for the collector
+        self._frames: list[Any] = []
+        # id → (frame, its shared decoding if it is a publication) of the frames lately received by
+        # runtimes; the entry holds the frame, so no other frame can take its identity meanwhile
+        self._shared: dict[int, tuple[bytes, Message | None]] = {}
+
+    def received(self, data: bytes) -> bytes | Message:
+        """What a runtime's stub is handed for frame `data` from its node.
+
+        The node encodes a publication once for all its subscribers (PROTOCOL §1.5 rule 4), so the
+        receivers of one fan-out get the same frame object, in the same turn. An update on
+        `O/changes` is decoded once into read-only containers (`core.protocol.frozen`) shared by
+        them all: none can change what another reads, and each still checks the envelope (its
+        verdict is computed once, from a content that cannot change). Any other frame is decoded
+        by each receiver for itself; the first gets the decoding made here to tell."""
+        shared = self._shared
+        seen = shared.get(id(data))
+        if seen is not None and seen[0] is data:
+            msg = seen[1]
+            return data if msg is None else msg
+        if len(shared) >= MAX_SHARED:
+            shared.clear()
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            shared[id(data)] = (data, None)
+            return data
+        if isinstance(msg, dict) and msg.get("type") == "update":
+            to = msg.get("to")
+            if isinstance(to, str) and to.endswith(CHANGES):
+                frozen: Message = freeze(msg)
+                shared[id(data)] = (data, frozen)
+                return frozen
+        shared[id(data)] = (data, None)
+        return msg
+
+    def post(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[bytes], None], data: bytes) -> None:
+        """Deliver `data` by `deliver(data)` at the next turn, after the frames posted before it."""
+        frames = self._frames
+        if not frames:
+            loop.call_soon(self._drain, loop)
+        frames.append(deliver)
+        frames.append(data)
+        self.count += 1
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        frames = self._frames
+        self._frames = []
+        it = iter(frames)
+        by_end: dict[Callable[[bytes], None], list[bytes]] = {}
+        for deliver in it:
+            data = next(it)
+            queue = by_end.get(deliver)
+            if queue is None:
+                by_end[deliver] = [data]
+            else:
+                queue.append(data)
+        for deliver, datas in by_end.items():
+            for data in datas:
+                self.count -= 1
+                try:
+                    deliver(data)
+                except Exception as exc:  # as the loop reports a failed callback, and goes on with the rest
+                    loop.call_exception_handler({"message": f"Exception delivering a frame to {deliver!r}",
+                                                 "exception": exc})
+        self._shared.clear()
 
 
 class _NodeSide:
@@ -32,7 +112,7 @@ class _NodeSide:
         self.link = link
 
     def send(self, data: bytes) -> None:
-        self.link._schedule(self.link._to_runtime, data, toward_node=False)
+        self.link._schedule(self.link._deliver_to_runtime, data, toward_node=False)
 
     def close(self, code: int, reason: str) -> None:
         self.link._closed_by_node(code, reason)
@@ -54,6 +134,9 @@ class MemoryLink:
         self.sent = 0
         self.session = node.connect(_NodeSide(self))
         self._loop = asyncio.get_running_loop()
+        # made once: a bound method per frame would be one more object per frame for the collector
+        self._deliver_to_node: Callable[[bytes], None] = self._to_node
+        self._deliver_to_runtime: Callable[[bytes], None] = self._to_runtime
 
     @property
     def name(self) -> str:
@@ -68,7 +151,7 @@ class MemoryLink:
     def send(self, msg: Message) -> None:
         if self.state == "down":
             raise ConnectionError(f"link {self.name} is down")
-        self._schedule(self._to_node, orjson.dumps(msg), toward_node=True)
+        self._schedule(self._deliver_to_node, orjson.dumps(msg), toward_node=True)
 
     def close(self) -> None:
         if self.state != "down":
@@ -94,7 +177,7 @@ class MemoryLink:
 
     def _to_runtime(self, data: bytes) -> None:
         if self.state == "up":
-            self.on_frame(data)
+            self.on_frame(self.inflight.received(data))
         else:
             self._drop(self.node.url, data, "link down")
 
@@ -112,8 +195,7 @@ class MemoryLink:
     def _schedule(self, deliver: Callable[[bytes], None], data: bytes, toward_node: bool) -> None:
         self.sent += 1
         if not self.fault_sets:   # a link without faults: delivered next, as a socket would
-            self.inflight.count += 1
-            self._loop.call_soon(self._deliver, deliver, data)
+            self.inflight.post(self._loop, deliver, data)
             return
         where = self.runtime_url if toward_node else self.node.url
         delays: list[float] = [0.0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.protocol.frozen import UNCHECKED, FrozenDict
+
 Message = dict[str, Any]
 
 #: PROTOCOL §2.1; `open`, `close`, `event` only on links to `mn:/…` (TRANSPORT §2, §4).
@@ -43,6 +45,17 @@ class SyncError(Exception):
 
 def envelope_error(msg: Any, link: bool = False) -> str | None:
     """Why `msg` is not a valid envelope (PROTOCOL §2.1, §6 `missing <field>`), or None if it is."""
+    if type(msg) is FrozenDict and not link:
+        # a read-only message shared by the receivers of one fan-out (core.net.memory): its content
+        # cannot change, so the first receiver's check is every receiver's check
+        verdict = msg.verdict
+        if verdict is UNCHECKED:
+            verdict = msg.verdict = _envelope_error(msg, False)
+        return verdict  # type: ignore[no-any-return]
+    return _envelope_error(msg, link)
+
+
+def _envelope_error(msg: Any, link: bool) -> str | None:
     if not isinstance(msg, dict):
         return "message is not a JSON object"
     for field in ("id", "type", "from", "to"):

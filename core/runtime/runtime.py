@@ -234,7 +234,7 @@ class Runtime:
         to = msg.get("to") if isinstance(msg, dict) else None
         if isinstance(to, str) and to.endswith(addr.CHILDREN):
             msg = self._named_channel(msg, to)
-        self.bus.ingress(msg, via=via)
+        self.bus.ingress(msg, via)
 
     def _named_channel(self, msg: Message, to: str) -> Message:
         obj = addr.object_of(to)
@@ -261,7 +261,8 @@ class Runtime:
         self.resubscriber.reopened(stub)
 
     def _policy_interceptor(self, msg: Message, ingress: bool) -> tuple[int, str] | None:
-        if ingress and msg["type"] != "response" and not self.policy.allows("receive", msg):
+        policy = self.policy
+        if ingress and policy.deny_rules and msg["type"] != "response" and not policy.allows("receive", msg):
             return 403, "Blocked by policy"
         return None
 

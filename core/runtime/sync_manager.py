@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
@@ -191,7 +192,7 @@ class SyncManager:
         def store(m: Message) -> None:
             self._store_child(oo, m)
 
-        oo.listeners = self.bus.add_listeners([(addr.changes(oo.url), lambda m: self._track_observer(oo, m), "L", sm),
+        oo.listeners = self.bus.add_listeners([(addr.changes(oo.url), partial(self._track_observer, oo), "L", sm),
                                                *((channel, store, "L", sm) for channel in oo.channels)])
         oo.pubs.extend(oo.channels)
         for channel in oo.channels:
@@ -363,6 +364,14 @@ class SyncManager:
             return
         b = msg.get("body", {})
         version = b.get("version")
+        tracker = oo.tracker
+        if (type(version) is int and version == tracker.version + 1 and not tracker.buffer and oo.confirmed
+                and not oo.store and ("attribute" in b or "patch" in b or "reporter" not in b)):
+            # the usual case, as `_offer` takes it: the next version (rule 3b), nothing buffered to
+            # drain, no data kept here, not a change of reporter
+            tracker.version = version
+            self.runtime.persist_change("observer", oo, None)
+            return
         if not isinstance(version, int) or isinstance(version, bool):
             return
         if not oo.confirmed:  # PROTOCOL §5 rule 7: between the 100 and the 200
