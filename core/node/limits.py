@@ -82,6 +82,14 @@ def address_error(limits: Limits, *addresses: Any) -> str | None:
     return None
 
 
+def addresses_error(limits: Limits, addresses: list[str]) -> str | None:
+    """`address_error` of a list of strings (a bulk subscription's thousand): ASCII ones, the usual
+    case, are measured in C."""
+    if addresses and max(map(len, addresses)) <= limits.max_address and all(map(str.isascii, addresses)):
+        return None
+    return address_error(limits, *addresses)
+
+
 def token_error(limits: Limits, token: Any) -> str | None:
     """TRANSPORT §5: a session, delegation or monitor token is at most `max_token` bytes."""
     if isinstance(token, str) and too_long(token, limits.max_token):

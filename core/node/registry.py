@@ -193,10 +193,17 @@ class Registry:
 
     def _put(self, url: str, value: dict[str, Any], runtime: str) -> None:
         if url in self.objects:
-            self._drop(url)
+            # a renewal (a resume re-registers thousands): the URL keeps its place in `_urls`,
+            # whose removal and sorted insert each move every later URL
+            old_runtime, old_size = self._sizes[url]
+            self.runtime_bytes[old_runtime] -= old_size
+            if not self.runtime_bytes[old_runtime]:
+                del self.runtime_bytes[old_runtime]
+            self.total -= old_size
+        else:
+            bisect.insort(self._urls, url)
         size = entry_size(value)
         self.objects[url] = value
-        bisect.insort(self._urls, url)
         self._sizes[url] = (runtime, size)
         self.runtime_bytes[runtime] = self.runtime_bytes.get(runtime, 0) + size
         self.total += size

@@ -73,7 +73,7 @@ class SubscriptionManager:
         for address in addresses:
             if address not in held:
                 held.add(address)
-                session.subscription_bytes += weight(address)
+                session.subscription_bytes += len(address) + SUBSCRIPTION_WEIGHT   # weight(address), inlined
                 entry = by_address.get(address)
                 if entry is None:
                     by_address[address] = {sid: session}
@@ -109,7 +109,7 @@ class SubscriptionManager:
         count or the byte budget, 413 when they alone weigh more than the whole budget."""
         if len(session.subscriptions) + len(new) > self.max_per_session:
             return 429, f"at most {self.max_per_session} node subscriptions"
-        extra = sum(weight(a) for a in new)
+        extra = sum(map(len, new)) + SUBSCRIPTION_WEIGHT * len(new)   # the weights of `new`, summed in C
         if extra > self.max_bytes_per_session:
             return 413, f"node subscriptions over {self.max_bytes_per_session} bytes"
         if session.subscription_bytes + extra > self.max_bytes_per_session:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
 from core.node.frames import resources_of
-from core.node.limits import Limits, address_error, scheme_error
+from core.node.limits import Limits, addresses_error, scheme_error
 from core.node.session import Session
 from core.node.state import MemoryState
 from core.node.subscription_manager import SubscriptionManager
@@ -37,7 +37,7 @@ class SubscriptionRequests:
     def _subscription_request(self, s: Session, msg: Message) -> None:
         resources, problem = resources_of(msg.get("body", {}), msg["type"])
         if problem is None:
-            problem = address_error(self.limits, *resources)
+            problem = addresses_error(self.limits, resources)
         if problem is not None:
             self._answer(s, msg, 400, problem)
             return

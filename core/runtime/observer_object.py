@@ -19,14 +19,14 @@ class SubscriptionState(Enum):
     LIVE = "live"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     hyperty: str
     state: SubscriptionState = SubscriptionState.PENDING
     forwards: list[Listener] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ObserverObject:
     url: str
     schema: str

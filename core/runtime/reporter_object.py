@@ -20,7 +20,7 @@ class ObjectState(Enum):
     STANDBY = "standby"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ReporterObject:
     url: str
     owner: str

@@ -7,6 +7,7 @@ One PUB listener and one node subscription per address; the node `subscribe` is 
 from __future__ import annotations
 
 import asyncio
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from core.bus import Listener
@@ -30,12 +31,26 @@ class Routing:
 
     # PUB -----------------------------------------------------------------------------------------
 
-    def acquire_pub(self, address: str) -> None:
-        entry = self._pubs.get(address)
-        if entry is None:
-            self._pubs[address] = (1, self.runtime.bus.publish_listener(address, self.runtime.url))
-        else:
-            self._pubs[address] = (entry[0] + 1, entry[1])
+    def acquire_pubs(self, addresses: list[str]) -> None:
+        """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
+        the new ones are added in one call)."""
+        pubs = self._pubs
+        if pubs.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
+            # all new and distinct (a resume's and a create's case): their entries made in one step
+            made = self.runtime.bus.publish_listeners(addresses, self.runtime.url)
+            pubs.update(zip(addresses, zip(repeat(1), made, strict=False), strict=True))
+            return
+        fresh: dict[str, int] = {}
+        for address in addresses:
+            entry = pubs.get(address)
+            if entry is not None:
+                pubs[address] = (entry[0] + 1, entry[1])
+            else:
+                fresh[address] = fresh.get(address, 0) + 1
+        if fresh:
+            made = self.runtime.bus.publish_listeners(fresh, self.runtime.url)
+            for (address, count), listener in zip(fresh.items(), made, strict=True):
+                pubs[address] = (count, listener)
 
     def release_pub(self, address: str) -> None:
         entry = self._pubs.get(address)
@@ -58,14 +73,22 @@ class Routing:
         mns, inflight = self.mns, self._inflight
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
-        for a in addresses:
-            count = mns.get(a, 0)
-            request = inflight.get(a)
-            if request is not None:
-                waiting[request] = None
-            elif count == 0:
-                fresh.append(a)
-            mns[a] = count + 1
+        get = mns.get
+        if not inflight:   # nothing under way (a resume's case): no address can be waiting
+            for a in addresses:
+                count = get(a, 0)
+                if count == 0:
+                    fresh.append(a)
+                mns[a] = count + 1
+        else:
+            for a in addresses:
+                count = get(a, 0)
+                request = inflight.get(a)
+                if request is not None:
+                    waiting[request] = None
+                elif count == 0:
+                    fresh.append(a)
+                mns[a] = count + 1
         reply = self._reply(200)
         if fresh:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -127,8 +150,13 @@ class Routing:
     async def _node_request(self, mtype: str, addresses: list[str], retries: int) -> Message:
         """One (un)subscribe per node and per `MAX_PER_REQUEST` addresses, sent together."""
         by_domain: dict[str, list[str]] = {}
+        prefix, group = "", []   # an object's addresses come together: `scheme://domain/` found once
         for a in addresses:
-            by_domain.setdefault(addr.authority(a), []).append(a)   # an address's domain is its object's
+            if not (prefix and a.startswith(prefix)):
+                domain = addr.authority(a)   # an address's domain is its object's
+                group = by_domain.setdefault(domain, [])
+                prefix = a[:a.find("://") + 3] + domain + "/" if domain else ""
+            group.append(a)
         groups = [(domain, group[i:i + MAX_PER_REQUEST]) for domain, group in by_domain.items()
                   for i in range(0, len(group), MAX_PER_REQUEST)]
         replies = await asyncio.gather(*(self._ask_node(mtype, domain, group, retries) for domain, group in groups))

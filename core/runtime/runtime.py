@@ -146,6 +146,7 @@ class Runtime:
             for hyperty in self.hyperties.values() if resume else ():
                 await hyperty.syncher.resume()
         finally:
+            _promote_young()
             if collecting:
                 gc.enable()
         self.monitor.emit("session", self.url, action="runtime resumed", domain=self.domain)
@@ -297,3 +298,20 @@ class Runtime:
 
     def observer_storage_allowed(self, value: dict[str, Any]) -> bool:
         return value.get("observerStorage") is not False
+
+
+def _promote_young() -> None:
+    """Hand what a resume just built to the collector's oldest generation without walking it.
+
+    A resume builds some 70 tracked objects per data object (20,000 objects: 1.4 million) while the
+    collector is off. Left young, the first collection after it walks them all (0.3-0.5 s in which the
+    loop stands still) and two more walk them again on their way to the oldest generation, though they
+    live as long as the runtime. `gc.freeze()` moves every tracked object aside in one step and
+    `gc.unfreeze()` puts them all in the oldest generation in one more, where the next full collection
+    sees them as usual (a cycle among them is collected then). Where the host keeps objects frozen
+    (the console's `CollectorPacing`) they join its frozen ones and are thawed with them.
+    """
+    host_frozen = gc.get_freeze_count() > 0    # counts the frozen ones: only a host that froze pays
+    gc.freeze()
+    if not host_frozen:
+        gc.unfreeze()

@@ -181,8 +181,7 @@ class SyncManager:
             entries += ((channel, store, "L", sm), (channel, deliver, "FWD", owner))
         ro.listeners = self.bus.add_listeners(entries)
         ro.pubs = [addr.changes(o), *ro.channels]
-        for address in ro.pubs:
-            self.runtime.routing.acquire_pub(address)
+        self.runtime.routing.acquire_pubs(ro.pubs)
 
     def _attach_observer(self, oo: ObserverObject) -> None:
         """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
@@ -195,8 +194,7 @@ class SyncManager:
         oo.listeners = self.bus.add_listeners([(addr.changes(oo.url), partial(self._track_observer, oo), "L", sm),
                                                *((channel, store, "L", sm) for channel in oo.channels)])
         oo.pubs.extend(oo.channels)
-        for channel in oo.channels:
-            self.runtime.routing.acquire_pub(channel)
+        self.runtime.routing.acquire_pubs(list(oo.channels))
 
     def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
         """Remove an object's core-bus listeners and release its PUBs (through the counters)."""

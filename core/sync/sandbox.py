@@ -18,7 +18,10 @@ class SandboxListener:
     kind = "SB"
 
     def __init__(self, sandbox: Sandbox, address: str, handler: Handler) -> None:
-        self.sandbox, self.address, self.handler, self.active = sandbox, address, handler, True
+        self.sandbox = sandbox   # one statement each, as `Listener` (no tuple built and unpacked)
+        self.address = address
+        self.handler = handler
+        self.active = True
 
     @property
     def owner(self) -> str:

@@ -51,8 +51,10 @@ class Syncher:
             role, self.reporters[obj.url] = "reporter", obj
         else:
             role, self.observers[obj.url] = "observer", obj
-        self.runtime.monitor.emit("object", self.runtime.url, action="held", role=role, object=obj.url,
-                                  hyperty=self.url, version=obj.version)
+        monitor = self.runtime.monitor
+        if monitor.active:   # no event dict per object while nobody listens (a resume adopts thousands)
+            monitor.emit("object", self.runtime.url, action="held", role=role, object=obj.url, hyperty=self.url,
+                         version=obj.version)
 
     def on_notification(self, handler: Callable[[NotificationEvent], Any]) -> None:
         self._on_notification = handler
@@ -108,6 +110,7 @@ class Syncher:
         answer = await self.sandbox.call({"type": "create", "from": self.url, "to": self.sm_url, "body": body},
                                          timeout=self.runtime.timers.long)
         resumed = []
+        announce = {u for u in answer.get("announce", []) if isinstance(u, str)}
         for item in answer.get("value", []):
             metadata, data, version, children = split_value(item, copy=False)
             subscribers = metadata.pop("subscriptions", [])
@@ -126,7 +129,7 @@ class Syncher:
             if stored:
                 self._stored.add(url)
             reporter._attach()
-            if url in answer.get("announce", []):
+            if url in announce:
                 reporter._publish({"reporter": self.url, "runtime": self.runtime.url}, [])  # §4 #11 first
             resumed.append(reporter)
         if self._on_reporters_resume is not None:
@@ -164,8 +167,7 @@ class Syncher:
             if not isinstance(item, dict):
                 continue
             url = str(item.get("url", ""))
-            item = dict(item)
-            if item.pop("store", False) is True:
+            if item.get("store", False) is True:
                 self._stored.add(url)
             existing = self.observers.get(url)
             if existing is not None and not existing.closed:
@@ -176,6 +178,7 @@ class Syncher:
             listeners, queued, target = wiring
             # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False)
+            observer.metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
             self._adopt(observer)
             target.append(observer)
             for msg in queued:

@@ -123,6 +123,25 @@ def test_registry_reads_come_in_pages_filtered_by_name() -> None:
         "code": 400, "description": "name, schema and after are strings"}
 
 
+def test_a_renewal_keeps_one_entry_per_url_in_order_and_counts_only_the_new_bytes() -> None:
+    # a resume re-registers every object at once: the entries are replaced where they stand
+    node = MessageNode(D)
+    s = opened(node, RT)
+    objs = allocate(node, s, 5)
+    assert ask(node, s, "create", RT + "/registry", REG, {"value": [{"url": o, "pad": "x"} for o in objs]}) == {
+        "code": 200}
+    renewed = [{"url": o, "pad": "y" * 10 * (i + 1), "status": "live"} for i, o in enumerate(reversed(objs))]
+    assert ask(node, s, "create", RT + "/registry", REG, {"value": renewed}) == {"code": 200}
+    registry = node.registry
+    sizes = sum(len(orjson.dumps(v)) for v in renewed)
+    assert registry.total == registry.runtime_bytes[RT] == sizes
+    assert registry.objects == {v["url"]: v for v in renewed}
+    assert [e["url"] for e in ask(node, s, "read", RT + "/registry", REG, {})["value"]] == sorted(objs)
+    assert ask(node, s, "delete", RT + "/registry", REG, {"resource": objs[0]}) == {"code": 200}
+    assert registry.total == registry.runtime_bytes[RT] == sizes - len(orjson.dumps(renewed[-1]))
+    assert [e["url"] for e in ask(node, s, "read", RT + "/registry", REG, {})["value"]] == sorted(objs[1:])
+
+
 def test_restore_drops_entries_that_break_the_rules(tmp_path: Path) -> None:
     path = tmp_path / "node.sqlite"
     node = MessageNode(D, state=NodeState(path))

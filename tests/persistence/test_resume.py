@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,20 @@ async def test_resync_reads_after_a_resume_are_bounded_per_runtime(tmp_path: Pat
         await lab.settle()
         assert (len(reads), most, in_flight) == (6, 2, 0)
         assert sorted(o.data["i"] for o in bob.syncher.observers.values() if o.status == "live") == list(range(6))
+
+
+async def test_what_a_resume_builds_is_left_to_full_collections(lab: Lab) -> None:
+    # Thousands of resumed objects live as long as the runtime: they go straight to the oldest
+    # generation, so no young collection right after the restart walks them (or any other object).
+    rt_a, _rt_b, alice, _bob, chat, obs = await world(lab)
+    frozen = gc.get_freeze_count()
+    await rt_a.restart()
+    ro = rt_a.sm.reporters[chat.url]
+    young = {id(o) for generation in (0, 1) for o in gc.get_objects(generation)}
+    assert id(ro) not in young and id(ro.metadata) not in young
+    if not frozen:
+        assert gc.get_freeze_count() == 0           # nothing left frozen where the host froze nothing
+    chat_again = alice.syncher.reporters[chat.url]
+    chat_again.data["n"] = 7                        # and the resumed object works as before
+    await lab.settle()
+    assert obs.data["n"] == 7
