@@ -53,8 +53,10 @@ class SubscriptionManager:
                 found += [p for p, _ in named.values() if p not in found]
         return found
 
-    def _count_channel(self, session: Session, address: str, step: int) -> None:
-        channel = children_prefix(address)
+    def _count_channel(self, session: Session, address: str, step: int, prefix: bool = False) -> None:
+        """Count `step` more `O/children/<name>` of `session` (`address` is one, or `O/children/`
+        itself when `prefix`)."""
+        channel = address if prefix else children_prefix(address)
         if not channel:
             return
         sessions = self._by_channel.setdefault(channel, {})
@@ -70,6 +72,7 @@ class SubscriptionManager:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
         added = []
         held, by_address, sid = session.subscriptions, self._by_address, session.id
+        channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
         for address in addresses:
             if address not in held:
                 held.add(address)
@@ -81,9 +84,11 @@ class SubscriptionManager:
                         self.on_interest(address, True)
                 else:
                     entry[sid] = session
-                if CHILDREN in address:
-                    self._count_channel(session, address, 1)
+                if CHILDREN in address and (channel := children_prefix(address)):
+                    channels[channel] = channels.get(channel, 0) + 1
                 added.append(address)
+        for channel, step in channels.items():
+            self._count_channel(session, channel, step, prefix=True)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:
