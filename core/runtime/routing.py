@@ -74,7 +74,10 @@ class Routing:
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
         get = mns.get
-        if not inflight:   # nothing under way (a resume's case): no address can be waiting
+        if not inflight and mns.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
+            fresh = list(addresses)   # all new and distinct, nothing under way (a resume's case): in C
+            mns.update(dict.fromkeys(fresh, 1))
+        elif not inflight:   # nothing under way: no address can be waiting
             for a in addresses:
                 count = get(a, 0)
                 if count == 0:
@@ -97,8 +100,11 @@ class Routing:
             try:
                 reply = await self._node_request("subscribe", fresh, retries)
             finally:
-                for a in fresh:
-                    self._inflight.pop(a, None)
+                if len(inflight) == len(fresh):   # (distinct) ours are all there, so they are all there is
+                    inflight.clear()
+                else:
+                    for a in fresh:
+                        inflight.pop(a, None)
                 future.set_result(code_of(reply))
         for other in waiting:
             code = await other
