@@ -72,6 +72,10 @@ class ListenerTable:
             address = listener.address
             entries = get(address)
             table[address] = (listener,) if entries is None else (*entries, listener)
+        self.traced(listeners)
+
+    def traced(self, listeners: Sequence[Any]) -> None:
+        """Trace the addition of `listeners` (put in `by_address` by the caller)."""
         if self.monitor.active:
             for listener in listeners:
                 self.monitor.emit("listener", self.where, action="added", address=listener.address,
@@ -122,8 +126,16 @@ class MessageBus:
 
     def add_listeners(self, entries: Iterable[tuple[str, Handler, str, str]]) -> list[Listener]:
         """`add_listener` for many (address, handler, kind, owner) at once (a resume adds thousands)."""
-        made = [Listener(self, address, handler, kind, owner or self.url) for address, handler, kind, owner in entries]
-        self._table.add_all(made)
+        # made and filed in one pass (as `ListenerTable.add_all` files them)
+        made: list[Listener] = []
+        append, table, url = made.append, self._listeners, self.url
+        get = table.get
+        for address, handler, kind, owner in entries:
+            listener = Listener(self, address, handler, kind, owner or url)
+            append(listener)
+            held = get(address)
+            table[address] = (listener,) if held is None else (*held, listener)
+        self._table.traced(made)
         return made
 
     def _remove(self, listener: Listener) -> None:
