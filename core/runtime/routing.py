@@ -7,7 +7,6 @@ One PUB listener and one node subscription per address; the node `subscribe` is 
 from __future__ import annotations
 
 import asyncio
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 from core.bus import Listener
@@ -35,11 +34,6 @@ class Routing:
         """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
         the new ones are added in one call)."""
         pubs = self._pubs
-        if pubs.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
-            # all new and distinct (a resume's and a create's case): their entries made in one step
-            made = self.runtime.bus.publish_listeners(addresses, self.runtime.url)
-            pubs.update(zip(addresses, zip(repeat(1), made, strict=False), strict=True))
-            return
         fresh: dict[str, int] = {}
         for address in addresses:
             entry = pubs.get(address)
