@@ -47,12 +47,11 @@ class Sandbox:
     def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
         """`add` of one handler on many addresses (an object's own address and its channels)."""
         made: list[SandboxListener] = []   # made and filed in one pass (as `ListenerTable.add_all` files them)
-        append, table = made.append, self._listeners
-        get = table.get
+        table = self._listeners
         for address in addresses:
             listener = SandboxListener(self, address, handler)
-            append(listener)
-            held = get(address)
+            made.append(listener)
+            held = table.get(address)
             table[address] = (listener,) if held is None else (*held, listener)
         self._table.traced(made)
         return made
