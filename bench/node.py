@@ -1,6 +1,7 @@
 """Message Node over WebSocket (issue 7), each figure beside raw `websockets` in the same run.
 
     python -m bench.node [--subscribers 1000] [--rounds 100] [--relay 10000] [--allocations 10000]
+                         [--only fanout,relay,monitors,allocations] [--profile FILE]
 
 (a) fan-out: one update from a reporter session to N subscriber sessions, time until the last one
     has it (median, p99), beside a raw `websockets.broadcast` of the same frame to N sockets;
@@ -22,6 +23,11 @@ run by run) so that both see the same machine load; relay and allocations keep t
 `--repeat` runs. The node runs as `syncscope node` does by
 default (monitor feed on, 10,000 events kept for replay); `--no-feed` measures it without. The
 result is the last line printed, one JSON object.
+
+Wall-clock rates are noisy on a shared machine, so each figure also comes with the CPU time the
+server process spent on it per unit (`*_cpu_us_per_*`, read from `/proc/<pid>/schedstat` around the
+measurement): the figure to compare runs by. `--profile FILE` runs the node (without `--state`)
+under cProfile, writes its stats to FILE when it stops and prints the top entries on stderr.
 """
 
 from __future__ import annotations
@@ -65,12 +71,20 @@ RETHINK = {"fanout_200_ms": [358, 569], "fanout_1000": "failed", "relay_per_s": 
 
 # servers (child processes) ------------------------------------------------------------------------------
 
-async def serve_node(state: str | None, feed: bool, token: str | None = None) -> None:
+async def serve_node(state: str | None, feed: bool, token: str | None = None, profile: str | None = None) -> None:
     node = MessageNode(D, state=NodeState(state) if state else None,
                        monitor_token=(token or secrets.token_urlsafe(16)) if feed else None)
     server = NodeServer(node)
     await server.start()
+    profiler = None
+    if profile is not None:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
     await _run_until_stopped(server.port)
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     await server.close()
     node.close()
 
@@ -128,6 +142,16 @@ class Child:
 
     def url(self, path: str = "/") -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (user and system)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/schedstat", encoding="ascii") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self) -> int:
         with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
@@ -303,56 +327,64 @@ class RawFanout:
 
 async def fanout(node: Child, raw: Child, n: int, rounds: int, warmup: int = 5) -> dict[str, Any]:
     """Rounds alternate between the two servers, so both see the same machine load."""
-    sides = {"node": NodeFanout(node), "raw": RawFanout(raw)}
+    sides: dict[str, NodeFanout | RawFanout] = {"node": NodeFanout(node), "raw": RawFanout(raw)}
     idle = {name: await side.setup(n) for name, side in sides.items()}
     times: dict[str, list[float]] = {name: [] for name in sides}
+    cpu = dict.fromkeys(sides, 0.0)
     for version in range(1, warmup + rounds + 1):
         for name, side in sides.items():
+            before = side.child.cpu_s()
             elapsed = await side.round(version)
             if version > warmup:
+                cpu[name] += side.child.cpu_s() - before
                 times[name].append(elapsed)
     for side in sides.values():
         await side.close()
+    per = {name: round(cpu[name] / (rounds * n) * 1e6, 2) for name in sides}   # µs per delivered copy
     return {"node": summary(times["node"]), "raw": summary(times["raw"]), "idle_node_kib": idle["node"],
-            "idle_raw_kib": idle["raw"]}
+            "idle_raw_kib": idle["raw"], "cpu_us": per}
 
 
 # (b) ----------------------------------------------------------------------------------------------------
 
-async def relay_node(child: Child, count: int) -> float:
+async def relay_node(child: Child, count: int) -> tuple[float, float]:
+    """(messages/s, server CPU seconds) of `count` messages relayed from one session to another."""
     run = secrets.token_hex(3)  # each repetition opens fresh runtime URLs
     a, b = await Session.open(child.url(), f"alice-{run}"), await Session.open(child.url(), f"bob-{run}")
     ha, hb = await a.allocate("hyperty"), await b.allocate("hyperty")
     frames = [orjson.dumps({"id": i, "type": "execute", "from": ha, "to": hb,
                             "body": {"method": "ping", "params": [i]}}).decode() for i in range(1, count + 1)]
-    rate = await _stream(a.conn, b.conn, frames)
+    rate = await _stream(a.conn, b.conn, frames, child)
     await a.conn.close()
     await b.conn.close()
     return rate
 
 
-async def relay_raw(child: Child, count: int) -> float:
+async def relay_raw(child: Child, count: int) -> tuple[float, float]:
     conn = await dial(child.url("/echo"))
     frames = [orjson.dumps({"id": i, "type": "execute", "from": "hyperty://bench.example/a",
                             "to": "hyperty://bench.example/b", "body": {"method": "ping", "params": [i]}}).decode()
               for i in range(1, count + 1)]
-    rate = await _stream(conn, conn, frames)
+    rate = await _stream(conn, conn, frames, child)
     await conn.close()
     return rate
 
 
-async def _stream(sender: ClientConnection, receiver: ClientConnection, frames: list[str]) -> float:
-    """Messages per second from the first send until the last frame is read."""
+async def _stream(sender: ClientConnection, receiver: ClientConnection, frames: list[str], child: Child
+                  ) -> tuple[float, float]:
+    """Messages per second from the first send until the last frame is read, and the CPU seconds
+    `child` spent meanwhile."""
     async def take() -> None:
         for _ in frames:
             await receiver.recv(decode=False)
 
+    cpu = child.cpu_s()
     start = time.perf_counter()
     reader = asyncio.get_running_loop().create_task(take())
     for frame in frames:
         await sender.send(frame)
     await asyncio.wait_for(reader, 120)
-    return len(frames) / (time.perf_counter() - start)
+    return len(frames) / (time.perf_counter() - start), child.cpu_s() - cpu
 
 
 # (e) ----------------------------------------------------------------------------------------------------
@@ -388,7 +420,7 @@ async def monitors(child: Child, count: int, n: int, repeat: int) -> dict[str, A
     for _ in range(repeat):
         for kind in ("none", "idle", "none", "reading"):
             conns, readers = await attach_monitors(child, n, kind == "reading") if kind != "none" else ([], [])
-            rates[kind].append(await relay_node(child, count))
+            rates[kind].append((await relay_node(child, count))[0])
             for reader in readers:
                 reader.cancel()
             for conn in conns:
@@ -402,18 +434,21 @@ async def monitors(child: Child, count: int, n: int, repeat: int) -> dict[str, A
 
 # (c) ----------------------------------------------------------------------------------------------------
 
-async def allocations_node(child: Child, count: int) -> float:
+async def allocations_node(child: Child, count: int) -> tuple[float, float]:
+    """(seconds, server CPU seconds) for `count` allocations pipelined on one session."""
     s = await Session.open(child.url(), f"allocator-{secrets.token_hex(3)}")
     frames = [orjson.dumps({"id": i, "type": "create", "from": s.runtime + "/address-allocation",
                             "to": addr.object_allocation(D), "body": {"scheme": "comm", "value": {"number": 1}}}
                            ).decode() for i in range(1, count + 1)]
+    cpu = child.cpu_s()
     start = time.perf_counter()
     await _round_trips(s.conn, frames)
     elapsed = time.perf_counter() - start
+    cpu = child.cpu_s() - cpu
     last = orjson.loads(await _ask_last(s))
     assert last["body"]["code"] == 200
     await s.conn.close()
-    return elapsed
+    return elapsed, cpu
 
 
 async def _ask_last(s: Session) -> bytes:
@@ -422,16 +457,18 @@ async def _ask_last(s: Session) -> bytes:
     return bytes(await s.conn.recv(decode=False))
 
 
-async def allocations_raw(child: Child, count: int) -> float:
+async def allocations_raw(child: Child, count: int) -> tuple[float, float]:
     conn = await dial(child.url("/echo"))
     frames = [orjson.dumps({"id": i, "type": "create", "from": "hyperty-runtime://bench.example/x/address-allocation",
                             "to": addr.object_allocation(D), "body": {"scheme": "comm", "value": {"number": 1}}}
                            ).decode() for i in range(1, count + 1)]
+    cpu = child.cpu_s()
     start = time.perf_counter()
     await _round_trips(conn, frames)
     elapsed = time.perf_counter() - start
+    cpu = child.cpu_s() - cpu
     await conn.close()
-    return elapsed
+    return elapsed, cpu
 
 
 async def _round_trips(conn: ClientConnection, frames: list[str]) -> None:
@@ -479,48 +516,76 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+PARTS = ("fanout", "relay", "monitors", "allocations")
+
+
+def _median_pair(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median of the first and of the second members, each on its own."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     node_args = ["node", "--token", MONITOR_TOKEN] if args.feed else ["node", "--no-feed"]
+    parts = set(args.only.split(",")) if args.only else set(PARTS)
     result: dict[str, Any] = {"bench": "node", "machine": machine(), "monitor_feed": args.feed,
                               "rethink": RETHINK}
+    profile = ["--profile", str(Path(args.profile).resolve())] if args.profile else []
+    fan = watched = None
+    relays: dict[str, list[tuple[float, float]]] = {"node": [], "raw": []}
+    allocs: dict[str, list[tuple[float, float]]] = {"node": [], "state": [], "raw": []}
     with tempfile.TemporaryDirectory(dir=args.state_dir) as tmp:
-        async with Child.running("raw") as raw, Child.running(*node_args) as node, \
+        async with Child.running("raw") as raw, Child.running(*node_args, *profile) as node, \
                 Child.running(*node_args, "--state", str(Path(tmp) / "node.sqlite")) as stateful:
-            note(f"fan-out to {args.subscribers} …")
-            fan = await fanout(node, raw, args.subscribers, args.rounds)
-            note(f"relay of {args.relay} …")
-            relays: dict[str, list[float]] = {"node": [], "raw": []}
-            for _ in range(args.repeat):
-                relays["raw"].append(await relay_raw(raw, args.relay))
-                relays["node"].append(await relay_node(node, args.relay))
-            watched = None
-            if args.feed and args.monitors:
+            if "fanout" in parts:
+                note(f"fan-out to {args.subscribers} …")
+                fan = await fanout(node, raw, args.subscribers, args.rounds)
+            if "relay" in parts:
+                note(f"relay of {args.relay} …")
+                for _ in range(args.repeat):
+                    relays["raw"].append(await relay_raw(raw, args.relay))
+                    relays["node"].append(await relay_node(node, args.relay))
+            if args.feed and args.monitors and "monitors" in parts:
                 note(f"relay of {args.relay} with 0 and {args.monitors} monitors …")
                 watched = await monitors(node, args.relay, args.monitors, args.repeat)
-            note(f"{args.allocations} allocations …")
-            allocs: dict[str, list[float]] = {"node": [], "state": [], "raw": []}
-            for _ in range(args.repeat):
-                allocs["raw"].append(await allocations_raw(raw, args.allocations))
-                allocs["node"].append(await allocations_node(node, args.allocations))
-                allocs["state"].append(await allocations_node(stateful, args.allocations))
-        sqlite_s = raw_sqlite(Path(tmp) / "raw.sqlite", args.allocations)
-    relay = {k: statistics.median(v) for k, v in relays.items()}
-    alloc = {k: statistics.median(v) for k, v in allocs.items()}
-    result["fanout"] = {"subscribers": args.subscribers, "rounds": args.rounds, "node": fan["node"],
-                        "raw_broadcast": fan["raw"],
-                        "ratio_median": round(fan["node"]["median_ms"] / fan["raw"]["median_ms"], 2),
-                        "ratio_p99": round(fan["node"]["p99_ms"] / fan["raw"]["p99_ms"], 2), "target_ratio": "<= 1.5"}
-    result["relay"] = {"messages": args.relay, "node_per_s": round(relay["node"]),
-                       "raw_echo_per_s": round(relay["raw"]), "ratio": round(relay["node"] / relay["raw"], 2),
-                       "target_ratio": ">= 0.5"}
-    result["allocations"] = {"count": args.allocations, "node_s": round(alloc["node"], 3),
-                             "node_with_state_s": round(alloc["state"], 3), "raw_echo_s": round(alloc["raw"], 3),
-                             "raw_sqlite_inserts_s": round(sqlite_s, 3),
-                             "ratio": round(alloc["node"] / alloc["raw"], 2), "target_s": "<= 1"}
-    result["idle_session"] = {"node_kib": round(fan["idle_node_kib"], 1), "raw_kib": round(fan["idle_raw_kib"], 1),
-                              "sessions": args.subscribers, "target_kib": "<= 20"}
+            if "allocations" in parts:
+                note(f"{args.allocations} allocations …")
+                for _ in range(args.repeat):
+                    allocs["raw"].append(await allocations_raw(raw, args.allocations))
+                    allocs["node"].append(await allocations_node(node, args.allocations))
+                    allocs["state"].append(await allocations_node(stateful, args.allocations))
+        sqlite_s = raw_sqlite(Path(tmp) / "raw.sqlite", args.allocations) if "allocations" in parts else 0.0
+    if fan is not None:
+        result["fanout"] = {"subscribers": args.subscribers, "rounds": args.rounds, "node": fan["node"],
+                            "raw_broadcast": fan["raw"],
+                            "ratio_median": round(fan["node"]["median_ms"] / fan["raw"]["median_ms"], 2),
+                            "ratio_p99": round(fan["node"]["p99_ms"] / fan["raw"]["p99_ms"], 2),
+                            "node_cpu_us_per_copy": fan["cpu_us"]["node"],
+                            "raw_cpu_us_per_copy": fan["cpu_us"]["raw"], "target_ratio": "<= 1.15"}
+        result["idle_session"] = {"node_kib": round(fan["idle_node_kib"], 1),
+                                  "raw_kib": round(fan["idle_raw_kib"], 1), "sessions": args.subscribers,
+                                  "target_kib": "<= 20"}
+    if relays["node"]:
+        (node_rate, node_cpu), (raw_rate, raw_cpu) = _median_pair(relays["node"]), _median_pair(relays["raw"])
+        result["relay"] = {"messages": args.relay, "node_per_s": round(node_rate), "raw_echo_per_s": round(raw_rate),
+                           "ratio": round(node_rate / raw_rate, 2),
+                           "node_cpu_us_per_msg": round(node_cpu / args.relay * 1e6, 2),
+                           "raw_cpu_us_per_msg": round(raw_cpu / args.relay * 1e6, 2),
+                           "cpu_ratio": round(raw_cpu / node_cpu, 2), "target_ratio": ">= 0.8"}
+    if allocs["node"]:
+        alloc = {k: _median_pair(v) for k, v in allocs.items()}
+        per = {k: round(v[1] / args.allocations * 1e6, 2) for k, v in alloc.items()}
+        result["allocations"] = {"count": args.allocations, "node_s": round(alloc["node"][0], 3),
+                                 "node_with_state_s": round(alloc["state"][0], 3),
+                                 "raw_echo_s": round(alloc["raw"][0], 3), "raw_sqlite_inserts_s": round(sqlite_s, 3),
+                                 "ratio": round(alloc["node"][0] / alloc["raw"][0], 2),
+                                 "node_cpu_us_per_alloc": per["node"], "node_with_state_cpu_us_per_alloc": per["state"],
+                                 "raw_cpu_us_per_echo": per["raw"], "target_s": "<= 0.5"}
     if watched is not None:
         result["monitors"] = watched
+    if args.profile:
+        import pstats
+        note(f"profile of the node (cProfile) written to {args.profile}; top 30 by own time:")
+        pstats.Stats(args.profile, stream=sys.stderr).sort_stats("tottime").print_stats(30)
     return result
 
 
@@ -534,6 +599,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", default=None, help="where the --state file goes (default: the temp dir)")
     parser.add_argument("--no-feed", dest="feed", action="store_false", help="run the node without a monitor feed")
     parser.add_argument("--monitors", type=int, default=50, help="monitors attached for (e); 0 skips it")
+    parser.add_argument("--only", help=f"comma-separated parts to run, of {','.join(PARTS)} (default: all)")
+    parser.add_argument("--profile", help="run the node under cProfile; its stats go to this file")
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--serve", choices=["node", "raw"], help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
@@ -542,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve_raw())
         return 0
     if args.serve == "node":
-        asyncio.run(serve_node(args.state, args.feed, args.token))
+        asyncio.run(serve_node(args.state, args.feed, args.token, args.profile))
         return 0
     print(json.dumps(asyncio.run(run(args))), flush=True)
     return 0

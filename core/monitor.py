@@ -23,6 +23,9 @@ class TraceEvent:
     direction: str | None = None
     message: dict[str, Any] | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    #: `message` as it is encoded on the wire, when the emitter has it (a node's monitor feed keeps
+    #: these bytes instead of encoding the message again); not part of the event's value.
+    wire: bytes | str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "ts": self.ts, "where": self.where}
@@ -63,6 +66,11 @@ class Monitor:
 
         return unsubscribe
 
+    def sole(self, callback: Subscriber) -> bool:
+        """`callback` (the very object subscribed) is the only subscriber."""
+        subscribers = self._subscribers
+        return len(subscribers) == 1 and subscribers[0] is callback
+
     def publish(self, event: TraceEvent) -> None:
         """Deliver an event made elsewhere (another node of a clustered domain, issue 15)."""
         for callback in tuple(self._subscribers):
@@ -74,10 +82,11 @@ class Monitor:
                 self.emit("error", event.where, error=f"monitor subscriber removed: {exc!r}")
 
     def emit(self, kind: str, where: str, *, direction: str | None = None,
-             message: dict[str, Any] | None = None, **detail: Any) -> None:
+             message: dict[str, Any] | None = None, wire: bytes | str | None = None, **detail: Any) -> None:
+        """`wire`: `message` as encoded on the wire (JSON of exactly that object), when at hand."""
         if not self.active:
             return
-        event = TraceEvent(kind, where, self.clock(), direction, message, detail)
+        event = TraceEvent(kind, where, self.clock(), direction, message, detail, wire)
         for callback in tuple(self._subscribers):
             try:
                 callback(event)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +27,7 @@ import orjson
 from core.monitor import TraceEvent
 from core.protocol.changes import ChangeError, apply_ops, copy_json, update_ops
 from ui.index import EngineIndex
+from ui.passive import fast_set
 
 #: Versions kept per object (the issue: the last 1,000).
 MAX_VERSIONS = 1_000
@@ -109,8 +111,11 @@ class HistoryLog:
                 self.base_doc = applied.doc
             else:
                 apply_ops(self.base_doc, applied.ops)
-        else:
-            self._apply(self.base_doc, entry)
+        else:  # nobody looked: only the document moves on (the commonest update without its ops)
+            body = orjson.loads(entry[BODY])
+            if ("attribute" in body or "patch" in body) and not fast_set(self.base_doc, body):
+                with suppress(ChangeError):
+                    apply_ops(self.base_doc, update_ops(self.base_doc, body))
             self.head_doc = None
         self.base_version = entry[VERSION]
         return entry

@@ -32,25 +32,29 @@ class StatusTracker:
 
     def ingest(self, events: Iterable[TraceEvent]) -> None:
         count = 0
+        sent = self.sent
         for event in events:
             if event.kind != "message":
                 continue
-            if event.direction == "out":
+            direction = event.direction
+            if direction == "out":
                 count += 1
-            msg = event.message or {}
-            if msg.get("type") != "update" or not event.where.startswith(RUNTIME_PREFIX):
+            msg = event.message
+            if msg is None or msg.get("type") != "update" or not event.where.startswith(RUNTIME_PREFIX):
                 continue
             body = msg.get("body")
             version = body.get("version") if isinstance(body, dict) else None
             if not isinstance(version, int):
                 continue
             key = (str(msg.get("to")), version)
-            if event.direction == "out":
-                self.sent[key] = event.ts
-                if len(self.sent) > PENDING_UPDATES:
-                    self.sent.popitem(last=False)
-            elif event.direction == "in" and key in self.sent:
-                self.samples.append(event.ts - self.sent[key])
+            if direction == "out":
+                sent[key] = event.ts
+                if len(sent) > PENDING_UPDATES:
+                    sent.popitem(last=False)
+            elif direction == "in":
+                at = sent.get(key)
+                if at is not None:
+                    self.samples.append(event.ts - at)
         now = time.time()
         self.window.append((now, count))
         while self.window and self.window[0][0] <= now - 1.0:

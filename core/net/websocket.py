@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.http11 import Request, Response
 
 from core.monitor import Monitor
+from core.net.direct_frames import DirectConnection
 from core.net.link import CloseHandler, FrameHandler, LinkEnd
 from core.net.log_guard import clip
 from core.net.outbox import MAX_OUTGOING, MAX_OUTGOING_BYTES, WRITE_HIGH_WATER, Flusher, Outbox
@@ -161,6 +162,7 @@ class NodeServer:
         self.flusher = Flusher(node.state.commit)
         self.links: dict[str, _NodeLink] = {}   # session id → link
         self.frames_in = 0    # frames read and handed to the node
+        self.frames_direct = 0   # of which handed over as they were read (`DirectConnection`)
         self.frames_out = 0   # frames the node sent (to live links)
         self.refused = 0      # connections refused (503 over `max_links`, dropped far over it)
         self.sockets = 0      # connections held, handshakes included
@@ -222,9 +224,13 @@ class NodeServer:
         session = link.session = self.node.connect(link)
         self.links[session.id] = link
         overdue = asyncio.get_running_loop().call_later(self.open_timeout, link.open_overdue)
+        if isinstance(conn, DirectConnection):
+            conn.direct = lambda frame: self._frame(conn, session, frame)
         try:
             await self._read(conn, session)
         finally:
+            if isinstance(conn, DirectConnection):
+                conn.direct = None
             overdue.cancel()
             link.outbox.stop()
             if session.state is SessionState.NEW:
@@ -239,6 +245,8 @@ class NodeServer:
         try:
             while True:
                 frame = await conn.recv()
+                if isinstance(conn, DirectConnection):
+                    conn.queued -= 1
                 self.frames_in += 1
                 try:
                     if isinstance(frame, str):
@@ -246,13 +254,27 @@ class NodeServer:
                     else:
                         node.receive_binary(session, frame)
                 except Exception as exc:  # a node bug must cost one link, not the server
-                    log.exception("session %s: internal error", session.id)
-                    node.monitor.emit("error", node.url, error=clip(f"{type(exc).__name__}: {exc}"),
-                                      session=session.id)
-                    node.disconnect(session, "internal error")
+                    self._internal_error(session, exc)
                     await conn.close(1011, "internal error")
         except ConnectionClosed:
             pass
+
+    def _frame(self, conn: ServerConnection, session: Session, frame: str) -> None:
+        """A whole text frame handed over as it is read (`DirectConnection`)."""
+        self.frames_in += 1
+        self.frames_direct += 1
+        try:
+            self.node.receive(session, frame)
+        except Exception as exc:  # as in `_read`
+            self._internal_error(session, exc)
+            self.tasks.spawn(conn.close(1011, "internal error"), "ws close")
+
+    def _internal_error(self, session: Session, exc: Exception) -> None:
+        """A node bug costs one link, not the server."""
+        node = self.node
+        log.exception("session %s: internal error", session.id, exc_info=exc)
+        node.monitor.emit("error", node.url, error=clip(f"{type(exc).__name__}: {exc}"), session=session.id)
+        node.disconnect(session, "internal error")
 
     def _log_session(self, action: str, session: Session, detail: dict[str, Any]) -> None:
         link = self.links.get(session.id)
@@ -280,7 +302,7 @@ def _counted(server: NodeServer) -> type[ServerConnection]:
     """Connections that count themselves in `server.sockets` from accept to close; one accepted while
     a whole backlog over the cap is dropped at once (a flood of bare TCP connections)."""
 
-    class Counted(ServerConnection):
+    class Counted(DirectConnection):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             server.sockets += 1

@@ -10,6 +10,7 @@ from typing import Any
 from core.monitor import Monitor
 from core.node.allocation import AllocationError, Allocator
 from core.node.limits import Limits, address_error, scheme_error, token_error
+from core.node.monitor_feed import MonitorFeed
 from core.node.registry import Registry
 from core.node.session import Session
 from core.node.state import MemoryState
@@ -32,6 +33,7 @@ class AddressAllocation:
     sessions: dict[str, Session]
     subscriptions: SubscriptionManager
     monitor: Monitor
+    feed: MonitorFeed | None
     deallocated: OrderedDict[str, str]
 
     def _answer(self, s: Session, request: Message, code: int, description: str | None = None,
@@ -134,8 +136,12 @@ class AddressAllocation:
     def _ownership(self, s: Session, address: str, runtime: str, action: str) -> None:
         """`runtime` is the owner afterwards ('' once deallocated); `session` the runtime that asked."""
         if self.monitor.active:
-            self.monitor.emit("ownership", self.url, address=address, runtime=runtime, action=action,
-                              session=s.runtime)
+            detail: dict[str, Any] = {"address": address, "runtime": runtime, "action": action, "session": s.runtime}
+            feed = self.feed
+            if feed is not None and feed.alone():
+                feed.flat("ownership", detail)   # no TraceEvent nobody else reads
+            else:
+                self.monitor.emit("ownership", self.url, **detail)
 
     def _hyperty_allocation(self, s: Session, msg: Message) -> None:
         body = msg.get("body", {})

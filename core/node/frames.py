@@ -49,9 +49,11 @@ def wire_size(frame: bytes | str) -> int:
 def acceptance(msg: Message) -> tuple[str, str] | None:
     """(runtime, token) when `msg` is a runtime accepting a transfer (PROTOCOL §4 #4: its SM to
     `O/subscription`, `create {delegate, delegationToken, runtime}`), else None."""
+    if msg["type"] != "create":
+        return None
     body = msg.get("body", {})
     runtime, token = body.get("runtime"), body.get("delegationToken")
-    if (msg["type"] != "create" or not msg["to"].endswith(addr.SUBSCRIPTION) or "delegate" not in body
+    if (not msg["to"].endswith(addr.SUBSCRIPTION) or "delegate" not in body
             or not isinstance(runtime, str) or not isinstance(token, str) or not token
             or msg["from"] != addr.sm_of(runtime)):
         return None

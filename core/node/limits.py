@@ -75,8 +75,10 @@ def page_error(limits: Limits, max_message: int) -> str | None:
 
 def address_error(limits: Limits, *addresses: Any) -> str | None:
     """TRANSPORT §5: every address the node reads is at most `max_address` bytes."""
-    if any(isinstance(a, str) and too_long(a, limits.max_address) for a in addresses):
-        return f"address longer than {limits.max_address} bytes"
+    limit = limits.max_address
+    for a in addresses:   # a loop, not any(…): this runs for every message the node reads
+        if isinstance(a, str) and too_long(a, limit):
+            return f"address longer than {limit} bytes"
     return None
 
 

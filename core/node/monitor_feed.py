@@ -34,6 +34,9 @@ REPLAY = 10_000
 MONITOR_BYTES = 64 << 20
 #: What an event weighs beyond its encoding: the frame around it and its bookkeeping.
 EVENT_WEIGHT = 128
+#: What an event kept unencoded weighs beyond its envelope's bytes and its strings: the record and
+#: the dict holding its fields, its numbers, and the encoding it becomes once read.
+LAZY_WEIGHT = 512
 
 #: Share of the event loop's time the feed may spend writing to monitors while it is busy, and the
 #: longest it writes at once: monitors never slow routing by more than this (TRANSPORT §4).
@@ -55,6 +58,51 @@ class _Event:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.weight = len(body) + EVENT_WEIGHT
+
+
+class _Lazy:
+    """A trace event kept as its fields, encoded (once) only when a monitor first reads it: while no
+    monitor keeps up, recording it costs no encoding. Only events whose other fields are strings and
+    numbers are kept so, a message event only with its envelope's wire bytes (`raw`): its `weight`,
+    fixed when it is recorded, then bounds both forms (issue 16)."""
+
+    __slots__ = ("_body", "detail", "direction", "kind", "raw", "ts", "weight", "where")
+
+    def __init__(self, kind: str, ts: float, where: str, direction: str | None, detail: dict[str, Any],
+                 raw: bytes | None, weight: int) -> None:
+        self._body: bytes | None = None
+        self.kind, self.ts, self.where, self.direction = kind, ts, where, direction
+        self.detail: dict[str, Any] | None = detail
+        self.raw = raw
+        self.weight = weight
+
+    @property
+    def body(self) -> bytes:
+        """What `MonitorFeed.encode_body` gives for the same event, the envelope's bytes as they came."""
+        if self._body is None:
+            head: dict[str, Any] = {"kind": self.kind, "ts": self.ts, "where": self.where}
+            if self.direction is not None:
+                head["direction"] = self.direction
+            detail = self.detail or {}
+            if self.raw is None:
+                head.update(detail)
+                self._body = orjson.dumps(head, option=orjson.OPT_NON_STR_KEYS)
+            else:
+                tail = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS)[1:] if detail else b"}"
+                self._body = orjson.dumps(head)[:-1] + b',"message":' + self.raw + (b"," + tail if detail else tail)
+            self.detail = self.raw = None
+        return self._body
+
+
+def _flat_weight(detail: dict[str, Any]) -> int:
+    """What an event's fields weigh kept as they are, or -1 when one is not a string or a number."""
+    weight = LAZY_WEIGHT
+    for value in detail.values():
+        if isinstance(value, str):
+            weight += len(value)
+        elif value is not None and not isinstance(value, (int, float)):
+            return -1
+    return weight
 
 
 class _Watcher:
@@ -84,7 +132,7 @@ class MonitorFeed:
         self.replay = replay
         self.max_bytes = max_bytes
         #: The log: `history[i]` has sequence number `first + i`.
-        self.history: deque[_Event] = deque()
+        self.history: deque[_Event | _Lazy] = deque()
         self.history_bytes = 0
         self.first = 0
         self.keep_history = replay > 0
@@ -101,8 +149,9 @@ class MonitorFeed:
         self._round_pending = False
         self._next_round = 0.0               # clock time before which no round starts
         self._unsubscribe: Callable[[], None] | None = None
+        self._recorder = self._record   # one bound method: `alone()` compares it by identity
         if self.keep_history:
-            self._unsubscribe = monitor.subscribe(self._record)
+            self._unsubscribe = monitor.subscribe(self._recorder)
 
     @property
     def end(self) -> int:
@@ -127,7 +176,7 @@ class MonitorFeed:
         replayed = min(replay, self.replay, self.max_queue, len(self.history)) if self.keep_history else 0
         watcher = self._watchers[session.id] = _Watcher(session, self.end - replayed)
         if self._unsubscribe is None:
-            self._unsubscribe = self.monitor.subscribe(self._record)
+            self._unsubscribe = self.monitor.subscribe(self._recorder)
         if watcher.paced is not None:
             watcher.paced.on_ready = lambda: self._schedule(watcher)
         self._schedule(watcher)
@@ -158,21 +207,63 @@ class MonitorFeed:
 
     # events -------------------------------------------------------------------------------------
 
+    def alone(self) -> bool:
+        """The feed records the node's trace and nothing else listens to it: the node may hand it
+        message events directly (`message`)."""
+        return self.monitor.sole(self._recorder)
+
+    def message(self, direction: str, message: dict[str, Any], wire: bytes | str, session: str, size: int) -> None:
+        """What `monitor.emit("message", …, wire=wire)` records while the feed is `alone()`, without
+        making the `TraceEvent` nobody else reads."""
+        if message.get("to") == addr.SESSION or message.get("from") == addr.SESSION:
+            self.monitor.emit("message", self.node_url, direction=direction, message=message, session=session,
+                              size=size)
+            return
+        raw = wire if isinstance(wire, bytes) else wire.encode()
+        self._keep(_Lazy("message", self.monitor.clock(), self.node_url, direction, {"session": session, "size": size},
+                         raw, len(raw) + len(session) + LAZY_WEIGHT))
+
+    def flat(self, kind: str, detail: dict[str, Any]) -> None:
+        """An event of the node whose fields are strings and numbers, while the feed is `alone()`."""
+        weight = _flat_weight(detail)
+        if weight < 0:
+            self.monitor.emit(kind, self.node_url, **detail)
+            return
+        self._keep(_Lazy(kind, self.monitor.clock(), self.node_url, None, detail, None, weight))
+
     def _record(self, trace: TraceEvent) -> None:
         if trace.where != self.node_url:
             return
-        event = _Event(self.encode_body(trace))
+        message, wire = trace.message, trace.wire
+        weight = -1
+        if message is None or (wire is not None and message.get("to") != addr.SESSION
+                               and message.get("from") != addr.SESSION):
+            weight = _flat_weight(trace.detail)
+        if weight < 0:
+            self._keep(_Event(self.encode_body(trace)))
+            return
+        raw = None if message is None else wire if isinstance(wire, bytes) else str(wire).encode()
+        self._keep(_Lazy(trace.kind, trace.ts, trace.where, trace.direction, trace.detail, raw,
+                         weight + (0 if raw is None else len(raw))))
+
+    def _keep(self, event: _Event | _Lazy) -> None:
         history = self.history
         history.append(event)
         self.history_bytes += event.weight
-        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
-        while len(history) > keep or self.history_bytes > self.max_bytes:
-            self.history_bytes -= history.popleft().weight
-            self.first += 1
+        if self.history_bytes > self.max_bytes or len(history) > (
+                max(self.replay, self.max_queue) if self.keep_history else self.max_queue):
+            self._trim()
         if self._waiting:
             waiting, self._waiting = self._waiting, []
             for watcher in waiting:
                 self._schedule(watcher)
+
+    def _trim(self) -> None:
+        history = self.history
+        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
+        while len(history) > keep or self.history_bytes > self.max_bytes:
+            self.history_bytes -= history.popleft().weight
+            self.first += 1
 
     def _schedule(self, watcher: _Watcher) -> None:
         if watcher.scheduled:
@@ -222,8 +313,8 @@ class MonitorFeed:
             if paced is not None:
                 paced.flush_now()   # framed and written now: the round's time counts the writing
 
-    def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None, history: deque[_Event]
-               ) -> None:
+    def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None,
+               history: deque[_Event | _Lazy]) -> None:
         while True:   # `first` is read again each time: a send may record events (a link closing)
             first = self.first
             end = first + len(history)

@@ -72,6 +72,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         #: With a secret, home sessions prove it at `open` (core.node.home_secret); without, first come.
         self.home_secret = home_secret
         self.url = f"{addr.MN_PREFIX}{domain}"
+        self._components = self.url + "/"   # the node's components' addresses start so
         self.monitor = monitor or Monitor()
         self.max_message = max_message
         self.sm_url = addr.mn_sm(domain)
@@ -199,9 +200,9 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
             return
         self.stats["in"] += 1
         if self.monitor.active:
-            self.monitor.emit("message", self.url, direction="in", message=msg, session=session.runtime, size=size)
+            self._trace_message("in", msg, session.runtime, size, None if isinstance(frame, dict) else frame)
         if self.cluster is not None and not self.cluster.available and msg["type"] != "response" and (
-                msg["type"] in ("open", "re-open") or to.startswith(self.url + "/") or to == self.registry_url):
+                msg["type"] in ("open", "re-open") or to.startswith(self._components) or to == self.registry_url):
             self._answer(session, msg, 503, "the domain's cluster is unreachable; try again")
         elif msg["type"] in ("open", "re-open"):
             self._durably(self._open, session, msg)
@@ -406,7 +407,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
             self._answer(s, msg, 403, "Blocked by policy")
             return
         to = msg["to"]
-        if to.startswith(self.url + "/") or to == self.registry_url:
+        if to.startswith(self._components) or to == self.registry_url:
             self._durably(self._component, s, msg)
             return
         if msg["type"] in ("update", "delete") and to.endswith(addr.CHANGES):
@@ -490,9 +491,18 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
                 out = data if sent is msg else orjson.dumps(sent)
             self.stats["out"] += 1
             if self.monitor.active:
-                self.monitor.emit("message", self.url, direction="out", message=sent, session=peer.runtime,
-                                  size=len(out))
+                self._trace_message("out", sent, peer.runtime, len(out), out)
             peer.transport.send(out)
+
+    def _trace_message(self, direction: str, msg: Message, runtime: str, size: int, wire: bytes | str | None
+                       ) -> None:
+        """A `message` trace event; `wire` is `msg` as it crossed the wire, when at hand."""
+        feed = self.feed
+        if feed is not None and wire is not None and feed.alone():
+            feed.message(direction, msg, wire, runtime, size)   # the served node's usual case: no TraceEvent
+        else:
+            self.monitor.emit("message", self.url, direction=direction, message=msg, session=runtime, size=size,
+                              wire=wire)
 
     def _no_route(self, s: Session, msg: Message, why: str) -> None:
         self.stats["dropped"] += 1
@@ -523,8 +533,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         data = orjson.dumps(reply)
         self.stats["out"] += 1
         if self.monitor.active and s.state is not SessionState.MONITOR and request["to"] != addr.MONITOR:
-            self.monitor.emit("message", self.url, direction="out", message=reply, session=s.runtime,
-                              size=len(data))
+            self._trace_message("out", reply, s.runtime, len(data), data)
         s.transport.send(data)
 
     def _bad_frame(self, s: Session, msg: dict[str, Any] | None, code: int, problem: str, size: int = 0) -> None:

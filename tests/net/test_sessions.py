@@ -259,3 +259,55 @@ async def test_malformed_opens_do_not_open(net: Net, frame: str, answer: str | N
         assert reply["id"] == 7 and body(reply) == {"code": 400, "description": answer}
     assert not server.node.sessions
     assert body(await c.open(RT1))["code"] == 200
+
+
+def _allocation(ident: int) -> bytes:
+    return orjson.dumps({"id": ident, "type": "create", "from": RT1 + "/address-allocation",
+                         "to": addr.object_allocation(A), "body": {"scheme": "comm", "value": {"number": 1}}})
+
+
+async def test_frames_read_with_a_fragmented_or_binary_one_are_handled_in_order(net: Net) -> None:
+    """Whole text frames go to the node as they are read; a fragmented message, a binary frame and
+    everything read after them wait for the link's reader, in order (issue 16)."""
+    server = await net.node(A)
+    sock = await net.socket(A)
+    await sock.send_json({"id": 1, "type": "open", "from": RT1, "to": addr.SESSION})
+    assert body(await sock.read_json())["code"] == 200
+    direct = server.frames_direct
+    protocol, second = sock.protocol, _allocation(2)
+    protocol.send_text(second[:10], fin=False)            # all of it in one write: one read at the node
+    protocol.send_continuation(second[10:], fin=True)
+    protocol.send_text(_allocation(3))
+    protocol.send_binary(_allocation(4))
+    protocol.send_text(_allocation(5))
+    sock._flush()
+    answers = [await sock.read_json() for _ in range(4)]
+    assert [(a["id"], body(a)["code"]) for a in answers] == [(2, 200), (3, 200), (4, 400), (5, 200)]
+    assert body(answers[2])["description"] == "binary frames are not accepted; send JSON text"
+    assert server.frames_direct == direct                  # all four waited behind the fragmented one
+    await sock.send_text(_allocation(6))
+    assert (await sock.read_json())["id"] == 6
+    assert server.frames_direct == direct + 1              # the reader took them all: read as it comes
+    allocated = [body(a)["value"]["allocated"][0] for a in answers if body(a)["code"] == 200]
+    assert all(server.node.allocator.owner[url] == RT1 for url in allocated)
+
+
+async def test_a_node_failure_on_a_frame_closes_that_link_1011_and_others_go_on(net: Net) -> None:
+    server = await net.node(A)
+    c1, h1, c2, h2 = await pair(net)
+    errors: list[dict[str, object]] = []
+    server.node.monitor.subscribe(lambda e: errors.append(e.detail) if e.kind == "error" else None)
+
+    def broken(action: str, msg: dict[str, object]) -> bool:   # a policy rule with a bug in it
+        if msg.get("from") == RT1 + "/broken":
+            raise RuntimeError("a bug in a policy rule")
+        return False
+
+    server.node.policy.deny_rules.append(broken)
+    await c1.send({"id": 9, "type": "execute", "from": RT1 + "/broken", "to": h2, "body": {}})
+    assert await c1.closed() == (1011, "internal error")
+    assert RT1 not in server.node.sessions
+    assert errors == [{"error": "RuntimeError: a bug in a policy rule", "session": "s1"}]
+    c3 = await net.client(A)
+    await c3.open(addr.runtime_url(A, "three"))
+    await still_routes(c2, h2, c3, await c3.allocate_hyperty())

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from core.monitor import Monitor
+from core.monitor import Monitor, TraceEvent
+from core.node.monitor_feed import EVENT_WEIGHT
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.protocol import address as addr
@@ -151,3 +152,67 @@ def test_envelope_bytes_bound_the_history_and_each_queue() -> None:
                                             "to": addr.runtime_url(D, "r1") + "/y"}))
     assert [e["body"].get("lost", 0) for e in watcher.sent] == [8, 0, 0, 0]
     assert feed.queued(monitor) == 0
+
+
+def _relay_traffic(node: MessageNode) -> None:
+    sessions = [node.connect(Wire()), node.connect(Wire())]
+    for i, s in enumerate(sessions):
+        node.receive(s, orjson.dumps({"id": 1, "type": "open", "from": addr.runtime_url(D, f"r{i}"),
+                                      "to": addr.SESSION}))
+    # Spaced and escaped as a peer may send it: kept as it crossed the wire.
+    r0, r1 = addr.runtime_url(D, "r0"), addr.runtime_url(D, "r1")
+    node.receive(sessions[0], f'{{ "id": 2, "type": "execute", "from": "{r0}/x", "to": "{r1}/y",\n'
+                              '  "body": {"text": "caf\\u00e9 \u2713"} }')
+
+
+def _replayed(node: MessageNode) -> list[dict[str, Any]]:
+    wire = Wire()
+    monitor = node.connect(wire)
+    node.receive(monitor, orjson.dumps({"id": 1, "type": "open", "from": "monitor://m", "to": addr.MONITOR,
+                                        "body": {"token": TOKEN, "replay": 100}}))
+    events = [e["body"] for e in wire.sent[1:] if e["type"] == "event"]
+    assert events.pop()["action"] == "monitor"   # its own, live after the replay
+    return [{k: v for k, v in e.items() if k != "ts"} for e in events]
+
+
+def test_events_are_kept_unencoded_until_a_monitor_reads_them_then_sent_as_the_trace_has_them() -> None:
+    from core.node.monitor_feed import _Event, _Lazy
+    # `plain` has only its feed, which the node hands message events to directly; `traced` has
+    # another subscriber, so each event goes through a TraceEvent, as before issue 16.
+    plain = MessageNode(D, Monitor(), monitor_token=TOKEN, replay=100)
+    traced = MessageNode(D, Monitor(), monitor_token=TOKEN, replay=100)
+    traces: list[TraceEvent] = []
+    traced.monitor.subscribe(traces.append)
+    for node in (plain, traced):
+        _relay_traffic(node)
+    assert plain.feed is not None and traced.feed is not None
+    for feed in (plain.feed, traced.feed):
+        # Only the messages to and from mn:/session (tokens to take out) were encoded when recorded.
+        assert [type(e) for e in feed.history] == [_Event, _Lazy, _Event] * 2 + [_Lazy, _Lazy]
+    expected = [orjson.loads(traced.feed.encode_body(t)) for t in traces]   # the encoding of each whole event
+    assert [{k: v for k, v in e.items() if k != "ts"} for e in expected] == _replayed(traced) == _replayed(plain)
+    assert [orjson.loads(e.body)["ts"] for e in traced.feed.history] == [t.ts for t in traces]
+    relayed = expected[6]
+    assert relayed["message"]["body"] == {"text": "caf\u00e9 \u2713"} and relayed["size"] == 153
+    assert b'\n  "body": {"text": "caf\\u00e9 \xe2\x9c\x93"} }' in traced.feed.history[6].body   # as it came
+    for event in traced.feed.history:   # each weighed at least what its encoding does
+        assert event.weight >= len(event.body) + EVENT_WEIGHT
+
+
+def test_flat_events_kept_unencoded_encode_as_the_trace_has_them() -> None:
+    from core.node.monitor_feed import _Lazy
+    node = MessageNode(D, Monitor(), monitor_token=TOKEN, replay=100)
+    traces: list[TraceEvent] = []
+    node.monitor.subscribe(traces.append)
+    session = node.connect(Wire())
+    runtime = addr.runtime_url(D, "r0")
+    node.receive(session, orjson.dumps({"id": 1, "type": "open", "from": runtime, "to": addr.SESSION}))
+    node.receive(session, orjson.dumps({"id": 2, "type": "create", "from": runtime + "/address-allocation",
+                                        "to": addr.object_allocation(D),
+                                        "body": {"scheme": "comm", "value": {"number": 2}}}))
+    assert node.feed is not None
+    history = list(node.feed.history)
+    assert [t.kind for t in traces] == ["message", "session", "message", "message", "ownership", "ownership",
+                                        "message"]
+    assert all(isinstance(e, _Lazy) for e in history[3:])
+    assert [orjson.loads(e.body) for e in history] == [orjson.loads(node.feed.encode_body(t)) for t in traces]
