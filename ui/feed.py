@@ -6,7 +6,8 @@ A batch (at most `MAX_BATCH` events) goes to the index first, then to each sink 
 timer, that work is done in slices of about `SLICE_SECONDS` (a sink is never cut in two). Between
 two slices Qt paints what the previous sinks changed and the shared loop runs the timers that fell
 due meanwhile (the rest of the batch waits behind them), so a busy batch never holds the loop for
-the sum of its sinks.
+the sum of its sinks. A sink may hand back the rest of its work (the log: showing the rows it
+made), which then is a step of its own.
 `flush()` called directly does every queued event at once (tests and screenshots rely on that).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -37,7 +39,8 @@ MAX_BATCH = 1_500
 
 
 class Sink(Protocol):
-    def ingest(self, events: list[TraceEvent]) -> None: ...
+    def ingest(self, events: list[TraceEvent]) -> Callable[[], None] | None:
+        """Take in a batch; may return the rest of its work, which the feed runs as a step of its own."""
 
 
 class MonitorFeed(QObject):
@@ -60,6 +63,7 @@ class MonitorFeed(QObject):
         self.events_seen = 0
         self._batch: list[TraceEvent] | None = None   # the batch under way
         self._step = 0                                 # its next step (0: the index, then each sink)
+        self._rest: Callable[[], None] | None = None   # what the last sink left to do, before the next
         self._spent = 0.0                              # time spent on it so far
         self._spent_cpu = 0.0                          # the thread's CPU time for it so far
         self._timer = QTimer(self)
@@ -107,6 +111,7 @@ class MonitorFeed(QObject):
         else:
             self._batch, self._queue = self._queue, []
         self._step = 0
+        self._rest = None
         self._spent = self._spent_cpu = 0.0
         self.events_seen += len(self._batch)
 
@@ -117,13 +122,18 @@ class MonitorFeed(QObject):
             return
         started, cpu = time.perf_counter(), time.thread_time()
         steps = len(self.sinks) + 1
-        while self._step < steps:
-            if self._step == 0:
+        while self._step < steps or self._rest is not None:
+            if self._rest is not None:
+                rest, self._rest = self._rest, None
+                rest()
+            elif self._step == 0:
                 self.index.observe(events)
+                self._step += 1
             else:
-                self.sinks[self._step - 1].ingest(events)
-            self._step += 1
-            if budget is not None and self._step < steps and time.perf_counter() - started > budget:
+                self._rest = self.sinks[self._step - 1].ingest(events)
+                self._step += 1
+            if budget is not None and (self._step < steps or self._rest is not None) \
+                    and time.perf_counter() - started > budget:
                 self._spent += time.perf_counter() - started
                 self._spent_cpu += time.thread_time() - cpu
                 self._later()

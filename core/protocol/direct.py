@@ -4,8 +4,9 @@ The same document, event and `ChangeError` as `changes.apply_update` followed by
 `changes.update_events` for these two forms, without operation dicts, pointers or an undo journal:
 the path is walked once, nothing changes before the one assignment, so all or none holds by
 construction. The attribute of a body is parsed once per message, not once per replica (`plan_of`
-keeps the plan of the last body it saw): every replica of a runtime is handed the same message,
-one after the other. Every other form (arrays, Patch) returns no plan and takes the general path.
+keeps the plans of the bodies it saw lately): every replica of a runtime is handed the same message,
+one after the other, and in the lab every runtime of a fan-out the same read-only one. Every other
+form (arrays, Patch) returns no plan and takes the general path.
 """
 
 from __future__ import annotations
@@ -29,19 +30,20 @@ MISSING: Any = object()
 _parsed: dict[str, tuple[Path, str]] = {}
 PARSED_MAX = 4096
 
-#: (body, its plan) of the body last asked about
-_last: tuple[Any, Plan | None] = (None, None)
+#: id → (body, its plan) of the bodies asked about lately: a lab runtime handed its frames of a turn
+#: together (core.net.memory) asks about each of them in turn. Few, as the memo keeps them alive.
+_plans: dict[int, tuple[Any, Plan | None]] = {}
+PLANS_MAX = 32
 
 
 def plan_of(b: Any) -> Plan | None:
     """The plan of a set or remove body `b`, None for any other form (or a malformed attribute, whose
-    error the general path raises). Bodies are not changed once sent, so the plan of the body last
-    asked about is reused while the same body object comes again (the memo holds it: its identity
-    cannot be taken by another)."""
-    global _last
-    last = _last   # one reference read: the body and its plan always belong together
-    if b is last[0]:
-        return last[1]
+    error the general path raises). Bodies are not changed once sent (decision 74; a shared one
+    cannot be, decision 78), so the plan of a body asked about lately is reused while the same body
+    object comes again (the memo holds it: its identity cannot be taken by another)."""
+    seen = _plans.get(id(b))
+    if seen is not None and seen[0] is b:
+        return seen[1]
     plan: Plan | None = None
     if isinstance(b, dict) and "attribute" in b and b.get("attributeType") != "array":
         attribute = b["attribute"]
@@ -69,7 +71,9 @@ def plan_of(b: Any) -> Plan | None:
                 plan = (setter, segments, field, value, isinstance(value, (dict, list)), version, source, modified)
             else:
                 plan = (apply_remove, segments, field, None, False, version, source, modified)
-    _last = (b, plan)
+    if len(_plans) >= PLANS_MAX:
+        _plans.clear()
+    _plans[id(b)] = (b, plan)
     return plan
 
 

@@ -17,6 +17,7 @@ from core.monitor import TraceEvent
 from ui import feed as feed_module
 from ui import workload
 from ui.main_window import MainWindow
+from ui.models import message_log
 from ui.models.message_log import LOGGED_KINDS
 from ui.models.table import KEY_ROLE
 
@@ -126,3 +127,24 @@ async def test_a_change_of_rows_repaints_the_rows_on_screen_and_nothing_for_rows
     row = next(r for r in on_screen if url_at(r) == shown.url)
     band = QRect(0, view.rowViewportPosition(row), view.viewport().width(), view.rowHeight(row) + 1)
     assert paints.rects and all(band.contains(rect) for rect in paints.rects)
+
+
+async def test_heavy_traffic_joins_the_log_in_a_step_of_its_own(lab: Lab, window: MainWindow, demo: Demo,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feed_module, "SLICE_SECONDS", 0.0)  # one step per turn
+    monkeypatch.setattr(message_log, "BUSY_ROWS", 1)        # every batch is heavy traffic…
+    monkeypatch.setattr(message_log, "APPEND_EVERY", 0.0)   # …whose turn has come
+    feed, log = window.feed, window.log
+    feed._timer.stop()
+    rows = len(log.rows)
+    demo.chat.data["topic"] = "heavy"
+    await lab.settle()
+    log_step = 1 + feed.sinks.index(log)
+    feed._tick()
+    while feed._step <= log_step:
+        feed._work(0.0)
+    assert len(log.rows) == rows and log._waiting  # the rows are made; the table has not changed
+    feed._work(0.0)
+    assert len(log.rows) > rows and not log._waiting and feed._step == log_step + 1  # shown; no sink further
+    window.flush()
+    assert window.objects.values[window.objects.row_of(demo.chat.url)][window.objects.VERSION] == demo.chat.version

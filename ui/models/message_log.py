@@ -108,7 +108,10 @@ class MessageLogModel(QAbstractTableModel):
 
     # feeding ---------------------------------------------------------------------------------------
 
-    def ingest(self, events: Iterable[TraceEvent]) -> None:
+    def ingest(self, events: Iterable[TraceEvent]) -> Callable[[], None] | None:
+        """Make the rows of `events`. Light traffic joins the table now; when heavy traffic's turn
+        has come, `catch_up` is returned (the feed runs it as a step of its own: making a batch's
+        rows and inserting half a second of them are each a few milliseconds)."""
         fresh = [log_row(e) for e in events if e.kind in LOGGED_KINDS and e.message is not None]
         if self.paused:
             self.held.extend(fresh)
@@ -117,11 +120,14 @@ class MessageLogModel(QAbstractTableModel):
                 del self.held[: len(self.held) - self.max_rows]
             if fresh:
                 self.heldChanged.emit()
-            return
+            return None
         self._waiting.extend(fresh)
         self.flash_new = len(fresh) < FLASH_MAX_ROWS
-        if len(self._waiting) < BUSY_ROWS or time.monotonic() - self._appended_at >= APPEND_EVERY:
+        if len(self._waiting) < BUSY_ROWS:
             self.catch_up()
+        elif time.monotonic() - self._appended_at >= APPEND_EVERY:
+            return self.catch_up
+        return None
 
     def catch_up(self) -> None:
         """Show the rows that wait for their turn now (see APPEND_EVERY)."""
