@@ -67,11 +67,13 @@ class ListenerTable:
     def add_all(self, listeners: Sequence[Any]) -> None:
         """Add listeners, each with its `address`, `kind` and `owner` attributes."""
         table = self.by_address
-        get = table.get
         for listener in listeners:
-            address = listener.address
-            entries = get(address)
-            table[address] = (listener,) if entries is None else (*entries, listener)
+            entries = table.get(listener.address)
+            table[listener.address] = (listener,) if entries is None else (*entries, listener)
+        self.traced(listeners)
+
+    def traced(self, listeners: Sequence[Any]) -> None:
+        """Trace the addition of `listeners` (put in `by_address` by the caller)."""
         if self.monitor.active:
             for listener in listeners:
                 self.monitor.emit("listener", self.where, action="added", address=listener.address,
@@ -122,8 +124,16 @@ class MessageBus:
 
     def add_listeners(self, entries: Iterable[tuple[str, Handler, str, str]]) -> list[Listener]:
         """`add_listener` for many (address, handler, kind, owner) at once (a resume adds thousands)."""
-        made = [Listener(self, address, handler, kind, owner or self.url) for address, handler, kind, owner in entries]
-        self._table.add_all(made)
+        # made and filed in one pass (as `ListenerTable.add_all` files them)
+        # (no bound methods held in locals: for an object's few listeners they cost more than they save)
+        made: list[Listener] = []
+        table, url = self._listeners, self.url
+        for address, handler, kind, owner in entries:
+            listener = Listener(self, address, handler, kind, owner or url)
+            made.append(listener)
+            held = table.get(address)
+            table[address] = (listener,) if held is None else (*held, listener)
+        self._table.traced(made)
         return made
 
     def _remove(self, listener: Listener) -> None:

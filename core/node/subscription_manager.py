@@ -53,8 +53,10 @@ class SubscriptionManager:
                 found += [p for p, _ in named.values() if p not in found]
         return found
 
-    def _count_channel(self, session: Session, address: str, step: int) -> None:
-        channel = children_prefix(address)
+    def _count_channel(self, session: Session, address: str, step: int, prefix: bool = False) -> None:
+        """Count `step` more `O/children/<name>` of `session` (`address` is one, or `O/children/`
+        itself when `prefix`)."""
+        channel = address if prefix else children_prefix(address)
         if not channel:
             return
         sessions = self._by_channel.setdefault(channel, {})
@@ -68,22 +70,27 @@ class SubscriptionManager:
 
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
-        added = []
-        held, by_address, sid = session.subscriptions, self._by_address, session.id
+        added: list[str] = []
+        held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
+        get, append = by_address.get, added.append
+        channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
         for address in addresses:
             if address not in held:
                 held.add(address)
-                session.subscription_bytes += len(address) + SUBSCRIPTION_WEIGHT   # weight(address), inlined
-                entry = by_address.get(address)
+                entry = get(address)
                 if entry is None:
                     by_address[address] = {sid: session}
-                    if self.on_interest is not None:
-                        self.on_interest(address, True)
+                    if on_interest is not None:
+                        on_interest(address, True)
                 else:
                     entry[sid] = session
-                if CHILDREN in address:
-                    self._count_channel(session, address, 1)
-                added.append(address)
+                if CHILDREN in address and (channel := children_prefix(address)):
+                    channels[channel] = channels.get(channel, 0) + 1
+                append(address)
+        # the weights of what was added (`weight` of each), summed in C
+        session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
+        for channel, step in channels.items():
+            self._count_channel(session, channel, step, prefix=True)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:

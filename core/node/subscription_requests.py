@@ -45,8 +45,11 @@ class SubscriptionRequests:
             rethink = is_rethink(s.runtime)
             claims: list[str] = []      # INTEROP §2: a reTHINK runtime's locally minted addresses
             owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
+            obj = ""
             for address in resources:
-                obj = addr.object_of(address)
+                # an object's addresses come together: O itself or O/… is O's again, without a parse
+                if not (obj and address.startswith(obj) and (len(address) == len(obj) or address[len(obj)] == "/")):
+                    obj = addr.object_of(address)
                 if not obj:
                     continue
                 owner = owners.get(obj)

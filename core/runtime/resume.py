@@ -62,11 +62,11 @@ _NOT_METADATA = _NOT_VALUE | {"data", "version", "childrenObjects"}
 
 
 def _without(record: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
-    """A copy of `record` less `keys` (a copy, then only the keys present deleted, found in C: several
-    times faster than a filtering comprehension)."""
+    """A copy of `record` less `keys` (copy and pop: several times faster than a filtering comprehension,
+    and faster than deleting only the keys a set intersection finds)."""
     out = dict(record)
-    for key in keys.intersection(record):
-        del out[key]
+    for key in keys:
+        out.pop(key, None)
     return out
 
 

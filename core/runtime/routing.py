@@ -7,7 +7,6 @@ One PUB listener and one node subscription per address; the node `subscribe` is 
 from __future__ import annotations
 
 import asyncio
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 from core.bus import Listener
@@ -35,11 +34,6 @@ class Routing:
         """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
         the new ones are added in one call)."""
         pubs = self._pubs
-        if pubs.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
-            # all new and distinct (a resume's and a create's case): their entries made in one step
-            made = self.runtime.bus.publish_listeners(addresses, self.runtime.url)
-            pubs.update(zip(addresses, zip(repeat(1), made, strict=False), strict=True))
-            return
         fresh: dict[str, int] = {}
         for address in addresses:
             entry = pubs.get(address)
@@ -74,7 +68,10 @@ class Routing:
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
         get = mns.get
-        if not inflight:   # nothing under way (a resume's case): no address can be waiting
+        if not inflight and mns.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
+            fresh = list(addresses)   # all new and distinct, nothing under way (a resume's case): in C
+            mns.update(dict.fromkeys(fresh, 1))
+        elif not inflight:   # nothing under way: no address can be waiting
             for a in addresses:
                 count = get(a, 0)
                 if count == 0:
@@ -97,8 +94,11 @@ class Routing:
             try:
                 reply = await self._node_request("subscribe", fresh, retries)
             finally:
-                for a in fresh:
-                    self._inflight.pop(a, None)
+                if len(inflight) == len(fresh):   # (distinct) ours are all there, so they are all there is
+                    inflight.clear()
+                else:
+                    for a in fresh:
+                        inflight.pop(a, None)
                 future.set_result(code_of(reply))
         for other in waiting:
             code = await other

@@ -46,8 +46,14 @@ class Sandbox:
 
     def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
         """`add` of one handler on many addresses (an object's own address and its channels)."""
-        made = [SandboxListener(self, address, handler) for address in addresses]
-        self._table.add_all(made)
+        made: list[SandboxListener] = []   # made and filed in one pass (as `ListenerTable.add_all` files them)
+        table = self._listeners
+        for address in addresses:
+            listener = SandboxListener(self, address, handler)
+            made.append(listener)
+            held = table.get(address)
+            table[address] = (listener,) if held is None else (*held, listener)
+        self._table.traced(made)
         return made
 
     def _remove(self, listener: SandboxListener) -> None:
