@@ -22,6 +22,7 @@ from core.protocol.address import (
     object_of,
     route_domain,
 )
+from core.protocol.frozen import FrozenDict
 from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
@@ -201,6 +202,11 @@ class MessageBus:
             if self.monitor.active:
                 self.monitor.emit("drop", self.url, reason="forward/delete to a hyperty from a link", message=msg)
             return
+        if type(msg) is FrozenDict:
+            # a publication shared by the runtimes of a fan-out (DECISIONS 78): this runtime's listeners
+            # get an envelope of their own, a plain dict (read per replica, several times: a dict
+            # subclass is slower to read); what it holds, the body and below, stays shared, read-only
+            msg = dict(msg)
         self._dispatch(msg, True, via)
 
     def malformed(self, msg: Any, problem: str, ingress: bool) -> None:

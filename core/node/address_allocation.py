@@ -139,7 +139,7 @@ class AddressAllocation:
             detail: dict[str, Any] = {"address": address, "runtime": runtime, "action": action, "session": s.runtime}
             feed = self.feed
             if feed is not None and feed.alone():
-                feed.flat("ownership", detail)   # no TraceEvent nobody else reads
+                feed.flat("ownership", detail, strings=True)   # no TraceEvent nobody else reads
             else:
                 self.monitor.emit("ownership", self.url, **detail)
 

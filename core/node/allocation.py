@@ -15,12 +15,33 @@ MAX_OWNED = 100_000
 MAX_ACCEPTANCES = 1_000
 
 
+#: Random bytes read from the system's source at once, for `guids` (a read per allocation was a
+#: system call per address). Bytes handed out are passed over, never given twice; a forked process
+#: starts with an empty pool, so parent and child never share one.
+_POOL_BYTES = 4096
+_pool = b""
+_taken = 0
+
+
+def _empty_pool() -> None:
+    global _pool, _taken
+    _pool, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_empty_pool)
+
+
 def guids(number: int) -> list[str]:
-    """`number` random version-4 UUIDs as 32 hex digits (what `uuid.uuid4().hex` gives, from one read
-    of the system's random source for all of them)."""
-    raw = bytearray(os.urandom(16 * number))
+    """`number` random version-4 UUIDs as 32 hex digits (what `uuid.uuid4().hex` gives), from the
+    system's random source (`os.urandom`) read a page at a time."""
+    global _pool, _taken
+    need = 16 * number
+    if len(_pool) - _taken < need:
+        _pool, _taken = os.urandom(max(_POOL_BYTES, need)), 0
+    raw = bytearray(_pool[_taken:_taken + need])
+    _taken += need
     out = []
-    for start in range(0, 16 * number, 16):
+    for start in range(0, need, 16):
         raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40   # version 4 (RFC 9562 §5.4)
         raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80   # variant 10
         out.append(raw[start:start + 16].hex())

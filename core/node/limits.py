@@ -121,8 +121,24 @@ def frame_deeper_than(frame: bytes | str, value: Any, limit: int) -> bool:
     return opening > limit and deeper_than(value, limit)
 
 
+#: Schemes found good lately, per limit: an allocation names one of a few (bounded, peer-supplied).
+_GOOD_SCHEMES: dict[tuple[str, int], None] = {}
+_GOOD_SCHEMES_KEPT = 256
+
+
 def scheme_error(scheme: Any, limit: int) -> str | None:
     """Why `scheme` cannot name objects (PROTOCOL §1.1, TRANSPORT §5), or None."""
+    if isinstance(scheme, str) and (scheme, limit) in _GOOD_SCHEMES:
+        return None
+    problem = _scheme_error(scheme, limit)
+    if problem is None:
+        if len(_GOOD_SCHEMES) >= _GOOD_SCHEMES_KEPT:
+            _GOOD_SCHEMES.clear()
+        _GOOD_SCHEMES[(scheme, limit)] = None
+    return problem
+
+
+def _scheme_error(scheme: Any, limit: int) -> str | None:
     if not isinstance(scheme, str) or not scheme:
         return "missing scheme"
     if too_long(scheme, limit):

@@ -223,9 +223,10 @@ class MonitorFeed:
         self._keep(_Lazy("message", self.monitor.clock(), self.node_url, direction, {"session": session, "size": size},
                          raw, len(raw) + len(session) + LAZY_WEIGHT))
 
-    def flat(self, kind: str, detail: dict[str, Any]) -> None:
-        """An event of the node whose fields are strings and numbers, while the feed is `alone()`."""
-        weight = _flat_weight(detail)
+    def flat(self, kind: str, detail: dict[str, Any], strings: bool = False) -> None:
+        """An event of the node whose fields are strings and numbers (`strings`: all strings), while
+        the feed is `alone()`."""
+        weight = sum(map(len, detail.values())) + LAZY_WEIGHT if strings else _flat_weight(detail)
         if weight < 0:
             self.monitor.emit(kind, self.node_url, **detail)
             return

@@ -45,6 +45,9 @@ MAX_MESSAGE = 1 << 20
 BAD_FRAMES = 20
 BAD_FRAME_WINDOW = 10.0
 
+#: How reTHINK's runtime URLs start (INTEROP §1): only those may be of its dialect.
+_RETHINK_SCHEME = addr.RETHINK_RUNTIME + "://"
+
 #: Link control addresses (`mn:/session`, `mn:/monitor`, TRANSPORT §2, §4): never routed.
 _MN_SCHEME = "mn:/"
 
@@ -534,7 +537,8 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         if s.state is SessionState.CLOSED:
             return
         reply = response(request, code, description, **fields)
-        if is_rethink(s.runtime or str(request.get("from", ""))):
+        runtime = s.runtime or str(request.get("from", ""))
+        if runtime.startswith(_RETHINK_SCHEME) and is_rethink(runtime):   # a SyncScope runtime: one check
             reply = to_rethink(reply)
         data = orjson.dumps(reply)
         self.stats["out"] += 1

@@ -1,5 +1,6 @@
 """The lab decodes a publication once for all the runtimes it fans out to (issue 16): what they
-share is read-only, so no receiver can change what another reads, and each still checks it."""
+share is read-only, so no receiver can change what another reads, and each still checks it. Each
+runtime's listeners get an envelope of their own around the shared body."""
 
 from __future__ import annotations
 
@@ -28,13 +29,14 @@ async def test_runtimes_share_a_read_only_publication_and_keep_their_own_replica
         """A listener of the first runtime that tries to change the message under the others."""
         received.append(msg)
         attempts = (lambda: msg["body"]["value"]["x"].append(99), lambda: msg["body"].update(version=99),
-                    lambda: msg.__setitem__("to", "elsewhere"), lambda: msg["body"].pop("value"),
+                    lambda: msg["body"].__setitem__("version", 99), lambda: msg["body"].pop("value"),
                     lambda: msg["body"]["value"].setdefault("y", 1), lambda: msg["body"]["value"]["x"].clear())
         for attempt in attempts:
             try:
                 attempt()
             except TypeError:
                 refused.append("refused")
+        msg["to"] = "elsewhere"   # its own envelope: changed for this runtime's later listeners only
 
     rts[0].bus.add_listener(addr.changes(chat.url), hostile)
     for rt in rts[1:]:
@@ -42,8 +44,10 @@ async def test_runtimes_share_a_read_only_publication_and_keep_their_own_replica
     chat.data["obj"] = {"x": [1]}
     await lab.settle()
     assert refused == ["refused"] * 6
-    assert len(received) == 3 and received[0] is received[1] is received[2]   # decoded once, shared
-    assert received[0]["body"]["value"] == {"x": [1]} and received[0]["to"] == addr.changes(chat.url)
+    assert len(received) == 3 and received[0]["body"] is received[1]["body"] is received[2]["body"]  # decoded once
+    assert len({id(m) for m in received}) == 3 and all(type(m) is dict for m in received)
+    assert received[0]["to"] == "elsewhere" and received[1]["to"] == received[2]["to"] == addr.changes(chat.url)
+    assert received[0]["body"]["value"] == {"x": [1]} and received[0]["body"]["version"] == 1
     assert [o.data for o in observers] == [{"n": 0, "obj": {"x": [1]}}] * 3
     assert [o.version for o in observers] == [1] * 3
     shared_value = received[0]["body"]["value"]

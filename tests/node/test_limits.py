@@ -223,3 +223,13 @@ def test_a_refused_request_binds_no_foreign_hyperty() -> None:
     assert node.bound == {}
     assert ask(node, visitor, "execute", "hyperty://b.example/x", h) is None   # delivered: bound now
     assert node.bound == {"hyperty://b.example/x": visitor.runtime}
+
+
+def test_schemes_found_good_are_remembered_within_a_bound_and_per_length_limit() -> None:
+    from core.node.limits import _GOOD_SCHEMES, _GOOD_SCHEMES_KEPT
+    assert scheme_error("chat", 16) is None and ("chat", 16) in _GOOD_SCHEMES
+    assert scheme_error("chat", 3) == "scheme longer than 3 bytes"      # a good one is good per limit
+    assert scheme_error("Hyperty", 16) == "reserved scheme 'hyperty'" and scheme_error("a b", 16) == "bad scheme"
+    for i in range(2 * _GOOD_SCHEMES_KEPT):                               # peers name as many as they like
+        assert scheme_error(f"s{i}", 16) is None
+    assert len(_GOOD_SCHEMES) <= _GOOD_SCHEMES_KEPT

@@ -13,7 +13,7 @@ def _body(version: int, value: Any) -> dict[str, Any]:
 
 
 def test_the_plans_of_a_window_of_bodies_are_each_made_once() -> None:
-    direct._plans.clear()   # a window of its own: other tests' bodies must not push these out
+    direct._plans.clear()   # what earlier tests left would fill the window part way (order-dependent)
     bodies = [_body(v, v) for v in range(1, 17)]
     first = [direct.plan_of(b) for b in bodies]
     again = [direct.plan_of(b) for b in bodies]   # the next replica asks about the same 16 bodies
