@@ -267,6 +267,8 @@ class MessageBus:
         to, sender = request["to"], reply["from"]
         if via is None:
             return bool(sender == to)
+        if sender != to and CHILDREN in to and sender == children_prefix(to):
+            sender = to   # reTHINK's newest runtime hears `O/children/<name>` on `O/children/` and answers from it
         if to == self.url or to.startswith(self._prefix):
             return False
         carried = route_domain(to)

@@ -33,6 +33,7 @@ from core.node.subscription_manager import MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPT
 from core.node.subscription_requests import SubscriptionRequests
 from core.policy import Policy
 from core.protocol import address as addr
+from core.protocol.address import CHILDREN, children_prefix
 from core.protocol.dialect import is_rethink, to_rethink
 from core.protocol.message import LINK_TYPES, Message, envelope_error, response
 
@@ -487,11 +488,16 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
     def _deliver(self, peers: Iterable[Session], msg: Message) -> None:
         data = orjson.dumps(msg)
         answer = msg["type"] == "response"
+        unnamed = children_prefix(msg["to"]) if CHILDREN in msg["to"] else ""
         for peer in peers:
             sent, out = msg, data
             if answer and is_rethink(peer.runtime):
                 sent = to_rethink(msg)
                 out = data if sent is msg else orjson.dumps(sent)
+            elif unnamed and msg["to"] not in peer.subscriptions:
+                # it hears the children of O only on `O/children/` (reTHINK's newest runtime, INTEROP §2)
+                sent = {**msg, "to": unnamed}
+                out = orjson.dumps(sent)
             self.stats["out"] += 1
             if self.monitor.active:
                 self._trace_message("out", sent, peer.runtime, len(out), out)

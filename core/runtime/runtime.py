@@ -216,18 +216,7 @@ class Runtime:
     def _egress(self, msg: Message) -> None:
         if self.rethink:
             msg = as_rethink_sends(msg)
-        elif addr.CHILDREN in msg["to"] and self._rethink_observed(addr.object_of(msg["to"])):
-            # reTHINK's newest runtime hears children only on `O/children/` (interop findings, DECISIONS.md)
-            msg = {**msg, "to": addr.object_of(msg["to"]) + addr.CHILDREN}
         self._stub(addr.route_domain(msg["to"])).send(msg)
-
-    def _rethink_observed(self, obj: str) -> bool:
-        """A reTHINK runtime observes or reports `obj` (as far as this runtime knows)."""
-        ro = self.sm.reporters.get(obj)
-        if ro is not None:
-            return any(entry.get("rethink") for entry in ro.subscriptions.values())
-        oo = self.sm.observers.get(obj)
-        return oo is not None and is_rethink(str(oo.metadata.get("runtime", "")))
 
     def ingress(self, msg: Any, via: str) -> None:
         """A message from a link into the bus; one for reTHINK's unnamed `O/children/` goes to the

@@ -556,7 +556,7 @@ class Syncher:
             self.sandbox.post(msg)
             child._sent(msg)
             return child
-        answer = await self.sandbox.request(msg, timeout=self.runtime.timers.child)
+        answer = await self._child_answer(parent, msg)
         if not child.closed and child._tail is None:
             child._sent(msg)
         code = code_of(answer)
@@ -570,6 +570,27 @@ class Syncher:
             child.closed = True
             raise SyncError(code, answer.get("body", {}).get("description", "child refused"), answer)
         return child
+
+    async def _child_answer(self, parent: DataObject, msg: Message) -> Message:
+        """The parent reporter's answer to a child create. reTHINK's answers with a 100 and nothing after
+        (its own `share()` takes any code below 300 as done): from a reTHINK reporter that 100 is the
+        answer (interop findings, DECISIONS.md)."""
+        timeout = self.runtime.timers.child
+        if not parent.rethink_observed:
+            return await self.sandbox.request(msg, timeout=timeout)
+        first: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        def provisional(reply: Message) -> None:
+            if not first.done():
+                first.set_result(reply)
+        final = asyncio.ensure_future(self.sandbox.request(msg, timeout=timeout, on_provisional=provisional))
+        try:
+            await asyncio.wait((first, final), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not final.done():
+                final.cancel()
+            first.cancel()
+        return final.result() if final.done() and not final.cancelled() else first.result()
 
     async def _resend_create(self, parent: DataObject, child: DataObjectChild, msg: Message) -> None:
         for _ in range(3):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -280,3 +281,48 @@ async def test_a_top_level_key_rethink_cannot_address_is_refused_while_it_may_ob
     chat.data["hyperty://a.example/x.y"] = True   # a URL key reTHINK reads back whole
     update = await expect(client, lambda m: m["type"] == "update")
     assert update["body"]["attribute"] == "hyperty://a.example/x.y"
+
+
+async def test_children_reach_each_reTHINK_generation_on_the_channel_it_subscribed(net: Net) -> None:
+    # reTHINK v0.13 subscribes `O/children/<name>` and hears only that; its newest runtime subscribes and
+    # hears only `O/children/`: the node hands each the children on the channel it holds (R6 / sf13 runs)
+    await net.node(A)
+    rt = await net.runtime(A)
+    alice = await rt.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={})
+    chat.on_subscription(lambda e: e.accept())
+    newest, _ = await rethink_client(net, A)
+    assert body(await observe(newest, chat.url, await claim_hyperty(newest, A)))["code"] == 200
+    v013, _ = await rethink_client(net, A)
+    h013 = await claim_hyperty(v013, A)
+    await v013.request("subscribe", v013.runtime + "/sm", addr.mn_sm(A),
+                       {"resources": [chat.url + "/changes", chat.url + "/children/resources"], "source": h013})
+    ident = v013.next_id()
+    await v013.send({"id": ident, "type": "subscribe", "from": v013.runtime + "/sm", "to": chat.url + "/subscription",
+                     "body": {"subscriber": h013}})
+    await expect(v013, lambda m: m["type"] == "response" and m["id"] == ident and m["body"]["code"] == 200)
+    child = await chat.add_child("resources", {"file": "f"})
+    child.data["file"] = "g"
+    for client, channel in ((newest, chat.url + "/children/"), (v013, chat.url + "/children/resources")):
+        create = await expect(client, lambda m: m["type"] == "create")
+        update = await expect(client, lambda m: m["type"] == "update")
+        assert (create["to"], create["body"]["resource"]) == (channel, child.child_id)
+        assert (update["to"], update["from"], update["body"]["version"]) == (channel, chat.url, 1)
+
+
+async def test_a_rethink_reporter_answering_a_child_create_from_the_unnamed_channel_confirms_it(net: Net) -> None:
+    # our observer adds a child to `O/children/messages`; reTHINK's newest runtime hears it on `O/children/`
+    # and answers from there, with a 100 and nothing after (its own share() takes < 300 as done): that
+    # answer confirms the create (no 408 after the long timer, no re-send)
+    await net.node(A)
+    client, reporter, obj = await rethink_reporter(net)
+    rt, obs, _ = await subscribe_ours(net, client, reporter, obj, {"a": 1})
+    task = asyncio.ensure_future(obs.add_child("messages", {"text": "mine"}))
+    create = await expect(client, lambda m: m["type"] == "create" and "/children/" in m["to"])
+    assert create["to"] == obj + "/children/"
+    await client.send({"id": create["id"], "type": "response", "from": obj + "/children/", "to": create["from"],
+                       "body": {"code": 100}})
+    child = await task
+    assert child.child_id in obs.children and not child.closed
+    assert not [e for e in net.watch.events if e.kind == "message" and e.message
+                and e.message.get("type") == "response" and e.message.get("body", {}).get("code") == 408]
