@@ -489,15 +489,18 @@ class MessageNode(AddressAllocation, SubscriptionRequests, ClusterSide):
         data = orjson.dumps(msg)
         answer = msg["type"] == "response"
         unnamed = children_prefix(msg["to"]) if CHILDREN in msg["to"] else ""
+        on_prefix: tuple[Message, bytes] | None = None
         for peer in peers:
             sent, out = msg, data
             if answer and is_rethink(peer.runtime):
                 sent = to_rethink(msg)
                 out = data if sent is msg else orjson.dumps(sent)
             elif unnamed and msg["to"] not in peer.subscriptions:
-                # it hears the children of O only on `O/children/` (reTHINK's newest runtime, INTEROP §2)
-                sent = {**msg, "to": unnamed}
-                out = orjson.dumps(sent)
+                # it hears the children of O only on `O/children/` (reTHINK's newest runtime, DECISIONS 80)
+                if on_prefix is None:
+                    rewritten = {**msg, "to": unnamed}
+                    on_prefix = rewritten, orjson.dumps(rewritten)
+                sent, out = on_prefix
             self.stats["out"] += 1
             if self.monitor.active:
                 self._trace_message("out", sent, peer.runtime, len(out), out)

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from core.protocol.address import RETHINK_RUNTIME, runtime_of
+from core.protocol.message import SyncError
 
 
 class Dialect(Enum):
@@ -91,6 +92,13 @@ def parse_string(path: str) -> list[str]:
 def writable(segments: list[str]) -> bool:
     """True when a reTHINK receiver reads `segments` back from their dotted string."""
     return bool(segments) and parse_string(".".join(segments)) == segments
+
+
+def admit_for_rethink(path: list[str]) -> None:
+    """Refuse an edit at `path` that no reTHINK observer could be sent: a top-level key its rule splits,
+    where no parent can be Set in its place (DECISIONS 77)."""
+    if path and not writable(path[:1]):
+        raise SyncError(400, f"key {path[0]!r} cannot reach reTHINK observers (INTEROP §4)")
 
 
 # Update forms a reTHINK observer applies (INTEROP §4 "What SyncScope sends") ------------------------

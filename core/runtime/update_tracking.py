@@ -66,7 +66,11 @@ class UpdateTracking:
             return
         if not isinstance(version, int) or isinstance(version, bool):
             return
-        if not oo.confirmed:  # PROTOCOL §5 rule 7: between the 100 and the 200
+        self._observed(oo, version, msg)
+
+    def _observed(self, oo: ObserverObject, version: int, msg: Message) -> None:
+        """A version of an observed object: kept until the 200 (PROTOCOL §5 rule 7), then offered."""
+        if not oo.confirmed:  # between the 100 and the 200
             if len(oo.early) < oo.tracker.max_buffer:
                 oo.early[version] = msg
             return
@@ -124,11 +128,7 @@ class UpdateTracking:
                     self.runtime.persist_reporter(obj)
                 return
             if isinstance(obj, ObserverObject) and b.get("source") == obj.reporter:
-                if not obj.confirmed:
-                    if len(obj.early) < obj.tracker.max_buffer:
-                        obj.early[version] = msg
-                    return
-                self._offer(obj, version, msg)
+                self._observed(obj, version, msg)
                 return
         if self._child_changed(obj, msg):
             if isinstance(obj, ReporterObject):

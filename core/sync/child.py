@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op, Path
-from core.protocol.dialect import rethink_bodies, writable
+from core.protocol.dialect import admit_for_rethink, rethink_bodies
 from core.protocol.message import Message, SyncError
 from core.sync.data_object import iso_now
 from core.sync.tail import Tail
@@ -66,8 +66,8 @@ class DataObjectChild:
     def admit(self, path: Path) -> None:
         """As the parent's reporter does (DECISIONS.md): a key reTHINK cannot address is refused while a
         reTHINK runtime may hold the parent."""
-        if path and self.parent.rethink_observed and not writable(path[:1]):
-            raise SyncError(400, f"key {path[0]!r} cannot reach reTHINK observers (INTEROP §4)")
+        if self.parent.rethink_observed:
+            admit_for_rethink(path)
 
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
         # A children channel may reach reTHINK runtimes whatever its parent knows: their forms (INTEROP §4)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op, Path
-from core.protocol.dialect import is_rethink, nested_children, rethink_bodies, writable
+from core.protocol.dialect import admit_for_rethink, is_rethink, nested_children, rethink_bodies
 from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
@@ -100,8 +100,8 @@ class DataObjectReporter(DataObject):
     def admit(self, path: Path) -> None:
         """reTHINK's rule splits a dotted top-level key and no parent can be Set in its place: such an
         edit could reach no reTHINK observer, so it is refused while one may hold a replica (DECISIONS.md)."""
-        if path and self.rethink_observed and not writable(path[:1]):
-            raise SyncError(400, f"key {path[0]!r} cannot reach reTHINK observers (INTEROP §4)")
+        if self.rethink_observed:
+            admit_for_rethink(path)
 
     def counts_children(self) -> bool:
         # reTHINK observers take a child update's version as the parent's next one (interop findings R7)
