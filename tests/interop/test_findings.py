@@ -10,10 +10,30 @@ import pytest
 
 from core.protocol import address as addr
 from core.protocol.message import SyncError
+from core.runtime.hyperty import Hyperty
+from core.runtime.runtime import Runtime
 from core.schemas import COMM_SCHEMA
+from core.sync.reporter import DataObjectReporter
 from tests.interop.rethink import claim_hyperty, expect, observe, rethink_apply, rethink_client
 from tests.interop.test_runtime_rows import A, rethink_reporter, rethink_value, subscribe_ours
-from tests.net.conftest import Net, body
+from tests.net.conftest import Net, RawClient, body
+
+
+async def our_chat(net: Net, data: dict[str, Any]) -> tuple[Runtime, Hyperty, DataObjectReporter]:
+    """A SyncScope runtime whose alice reports a chat and accepts every subscriber."""
+    rt = await net.runtime(A)
+    alice = await rt.hyperty("alice")
+    chat = await alice.syncher.create(COMM_SCHEMA, data=data)
+    chat.on_subscription(lambda e: e.accept())
+    return rt, alice, chat
+
+
+async def rethink_observer(net: Net, obj: str) -> tuple[RawClient, str]:
+    """A reTHINK runtime (newest core) whose claimed hyperty observes `obj`."""
+    client, _ = await rethink_client(net, A)
+    observer = await claim_hyperty(client, A)
+    assert body(await observe(client, obj, observer))["code"] == 200
+    return client, observer
 
 
 async def test_a_rethink_delete_after_its_deallocation_still_reaches_the_observers(net: Net) -> None:
@@ -48,13 +68,8 @@ async def test_a_rethink_delete_after_its_deallocation_still_reaches_the_observe
 async def test_a_rethink_observer_unsubscribes_with_source_and_the_syncscope_reporter_drops_it(net: Net) -> None:
     # a reTHINK observer's unsubscribe says `source` (not `subscriber`): the reporter drops it
     await net.node(A)
-    ours = await net.runtime(A)
-    alice = await ours.hyperty("alice")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
-    client, _ = await rethink_client(net, A)
-    observer = await claim_hyperty(client, A)
-    assert body(await observe(client, chat.url, observer))["code"] == 200
+    ours, alice, chat = await our_chat(net, {})
+    client, observer = await rethink_observer(net, chat.url)
     gone = await client.request("unsubscribe", client.runtime + "/sm", chat.url + "/subscription",
                                 {"source": observer, "identity": {"userProfile": {}}})
     assert body(gone) == {"code": 200}
@@ -112,9 +127,7 @@ async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_c
     chat = await alice.syncher.create(COMM_SCHEMA, data={})
     chat.on_subscription(lambda e: e.accept())
     ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
-    client, _ = await rethink_client(net, A)
-    observer = await claim_hyperty(client, A)
-    assert body(await observe(client, chat.url, observer))["code"] == 200
+    client, observer = await rethink_observer(net, chat.url)
     child = await chat.add_child("resources", {"file": "f"})
     create = await expect(client, lambda m: m["type"] == "create" and m["body"].get("resource") == child.child_id)
     assert create["to"] == chat.url + "/children/" and create["body"]["value"]["children"] == "resources"
@@ -137,10 +150,7 @@ async def test_a_rethink_unsubscribe_while_or_after_a_syncscope_reporter_deletes
     during = await watcher.request("unsubscribe", watcher.runtime + "/sm", obj + "/subscription", {"source": observer})
     assert body(during) == {"code": 200}
     # after a SyncScope reporter's delete, deallocation included
-    ours = await net.runtime(A)
-    alice = await ours.hyperty("alice")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
+    ours, alice, chat = await our_chat(net, {})
     assert body(await observe(watcher, chat.url, observer))["code"] == 200
     await chat.delete()
     await expect(watcher, lambda m: m["type"] == "delete" and m["to"] == chat.url + "/changes")
@@ -151,13 +161,8 @@ async def test_a_rethink_unsubscribe_while_or_after_a_syncscope_reporter_deletes
 
 async def test_a_rethink_observer_edits_its_child_from_the_parent_url(net: Net) -> None:
     await net.node(A)
-    ours = await net.runtime(A)
-    alice = await ours.hyperty("alice")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
-    client, _ = await rethink_client(net, A)
-    observer = await claim_hyperty(client, A)
-    assert body(await observe(client, chat.url, observer))["code"] == 200
+    ours, alice, chat = await our_chat(net, {})
+    client, observer = await rethink_observer(net, chat.url)
     cid = f"{observer}#1"
     await client.send({"id": 60, "type": "create", "from": observer, "to": chat.url + "/children/resources",
                        "body": {"resource": cid, "value": {"url": cid, "reporter": observer, "children": "resources",
@@ -260,14 +265,9 @@ async def test_without_a_rethink_observer_child_edits_keep_their_own_versions(ne
 
 async def test_a_top_level_key_rethink_cannot_address_is_refused_while_it_may_observe(net: Net) -> None:
     await net.node(A)
-    rt = await net.runtime(A)
-    alice = await rt.hyperty("alice")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={"meta": {}})
-    chat.on_subscription(lambda e: e.accept())
+    rt, alice, chat = await our_chat(net, {"meta": {}})
     chat.data["v1.2"] = "ours only"            # no reTHINK observer yet: our forms carry it
-    client, _ = await rethink_client(net, A)
-    observer = await claim_hyperty(client, A)
-    assert body(await observe(client, chat.url, observer))["code"] == 200
+    client, observer = await rethink_observer(net, chat.url)
     with pytest.raises(SyncError) as refused:
         chat.data["v2.0"] = 1
     assert (refused.value.code, refused.value.description) == (
@@ -287,10 +287,7 @@ async def test_children_reach_each_reTHINK_generation_on_the_channel_it_subscrib
     # reTHINK v0.13 subscribes `O/children/<name>` and hears only that; its newest runtime subscribes and
     # hears only `O/children/`: the node hands each the children on the channel it holds (R6 / sf13 runs)
     await net.node(A)
-    rt = await net.runtime(A)
-    alice = await rt.hyperty("alice")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
+    rt, alice, chat = await our_chat(net, {})
     newest, _ = await rethink_client(net, A)
     assert body(await observe(newest, chat.url, await claim_hyperty(newest, A)))["code"] == 200
     v013, _ = await rethink_client(net, A)
