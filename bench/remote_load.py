@@ -18,12 +18,7 @@ from typing import Any
 
 import orjson
 
-from core.monitor import Monitor
-from core.net.websocket import NodeServer, WebSocketConnector
-from core.node.node import MessageNode
-from core.protocol import address as addr
-from core.runtime.catalogue import Catalogue
-from core.runtime.runtime import Runtime
+from core.net.served_node import served_node
 from ui import workload
 
 DOMAIN = "a.example"
@@ -31,18 +26,17 @@ TOKEN = "bench-monitor-token"
 
 
 async def serve(objects: int) -> None:
-    node = MessageNode(DOMAIN, monitor_token=TOKEN)
-    server = NodeServer(node, port=0)
-    await server.start()
-    catalogue = Catalogue()
-    connectors = [WebSocketConnector({DOMAIN: server.url}) for _ in range(2)]
-    runtimes = [Runtime(addr.runtime_url(DOMAIN, ident), connector=connector, monitor=Monitor(), catalogue=catalogue)
-                for ident, connector in zip(("loader", "watcher"), connectors, strict=True)]
-    for runtime in runtimes:
-        await runtime.start()
-    loader, watcher = await runtimes[0].hyperty("loader"), await runtimes[1].hyperty("watcher")
-    created = await workload.create_objects(loader, objects, [watcher])
-    print(orjson.dumps({"url": server.url, "token": TOKEN, "objects": len(created)}).decode(), flush=True)
+    async with served_node(DOMAIN, TOKEN, ("loader", "watcher")) as (server, runtimes):
+        for runtime in runtimes:
+            await runtime.start()
+        loader, watcher = await runtimes[0].hyperty("loader"), await runtimes[1].hyperty("watcher")
+        created = await workload.create_objects(loader, objects, [watcher])
+        print(orjson.dumps({"url": server.url, "token": TOKEN, "objects": len(created)}).decode(), flush=True)
+        await _serve_commands(created)
+
+
+async def _serve_commands(created: list[Any]) -> None:
+    """`rate R` sets the edit rate, `stats` prints the edits made, `quit` (or end of input) stops."""
     sent = [0]
     editing: asyncio.Task[Any] | None = None
     reader = asyncio.StreamReader()
@@ -69,13 +63,6 @@ async def serve(objects: int) -> None:
         if editing is not None:
             editing.cancel()
             await asyncio.gather(editing, return_exceptions=True)
-        for runtime in runtimes:
-            await runtime.close()
-        for connector in connectors:
-            await connector.close()
-        await server.close()
-        node.close()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

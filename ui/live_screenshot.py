@@ -15,11 +15,7 @@ import sys
 from pathlib import Path
 
 from core.lab import Lab
-from core.monitor import Monitor
-from core.net.websocket import NodeServer, WebSocketConnector
-from core.node.node import MessageNode
-from core.protocol import address as addr
-from core.runtime.catalogue import Catalogue
+from core.net.served_node import served_node
 from core.runtime.runtime import Runtime
 from core.schemas import COMM_SCHEMA
 from ui.dialogs.connect import ConnectDialog
@@ -30,20 +26,18 @@ TOKEN = "screenshot-token"
 
 
 async def shoot(path: Path) -> None:
-    node = MessageNode(DOMAIN, monitor_token=TOKEN)
-    server = NodeServer(node, port=0)
-    await server.start()
-    catalogue = Catalogue()
-    connectors = [WebSocketConnector({DOMAIN: server.url}) for _ in range(2)]
-    runtimes = [Runtime(addr.runtime_url(DOMAIN, ident), connector=connector, monitor=Monitor(), catalogue=catalogue)
-                for ident, connector in zip(("rt-alice", "rt-bob"), connectors, strict=True)]
+    async with served_node(DOMAIN, TOKEN, ("rt-alice", "rt-bob")) as (server, runtimes):
+        await _shoot(path, server.url, runtimes)
+
+
+async def _shoot(path: Path, url: str, runtimes: list[Runtime]) -> None:
     lab = Lab()
     window = MainWindow(lab, "SyncScope — watching a live node")
     window.show()
     try:
         dialog = window.nodes_dock.open_connect_dialog()
         assert isinstance(dialog, ConnectDialog)
-        dialog.url.setText(server.url)
+        dialog.url.setText(url)
         dialog.token.setText(TOKEN)
         dialog.name.setText("a-node")
         task = dialog.submit()
@@ -81,12 +75,6 @@ async def shoot(path: Path) -> None:
     finally:
         await window.shutdown()
         window.close()
-        for runtime in runtimes:
-            await runtime.close()
-        for connector in connectors:
-            await connector.close()
-        await server.close()
-        node.close()
         await lab.close()
 
 
