@@ -5,7 +5,8 @@ one thing they share is a publication decoded once for all its receivers, read-o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -20,6 +21,9 @@ from core.protocol.message import Message
 
 #: Frames whose decoding `InFlight.received` keeps between loop turns (faults deliver outside them).
 MAX_SHARED = 4096
+#: Longest a drain delivers before the loop gets a turn (the rest follows in the next): a fan-out of
+#: thousands of frames does not hold the loop, and so a console sharing it, for its whole length.
+DRAIN_SECONDS = 0.002
 
 
 class InFlight:
@@ -31,14 +35,19 @@ class InFlight:
     sent, then goes on to the next end (ends in the order their first frame came): a socket keeps
     its own frames in order, and nothing orders frames of different sockets; a runtime process
     reads what its socket holds at once, and so keeps its own state hot for it. Frames sent while
-    a turn's frames are being delivered wait for the next callback, as `call_soon` would have them."""
+    a turn's frames are being delivered wait for the next callback, as `call_soon` would have them.
+    A callback delivers for at most `DRAIN_SECONDS`; what it leaves goes first in the next one, so
+    whatever else waits on the loop (a console's repaint, a timer) runs in between."""
 
-    __slots__ = ("_frames", "_shared", "count")
+    __slots__ = ("_due", "_frames", "_rest", "_shared", "count")
 
     def __init__(self) -> None:
         self.count = 0
         # flat (deliver, frame) pairs: no tuple per frame, so the queue adds nothing for the collector
         self._frames: list[Any] = []
+        # the frames a drain stopped before (DRAIN_SECONDS), in order: delivered before any sent since
+        self._rest: Iterator[tuple[Callable[[bytes], None], bytes]] | None = None
+        self._due = False  # a drain is scheduled
         # id → (frame, its shared decoding if it is a publication) of the frames lately received by
         # runtimes; the entry holds the frame, so no other frame can take its identity meanwhile
         self._shared: dict[int, tuple[bytes, Message | None]] = {}
@@ -75,14 +84,22 @@ class InFlight:
 
     def post(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[bytes], None], data: bytes) -> None:
         """Deliver `data` by `deliver(data)` at the next turn, after the frames posted before it."""
-        frames = self._frames
-        if not frames:
+        if not self._due:
+            self._due = True
             loop.call_soon(self._drain, loop)
+        frames = self._frames
         frames.append(deliver)
         frames.append(data)
         self.count += 1
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._due = False
+        deadline = time.perf_counter() + DRAIN_SECONDS
+        rest = self._rest
+        if rest is not None:                     # what the last drain left goes before what came since
+            self._rest = None
+            if self._deliver(loop, rest, deadline):
+                return
         frames = self._frames
         self._frames = []
         it = iter(frames)
@@ -94,15 +111,27 @@ class InFlight:
                 by_end[deliver] = [data]
             else:
                 queue.append(data)
-        for deliver, datas in by_end.items():
-            for data in datas:
-                self.count -= 1
-                try:
-                    deliver(data)
-                except Exception as exc:  # as the loop reports a failed callback, and goes on with the rest
-                    loop.call_exception_handler({"message": f"Exception delivering a frame to {deliver!r}",
-                                                 "exception": exc})
-        self._shared.clear()
+        if not self._deliver(loop, ((end, data) for end, datas in by_end.items() for data in datas), deadline):
+            self._shared.clear()
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop, frames: Iterator[tuple[Callable[[bytes], None], bytes]],
+                 deadline: float) -> bool:
+        """Deliver `frames` in order until `deadline`; True if it stopped there, leaving the rest for a drain
+        after what waits on the loop (as a process reading a busy socket would)."""
+        for deliver, data in frames:
+            self.count -= 1
+            try:
+                deliver(data)
+            except Exception as exc:  # as the loop reports a failed callback, and goes on with the rest
+                loop.call_exception_handler({"message": f"Exception delivering a frame to {deliver!r}",
+                                             "exception": exc})
+            if time.perf_counter() > deadline:
+                self._rest = frames
+                if not self._due:
+                    self._due = True
+                    loop.call_soon(self._drain, loop)
+                return True
+        return False
 
 
 class _NodeSide:
