@@ -37,6 +37,7 @@ async def window(lab: Lab, qapp: QApplication) -> AsyncIterator[MainWindow]:
     win = MainWindow(lab)
     win.show()
     yield win
+    await win.shutdown()   # as the application ends it: what the window started ends on the loop
     win.close()
 
 

@@ -290,9 +290,12 @@ async def test_saved_connections_persist_between_runs(lab: Lab, qapp: QApplicati
     # The next run reads them back: A (named host:port) connects at start, B waits, without its token.
     settings = QSettings(path, QSettings.Format.IniFormat)
     name_a = nodes.urls[A][len("ws://"):].rstrip("/")
-    assert RemoteNodes(first.feed, settings).saved() == [
-        NodeConnection(name_a, nodes.urls[A], TOKENS[A], autoconnect=True),
-        NodeConnection("B", nodes.urls[B], "", autoconnect=False)]
+    reader = RemoteNodes(first.feed, settings)   # it connects A at once too: closed below
+    try:
+        assert reader.saved() == [NodeConnection(name_a, nodes.urls[A], TOKENS[A], autoconnect=True),
+                                  NodeConnection("B", nodes.urls[B], "", autoconnect=False)]
+    finally:
+        await reader.aclose()
     second = MainWindow(lab, settings=settings)
     try:
         watch = second.remote.watches[name_a]
@@ -305,8 +308,11 @@ async def test_saved_connections_persist_between_runs(lab: Lab, qapp: QApplicati
         assert (chooser.url.text(), chooser.token.text(), chooser.name.text()) == (nodes.urls[B], "", "B")
         assert chooser.url.text().endswith(f":{port_b}/")
         second.remote.forget("B")
-        assert [c.name for c in RemoteNodes(second.feed, QSettings(path, QSettings.Format.IniFormat)).saved()] == [
-            name_a]
+        reader = RemoteNodes(second.feed, QSettings(path, QSettings.Format.IniFormat))
+        try:
+            assert [c.name for c in reader.saved()] == [name_a]
+        finally:
+            await reader.aclose()
     finally:
         await second.remote.aclose()
         second.close()
