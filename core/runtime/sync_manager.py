@@ -1,6 +1,6 @@
 """The runtime Sync Manager `<RuntimeURL>/sm` (PROTOCOL §3): create and invite, subscribe, the
-reporter-side subscription handler `L(O/subscription)`, read, unsubscribe, delete; update tracking is
-`core.runtime.update_tracking`.
+reporter-side subscription handler `L(O/subscription)`, read, unsubscribe; delete is
+`core.runtime.deletion`, update tracking `core.runtime.update_tracking`.
 
 Every request runs as an owned task; every refusal is answered with the PROTOCOL §6 code and
 description, and processing stops there.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
 from core.runtime.delegation import Delegations
+from core.runtime.deletion import Deletion
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
@@ -47,6 +47,7 @@ class SyncManager(UpdateTracking):
         self.observers: dict[str, ObserverObject] = {}
         self.delegations = Delegations(self)
         self.resumer = Resumer(self)
+        self.deletion = Deletion(self)
         self.listener = self.bus.add_listener(self.url, self._on_request, "L", self.url)
 
     # dispatch ------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ class SyncManager(UpdateTracking):
         if mtype == "response":
             return
         handler = {"create": self._create, "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
-                   "delete": self._delete, "read": self._local_read, "update": self._snapshot_update,
+                   "delete": self.deletion.delete, "read": self._local_read, "update": self._snapshot_update,
                    "execute": self._execute}.get(mtype)
         if handler is None:
             self.bus.reply(msg, 400, f"{mtype} is not handled by the Sync Manager")
@@ -500,75 +501,8 @@ class SyncManager(UpdateTracking):
                           side="reporter")
         self.bus.reply(msg, 200)
 
-    # delete (PROTOCOL §3.6) --------------------------------------------------------------------------
-
-    async def _delete(self, msg: Message) -> None:
-        b = msg.get("body", {})
-        url = self._field(b, "resource")
-        ro = self._reporter_of(msg, url)
-        self._allowed("delete", msg)
-        self.bus.post({"type": "delete", "from": addr.subscription(url), "to": addr.changes(url),
-                       "body": {"resource": url, "version": ro.version}})
-        self._detach_reporter(ro)
-        owed = _NodeDelete(url, self.runtime.routing.release(ro.mns), ro.registered)
-        if not self.runtime.link_open(addr.authority(url)) or not await self._delete_at_node(owed):
-            # The node cannot hear us now (the link is down): until it has these steps it routes O to
-            # us and answers "no route" instead of "unknown object", so observers that missed the
-            # delete could never tell it happened. They are owed, retried until the node has them.
-            self.runtime.tasks.spawn(self._retry_delete_at_node(owed), f"delete {url} at the node")
-        self.runtime.forget_reporter(url)
-        self.monitor.emit("object", self.runtime.url, action="deleted", role="reporter", object=url,
-                          version=ro.version)
-        self.bus.reply(msg, 200)
-
-    async def _delete_at_node(self, owed: _NodeDelete) -> bool:
-        """#5, unregister, #6 in order, each done once answered; False while one goes unanswered."""
-        if owed.mns:
-            if _unanswered(await self.runtime.routing.node_unsubscribe(owed.mns)):
-                return False
-            owed.mns = []
-        if owed.registered:  # before #6: the registry checks ownership, which ends with the deallocation
-            if _unanswered(await self._registry("delete", resource=owed.url)):
-                return False
-            owed.registered = False
-        return not _unanswered(await self._deallocate(owed.url))
-
-    async def _retry_delete_at_node(self, owed: _NodeDelete) -> None:
-        delay = self.timers.reconnect_first
-        self.runtime.healing.add(owed)
-        try:
-            while True:
-                self.monitor.emit("object", self.runtime.url, action="delete owed", role="reporter",
-                                  object=owed.url, retry=round(delay, 3))
-                await asyncio.sleep(delay)
-                if await self._delete_at_node(owed):
-                    self.monitor.emit("object", self.runtime.url, action="deleted at the node", role="reporter",
-                                      object=owed.url)
-                    return
-                delay = min(delay * 2, self.timers.reconnect_max)
-        finally:
-            self.runtime.healing.discard(owed)
-
     def _observer_deleted(self, oo: ObserverObject, msg: Message) -> None:
-        """SM_B on the reporter's delete (#3 to each local subscriber, then everything of O goes)."""
-        for hyperty in list(oo.subscriptions):
-            self.bus.post({"type": "delete", "from": addr.subscription(oo.url), "to": hyperty,
-                           "body": {"resource": oo.url}}, lambda _answer: None)
-            self._drop_subscription(oo, hyperty)
-        mns, oo.mns = oo.mns, []
-        if mns:
-            self.runtime.tasks.spawn(self.runtime.routing.unsubscribe(mns), "release MNS")
-        if oo.dormant:
-            # Local hyperties that have not resumed yet learn of it when they do: the object stays as a
-            # tombstone (no listeners, no node subscription) and its record lists only them.
-            self._unwire(oo)
-            oo.deleted = True
-            self.runtime.persist_observer(oo)
-        else:
-            self._release_observed(oo)
-            self.runtime.forget_observer(oo.url)
-        self.monitor.emit("object", self.runtime.url, action="deleted", role="observer", object=oo.url,
-                          version=msg.get("body", {}).get("version"))
+        self.deletion.observer_deleted(oo, msg)
 
     # local read, snapshot update, execute (PROTOCOL §3.4, §5 rule 5, §3.9) ---------------------------
 
@@ -618,20 +552,6 @@ class SyncManager(UpdateTracking):
 
     def close(self) -> None:
         self.listener.remove()
-
-
-@dataclass(eq=False)
-class _NodeDelete:
-    """What the node still owes us of a delete (PROTOCOL §3.6 #5, unregistration, #6)."""
-
-    url: str
-    mns: list[str]
-    registered: bool
-
-
-def _unanswered(reply: Message) -> bool:
-    """No answer from the node (408, or a 5xx on the way): worth asking again later."""
-    return code_of(reply) == 408 or code_of(reply) >= 500
 
 
 def _urls(value: Any) -> list[str]:
