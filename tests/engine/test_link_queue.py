@@ -10,16 +10,25 @@ from typing import Any
 from core.lab import Lab
 from core.protocol import address as addr
 from core.protocol.message import Message
+from core.runtime.runtime import Runtime
 from core.schemas import COMM_SCHEMA
+from core.sync.observer import DataObjectObserver
+from core.sync.reporter import DataObjectReporter
 
 
-async def test_a_turns_frames_arrive_link_by_link_each_in_order(lab: Lab) -> None:
+async def _observed_twice(lab: Lab) -> tuple[DataObjectReporter, list[Runtime], list[DataObjectObserver]]:
+    """A chat of alice's observed from two runtimes, one in another domain."""
     reporter = await (await lab.runtime("a.example")).hyperty("alice")
     rts = [await lab.runtime("a.example"), await lab.runtime("b.example")]
     chat = await reporter.syncher.create(COMM_SCHEMA, data={"k": 0}, name="queue")
     chat.on_subscription(lambda event: event.accept())
     observers = [await (await rt.hyperty("obs")).syncher.subscribe(chat.url, COMM_SCHEMA) for rt in rts]
     await lab.settle()
+    return chat, rts, observers
+
+
+async def test_a_turns_frames_arrive_link_by_link_each_in_order(lab: Lab) -> None:
+    chat, rts, observers = await _observed_twice(lab)
     arrivals: list[tuple[int, int]] = []
     errors: list[dict[str, Any]] = []
     boom = RuntimeError("listener failed")
@@ -53,12 +62,7 @@ async def test_a_long_drain_lets_the_loop_run_between_frames_and_keeps_each_link
     the first arrival schedules) before the frames it left, which still come first and in order."""
     from core.net import memory
 
-    reporter = await (await lab.runtime("a.example")).hyperty("alice")
-    rts = [await lab.runtime("a.example"), await lab.runtime("b.example")]
-    chat = await reporter.syncher.create(COMM_SCHEMA, data={"k": 0}, name="split")
-    chat.on_subscription(lambda event: event.accept())
-    observers = [await (await rt.hyperty("obs")).syncher.subscribe(chat.url, COMM_SCHEMA) for rt in rts]
-    await lab.settle()
+    chat, rts, observers = await _observed_twice(lab)
     arrivals: list[tuple[int, int]] = []
     seen_by_callback: list[list[tuple[int, int]]] = []
     loop = asyncio.get_running_loop()

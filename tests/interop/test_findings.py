@@ -122,11 +122,9 @@ async def test_children_on_an_unnamed_children_channel_reach_syncscope_replicas(
 
 async def test_children_of_an_object_with_a_rethink_observer_go_on_the_unnamed_channel(net: Net) -> None:
     await net.node(A)
-    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
-    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
-    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    rt_a, alice, chat = await our_chat(net, {})
+    rt_b = await net.runtime(A)
+    ours = await (await rt_b.hyperty("bob")).syncher.subscribe(chat.url, COMM_SCHEMA)
     client, observer = await rethink_observer(net, chat.url)
     child = await chat.add_child("resources", {"file": "f"})
     create = await expect(client, lambda m: m["type"] == "create" and m["body"].get("resource") == child.child_id)
@@ -219,11 +217,9 @@ class RethinkReplica:
 async def test_a_syncscope_reporters_child_edits_reach_a_rethink_observer_as_parent_versions(net: Net) -> None:
     # R7: reTHINK's observers take a child update's version as the parent's next one; ours now send that
     await net.node(A)
-    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
-    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={"topic": "t"})
-    chat.on_subscription(lambda e: e.accept())
-    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    rt_a, alice, chat = await our_chat(net, {"topic": "t"})
+    rt_b = await net.runtime(A)
+    ours = await (await rt_b.hyperty("bob")).syncher.subscribe(chat.url, COMM_SCHEMA)
     client, _ = await rethink_client(net, A)
     observer = await claim_hyperty(client, A)
     answer = body(await observe(client, chat.url, observer))
@@ -252,11 +248,9 @@ async def test_a_syncscope_reporters_child_edits_reach_a_rethink_observer_as_par
 
 async def test_without_a_rethink_observer_child_edits_keep_their_own_versions(net: Net) -> None:
     await net.node(A)
-    rt_a, rt_b = await net.runtime(A), await net.runtime(A)
-    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
-    chat = await alice.syncher.create(COMM_SCHEMA, data={})
-    chat.on_subscription(lambda e: e.accept())
-    ours = await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    rt_a, alice, chat = await our_chat(net, {})
+    rt_b = await net.runtime(A)
+    ours = await (await rt_b.hyperty("bob")).syncher.subscribe(chat.url, COMM_SCHEMA)
     child = await chat.add_child("resources", {"file": "f"})
     child.data["file"] = "g"
     await net.watch.state(lambda: child.child_id in ours.children and ours.children[child.child_id].version == 1)
