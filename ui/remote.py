@@ -196,6 +196,11 @@ class NodeWatch:
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
+    @property
+    def finished(self) -> bool:
+        """Its task has ended (a stopped watch may still be closing its monitor session)."""
+        return self._task is None or self._task.done()
+
     def cancel(self) -> None:
         """Stop: the task closes the monitor session (`close`, then 1000) within CLOSE_TIMEOUT;
         await `stop()` to wait for it."""
@@ -401,6 +406,8 @@ class RemoteNodes(QObject):
         self.first_retry = first_retry
         self.max_retry = max_retry
         self.watches: dict[str, NodeWatch] = {}
+        #: watches replaced while their task may still be closing its session: `aclose` waits for them too
+        self._replaced: list[NodeWatch] = []
         self._saved = self._read_saved()
         for connection in self._saved:
             if connection.autoconnect and connection.token:
@@ -415,8 +422,10 @@ class RemoteNodes(QObject):
             raise ValueError(f"already watching a node as {connection.name!r}")
         watch = NodeWatch(connection, self.feed.push, self._changed, replay=self.replay,
                           first_retry=self.first_retry, max_retry=self.max_retry)
-        if old is not None and old.connection.url == connection.url:
-            watch.continue_after(old)  # its rows are in the docks already: no second copy of them
+        if old is not None:
+            self._replaced = [w for w in self._replaced if not w.finished] + [old]
+            if old.connection.url == connection.url:
+                watch.continue_after(old)  # its rows are in the docks already: no second copy of them
         self.watches[connection.name] = watch
         watch.start()
         self.changed.emit(connection.name)
@@ -452,8 +461,9 @@ class RemoteNodes(QObject):
             watch.cancel()
 
     async def aclose(self) -> None:
-        for watch in list(self.watches.values()):
+        for watch in [*self.watches.values(), *self._replaced]:
             await watch.stop()
+        self._replaced = []
 
     def _changed(self, watch: NodeWatch) -> None:
         if self.watches.get(watch.name) is not watch:

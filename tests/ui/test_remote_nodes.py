@@ -393,3 +393,19 @@ async def test_a_restarted_node_shows_what_may_have_ended_meanwhile(console: Mai
     assert model.rows("B")[0] == ("B", "● live", f"domain://msg-node.b.example · 1 session · 0 subscriptions · "
                                                  f"0 owned · {watch.events} events · reconnected 1× · "
                                                  "events missed while down (1×)")
+
+
+async def test_a_watch_replaced_by_reconnect_now_still_closes_its_session_before_the_console_quits(
+        console: MainWindow, nodes: Nodes) -> None:
+    window, remote, dock = console, console.remote, console.nodes_dock
+    await connect(window, nodes.urls[B], TOKENS[B], "B")
+    old = remote.watches["B"]
+    assert old.state is WatchState.LIVE
+    closes: list[str] = []
+    nodes.nodes[B].monitor.subscribe(lambda e: closes.append(str(e.detail.get("reason")))
+                                     if e.kind == "session" and e.detail.get("action") == "close" else None)
+    dock.request("Reconnect now", "B")            # on a live watch: the old one closes its session meanwhile
+    assert remote.watches["B"] is not old and not old.finished
+    await remote.aclose()                          # the console quits at once: it waits for both
+    assert old.finished and remote.watches["B"].finished
+    assert closes == ["closed by monitor"]         # the old session ended with a `close`, not a lost link
