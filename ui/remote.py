@@ -384,6 +384,24 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
+def saved_connections(settings: QSettings | None) -> list[NodeConnection]:
+    """The node connections saved in `settings` (File → Connect to node), in the order saved."""
+    if settings is None:
+        return []
+    found = []
+    count = settings.beginReadArray(SETTINGS_KEY)
+    for i in range(count):
+        settings.setArrayIndex(i)
+        name = str(settings.value("name", "") or "")
+        url = str(settings.value("url", "") or "")
+        if name and url:
+            found.append(NodeConnection(name, url, str(settings.value("token", "") or ""),
+                                        _flag(settings.value("autoconnect", False)),
+                                        str(settings.value("secret", "") or "")))
+    settings.endArray()
+    return found
+
+
 class RemoteNodes(QObject):
     """The nodes the console watches, by connection name, and the saved connections.
 
@@ -408,7 +426,7 @@ class RemoteNodes(QObject):
         self.watches: dict[str, NodeWatch] = {}
         #: watches replaced while their task may still be closing its session: `aclose` waits for them too
         self._replaced: list[NodeWatch] = []
-        self._saved = self._read_saved()
+        self._saved = saved_connections(settings)
         for connection in self._saved:
             if connection.autoconnect and connection.token:
                 self.attach(connection)
@@ -488,22 +506,6 @@ class RemoteNodes(QObject):
     def forget(self, name: str) -> None:
         self._saved = [c for c in self._saved if c.name != name]
         self._write_saved()
-
-    def _read_saved(self) -> list[NodeConnection]:
-        if self.settings is None:
-            return []
-        found = []
-        count = self.settings.beginReadArray(SETTINGS_KEY)
-        for i in range(count):
-            self.settings.setArrayIndex(i)
-            name = str(self.settings.value("name", "") or "")
-            url = str(self.settings.value("url", "") or "")
-            if name and url:
-                found.append(NodeConnection(name, url, str(self.settings.value("token", "") or ""),
-                                            _flag(self.settings.value("autoconnect", False)),
-                                            str(self.settings.value("secret", "") or "")))
-        self.settings.endArray()
-        return found
 
     def _write_saved(self) -> None:
         if self.settings is None:

@@ -26,7 +26,7 @@ from ui.dialogs.connect import ConnectDialog
 from ui.main_window import MainWindow
 from ui.models.log_row import SENDER, TO, WHERE
 from ui.models.routing import RoutingModel
-from ui.remote import NodeConnection, RemoteNodes, WatchState
+from ui.remote import NodeConnection, WatchState, saved_connections
 
 A, B = "a.example", "b.example"
 TOKENS = {A: "token-of-a", B: "token-of-b"}
@@ -290,12 +290,8 @@ async def test_saved_connections_persist_between_runs(lab: Lab, qapp: QApplicati
     # The next run reads them back: A (named host:port) connects at start, B waits, without its token.
     settings = QSettings(path, QSettings.Format.IniFormat)
     name_a = nodes.urls[A][len("ws://"):].rstrip("/")
-    reader = RemoteNodes(first.feed, settings)   # it connects A at once too: closed below
-    try:
-        assert reader.saved() == [NodeConnection(name_a, nodes.urls[A], TOKENS[A], autoconnect=True),
-                                  NodeConnection("B", nodes.urls[B], "", autoconnect=False)]
-    finally:
-        await reader.aclose()
+    assert saved_connections(settings) == [NodeConnection(name_a, nodes.urls[A], TOKENS[A], autoconnect=True),
+                                           NodeConnection("B", nodes.urls[B], "", autoconnect=False)]
     second = MainWindow(lab, settings=settings)
     try:
         watch = second.remote.watches[name_a]
@@ -308,11 +304,7 @@ async def test_saved_connections_persist_between_runs(lab: Lab, qapp: QApplicati
         assert (chooser.url.text(), chooser.token.text(), chooser.name.text()) == (nodes.urls[B], "", "B")
         assert chooser.url.text().endswith(f":{port_b}/")
         second.remote.forget("B")
-        reader = RemoteNodes(second.feed, QSettings(path, QSettings.Format.IniFormat))
-        try:
-            assert [c.name for c in reader.saved()] == [name_a]
-        finally:
-            await reader.aclose()
+        assert [c.name for c in saved_connections(QSettings(path, QSettings.Format.IniFormat))] == [name_a]
     finally:
         await second.remote.aclose()
         second.close()
