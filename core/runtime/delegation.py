@@ -18,6 +18,7 @@ from core.protocol.message import Message, code_of, description_of
 from core.runtime.observer_object import SubscriptionState
 from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
+from core.runtime.sm_part import SmPart
 
 if TYPE_CHECKING:
     from core.runtime.sync_manager import SyncManager
@@ -59,12 +60,9 @@ class Standby:
     timer: asyncio.TimerHandle | None = None
 
 
-class Delegations:
+class Delegations(SmPart):
     def __init__(self, sm: SyncManager) -> None:
-        self.sm = sm
-        self.runtime = sm.runtime
-        self.bus = sm.bus
-        self.timers = sm.timers
+        super().__init__(sm)
         self.pending: dict[str, PendingDelegation] = {}   # SM_A, by object
         self.standby: dict[str, Standby] = {}             # SM_B, by object
 

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from core.protocol import address as addr
 from core.protocol.message import Message, code_of
 from core.runtime.observer_object import ObserverObject
-
-if TYPE_CHECKING:
-    from core.runtime.sync_manager import SyncManager
+from core.runtime.sm_part import SmPart
 
 
-class Deletion:
-    def __init__(self, sm: SyncManager) -> None:
-        self.sm = sm
-        self.runtime = sm.runtime
-        self.bus = sm.bus
-        self.monitor = sm.monitor
-        self.timers = sm.timers
-
+class Deletion(SmPart):
     async def delete(self, msg: Message) -> None:
         b = msg.get("body", {})
         url = self.sm._field(b, "resource")

@@ -103,8 +103,8 @@ class Resubscriber:
             return
         if code == 404 and description == "unknown object":
             self._trace(obj, code, description, "deleted", role="observer")
-            sm._observer_deleted(oo, {"type": "delete", "from": addr.subscription(obj), "to": addr.changes(obj),
-                                      "body": {"resource": obj}})
+            sm.deletion.observer_deleted(oo, {"type": "delete", "from": addr.subscription(obj),
+                                              "to": addr.changes(obj), "body": {"resource": obj}})
         elif code in (401, 403):
             self._trace(obj, code, description, "revoked", role="observer")
             for hyperty in list(oo.subscriptions):

@@ -14,9 +14,10 @@ from core.protocol.versions import VersionTracker
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
+from core.runtime.sm_part import SmPart
 
 if TYPE_CHECKING:
-    from core.runtime.sync_manager import SyncManager
+    pass
 
 NO_REPORTERS = "No data objects reporters to be resumed"
 NO_OBSERVERS = "No data objects observers to be resumed"
@@ -94,12 +95,7 @@ def value_from(metadata: dict[str, Any], record: dict[str, Any], **extra: Any) -
             "childrenObjects": record.get("childrenObjects", {}), **extra}
 
 
-class Resumer:
-    def __init__(self, sm: SyncManager) -> None:
-        self.sm = sm
-        self.runtime = sm.runtime
-        self.bus = sm.bus
-
+class Resumer(SmPart):
     async def reporters(self, msg: Message) -> None:
         """#1r R' → SM : create {resume: true, …}. Node subscriptions and registrations of all the
         selected records go out together (a resume of thousands of objects is not thousands of

@@ -501,9 +501,6 @@ class SyncManager(UpdateTracking):
                           side="reporter")
         self.bus.reply(msg, 200)
 
-    def _observer_deleted(self, oo: ObserverObject, msg: Message) -> None:
-        self.deletion.observer_deleted(oo, msg)
-
     # local read, snapshot update, execute (PROTOCOL §3.4, §5 rule 5, §3.9) ---------------------------
 
     async def _local_read(self, msg: Message) -> None:

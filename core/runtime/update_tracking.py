@@ -13,6 +13,7 @@ from core.runtime.observer_object import ObserverObject
 from core.runtime.reporter_object import ReporterObject
 
 if TYPE_CHECKING:
+    from core.runtime.deletion import Deletion
     from core.runtime.runtime import Runtime
 
 
@@ -20,9 +21,7 @@ class UpdateTracking:
     """The part of `SyncManager` that follows updates and children messages on the runtime bus."""
 
     runtime: Runtime
-
-    def _observer_deleted(self, oo: ObserverObject, msg: Message) -> None:
-        raise NotImplementedError
+    deletion: Deletion
 
     def _track_reporter(self, ro: ReporterObject, msg: Message) -> None:
         if msg["type"] != "update" or msg["from"] != ro.url:
@@ -50,7 +49,7 @@ class UpdateTracking:
         mtype = msg["type"]
         if mtype == "delete":
             if msg["from"] == addr.subscription(oo.url):
-                self._observer_deleted(oo, msg)
+                self.deletion.observer_deleted(oo, msg)
             return
         if mtype != "update" or msg["from"] != oo.url:
             return
