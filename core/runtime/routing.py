@@ -67,19 +67,12 @@ class Routing:
         mns, inflight = self.mns, self._inflight
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
-        get = mns.get
         if not inflight and mns.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
             fresh = list(addresses)   # all new and distinct, nothing under way (a resume's case): in C
             mns.update(dict.fromkeys(fresh, 1))
-        elif not inflight:   # nothing under way: no address can be waiting
-            for a in addresses:
-                count = get(a, 0)
-                if count == 0:
-                    fresh.append(a)
-                mns[a] = count + 1
         else:
             for a in addresses:
-                count = get(a, 0)
+                count = mns.get(a, 0)
                 request = inflight.get(a)
                 if request is not None:
                     waiting[request] = None

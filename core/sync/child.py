@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op, Path
-from core.protocol.dialect import admit_for_rethink, rethink_bodies
+from core.protocol.dialect import rethink_bodies
 from core.protocol.message import Message, SyncError
 from core.sync.data_object import iso_now
 from core.sync.tail import Tail
@@ -60,14 +60,16 @@ class DataObjectChild:
             raise SyncError(404, "child deleted")
         if not self.own:
             raise SyncError(403, "only the child's reporter may update it")
-        if self.reporter == self.parent.metadata.get("reporter"):
+        if self._parents_reporter:
             self.parent.guard_child_edit()
 
+    @property
+    def _parents_reporter(self) -> bool:
+        """The child's reporter is its parent's: its edits may count as the parent's versions."""
+        return self.reporter == self.parent.metadata.get("reporter")
+
     def admit(self, path: Path) -> None:
-        """As the parent's reporter does (DECISIONS.md): a key reTHINK cannot address is refused while a
-        reTHINK runtime may hold the parent."""
-        if self.parent.rethink_observed:
-            admit_for_rethink(path)
+        self.parent.admit(path)   # a reTHINK runtime holding the parent may hear the child too
 
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
         # A children channel may reach reTHINK runtimes whatever its parent knows: their forms (INTEROP §4)
@@ -76,7 +78,7 @@ class DataObjectChild:
             body = forms[0]
         self.version += 1
         syncher = self.parent.syncher
-        if self.parent.counts_children() and self.reporter == self.parent.metadata.get("reporter"):
+        if self._parents_reporter and self.parent.counts_children():
             self.parent.send_child_update(self.child_id, self.channel, body)
             self._changed(ch.update_events(body, ops, self.data))
             return

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.protocol.changes import ChangeEvent
-from core.protocol.dialect import is_rethink
+from core.protocol.changes import ChangeEvent, Path
+from core.protocol.dialect import admit_for_rethink, is_rethink
 
 if TYPE_CHECKING:
     from core.sync.child import DataObjectChild
@@ -52,6 +52,11 @@ class DataObject:
     def rethink_observed(self) -> bool:
         """A runtime of reTHINK's own may hold a replica: edits take the forms it applies (INTEROP §4)."""
         return self.syncher.runtime.rethink or is_rethink(str(self.metadata.get("runtime", "")))
+
+    def admit(self, path: Path) -> None:
+        """Refuse an edit at `path` no reTHINK replica could be sent while one may exist (DECISIONS 77)."""
+        if self.rethink_observed:
+            admit_for_rethink(path)
 
     def counts_children(self) -> bool:
         """Whether this replica's own children edits consume its versions, as reTHINK's do."""

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol import changes as ch
-from core.protocol.changes import Op, Path
-from core.protocol.dialect import admit_for_rethink, is_rethink, nested_children, rethink_bodies
+from core.protocol.changes import Op
+from core.protocol.dialect import is_rethink, nested_children, rethink_bodies
 from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
@@ -96,12 +96,6 @@ class DataObjectReporter(DataObject):
     @property
     def rethink_observed(self) -> bool:
         return bool(self.rethink) or self.syncher.runtime.rethink
-
-    def admit(self, path: Path) -> None:
-        """reTHINK's rule splits a dotted top-level key and no parent can be Set in its place: such an
-        edit could reach no reTHINK observer, so it is refused while one may hold a replica (DECISIONS.md)."""
-        if self.rethink_observed:
-            admit_for_rethink(path)
 
     def counts_children(self) -> bool:
         # reTHINK observers take a child update's version as the parent's next one (interop findings R7)
