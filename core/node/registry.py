@@ -195,11 +195,7 @@ class Registry:
         if url in self.objects:
             # a renewal (a resume re-registers thousands): the URL keeps its place in `_urls`,
             # whose removal and sorted insert each move every later URL
-            old_runtime, old_size = self._sizes[url]
-            self.runtime_bytes[old_runtime] -= old_size
-            if not self.runtime_bytes[old_runtime]:
-                del self.runtime_bytes[old_runtime]
-            self.total -= old_size
+            self._unweigh(url)
         else:
             bisect.insort(self._urls, url)
         size = entry_size(value)
@@ -211,6 +207,10 @@ class Registry:
     def _drop(self, url: str) -> None:
         del self.objects[url]
         del self._urls[bisect.bisect_left(self._urls, url)]
+        self._unweigh(url)
+
+    def _unweigh(self, url: str) -> None:
+        """Take the entry of `url` out of the byte counts (its runtime's and the total)."""
         runtime, size = self._sizes.pop(url)
         self.runtime_bytes[runtime] -= size
         if not self.runtime_bytes[runtime]:
