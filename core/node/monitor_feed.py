@@ -94,6 +94,11 @@ class _Lazy:
         return self._body
 
 
+def _with_session(message: dict[str, Any]) -> bool:
+    """To or from `mn:/session`: encoded at once, its tokens redacted (never kept as wire bytes)."""
+    return message.get("to") == addr.SESSION or message.get("from") == addr.SESSION
+
+
 def _flat_weight(detail: dict[str, Any]) -> int:
     """What an event's fields weigh kept as they are, or -1 when one is not a string or a number."""
     weight = LAZY_WEIGHT
@@ -215,7 +220,7 @@ class MonitorFeed:
     def message(self, direction: str, message: dict[str, Any], wire: bytes | str, session: str, size: int) -> None:
         """What `monitor.emit("message", …, wire=wire)` records while the feed is `alone()`, without
         making the `TraceEvent` nobody else reads."""
-        if message.get("to") == addr.SESSION or message.get("from") == addr.SESSION:
+        if _with_session(message):
             self.monitor.emit("message", self.node_url, direction=direction, message=message, session=session,
                               size=size)
             return
@@ -237,8 +242,7 @@ class MonitorFeed:
             return
         message, wire = trace.message, trace.wire
         weight = -1
-        if message is None or (wire is not None and message.get("to") != addr.SESSION
-                               and message.get("from") != addr.SESSION):
+        if message is None or (wire is not None and not _with_session(message)):
             weight = _flat_weight(trace.detail)
         if weight < 0:
             self._keep(_Event(self.encode_body(trace)))
