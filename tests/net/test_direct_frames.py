@@ -35,7 +35,7 @@ async def dribble(sock: RawSocket, data: bytes, step: int) -> None:
     for at in range(0, len(data), step):
         sock.writer.write(data[at:at + step])
         await sock.writer.drain()
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.001)   # pacing the input, so the server's reads see the splits (not a wait for it)
 
 
 @pytest.mark.parametrize("step", [3, 13, 200])
