@@ -50,18 +50,6 @@ class Replica:
         return f"{self.hyperty.name} @ {self.seen_at}" if self.seen_at else str(self.hyperty.name)
 
 
-def objects_of(event: TraceEvent) -> tuple[str, ...]:
-    """The object URLs a trace event concerns ('' entries dropped by the caller)."""
-    message = event.message
-    if message is not None:
-        body = message.get("body")
-        resource = body.get("resource") if isinstance(body, dict) else None
-        found = (object_of(str(message.get("from", ""))), object_of(str(message.get("to", ""))))
-        return (*found, object_of(resource)) if isinstance(resource, str) else found
-    url = event.detail.get("object")
-    return (url,) if isinstance(url, str) else ()
-
-
 class EngineIndex:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -98,7 +86,9 @@ class EngineIndex:
         remote: list[tuple[str, Change]] = []
         for event in events:
             message = event.message
-            if message is not None:  # objects_of(event), inline: every event of a batch comes here
+            # the objects it concerns (from, to, body.resource; an event's `object`), inline: every event of
+            # a batch comes here
+            if message is not None:
                 touched[object_of(str(message.get("from", "")))] = None
                 touched[object_of(str(message.get("to", "")))] = None
                 body = message.get("body")
