@@ -4,7 +4,7 @@ from the stored records selected by the request's criteria (combined with AND)."
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.protocol import address as addr
 from core.protocol.changes import copy_json
@@ -15,9 +15,6 @@ from core.runtime.observer_object import ObserverObject, Subscription, Subscript
 from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 from core.runtime.sm_part import SmPart
-
-if TYPE_CHECKING:
-    pass
 
 NO_REPORTERS = "No data objects reporters to be resumed"
 NO_OBSERVERS = "No data objects observers to be resumed"
