@@ -144,7 +144,7 @@ class RemoteLoad:
 
     @classmethod
     async def start(cls, window: Any, objects: int) -> RemoteLoad:
-        from ui.remote import NodeConnection
+        from ui.node_connections import NodeConnection
 
         print(f"starting a live node with {objects} objects…", file=sys.stderr)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

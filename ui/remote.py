@@ -10,7 +10,7 @@ nodes of the same domain, or a node of a domain the lab also has, never share a 
 A lost link is not fatal: the watch says why, waits (exponential backoff with jitter) and opens
 again, asking the node to replay what it kept; events it already delivered are skipped. A refusal
 (403 wrong monitor token) is final until the user connects again. `RemoteNodes` holds the watches
-and the saved connections (QSettings, `SETTINGS_KEY`).
+and the saved connections (`ui.node_connections`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -35,6 +34,7 @@ from core.monitor import TraceEvent
 from core.protocol import address as addr
 from ui.dialogs.base import in_words
 from ui.feed import MonitorFeed
+from ui.node_connections import NodeConnection, saved_connections, write_connections
 
 #: Events asked of a node at each open: all it keeps (TRANSPORT §5: replay is bounded at 10,000 by
 #: the node). A reconnect gets back what happened while the link was down, minus what the node let go.
@@ -55,7 +55,6 @@ MAX_FRAME = 16 << 20
 #: Seconds a clean disconnect waits for the node's answer to `close`.
 CLOSE_TIMEOUT = 2.0
 #: Where saved connections live in QSettings (an array of name, url, token, autoconnect).
-SETTINGS_KEY = "remote/connections"
 
 _monitor_ids = itertools.count(1)
 
@@ -73,42 +72,6 @@ class WatchState(Enum):
 
 #: States in which a watch holds on to its connection (a new one of the same name would be a duplicate).
 ACTIVE = (WatchState.CONNECTING, WatchState.LIVE, WatchState.DOWN)
-
-
-@dataclass(frozen=True)
-class NodeConnection:
-    """What the user gives to watch a node: a name for it, its URL and its monitor token."""
-
-    name: str
-    url: str
-    token: str
-    autoconnect: bool = False
-    #: The domain's home secret (`syncscope node --home-secret-file`), if the user has it: checked
-    #: by the node at the monitor's open (403 "wrong home secret"), kept with the token.
-    secret: str = ""
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be a Message Node's address (TRANSPORT §1: ws://host:port/ or wss://), or None."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"not a URL: {exc}"
-    if parts.scheme not in ("ws", "wss"):
-        return "a node's URL starts with ws:// or wss:// (e.g. ws://127.0.0.1:9000/)"
-    if not parts.hostname:
-        return "the URL names no host"
-    if port == 0:
-        return "port 0 is not a port a node listens on"
-    return None
-
-
-def default_name(url: str) -> str:
-    """host:port of a node's URL: the name a connection gets when the user gives none."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "wss" else 80)
-    return f"{parts.hostname}:{port}"
 
 
 class Refused(Exception):
@@ -384,24 +347,6 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
-def saved_connections(settings: QSettings | None) -> list[NodeConnection]:
-    """The node connections saved in `settings` (File → Connect to node), in the order saved."""
-    if settings is None:
-        return []
-    found = []
-    count = settings.beginReadArray(SETTINGS_KEY)
-    for i in range(count):
-        settings.setArrayIndex(i)
-        name = str(settings.value("name", "") or "")
-        url = str(settings.value("url", "") or "")
-        if name and url:
-            found.append(NodeConnection(name, url, str(settings.value("token", "") or ""),
-                                        _flag(settings.value("autoconnect", False)),
-                                        str(settings.value("secret", "") or "")))
-    settings.endArray()
-    return found
-
-
 class RemoteNodes(QObject):
     """The nodes the console watches, by connection name, and the saved connections.
 
@@ -508,24 +453,7 @@ class RemoteNodes(QObject):
         self._write_saved()
 
     def _write_saved(self) -> None:
-        if self.settings is None:
-            return
-        self.settings.remove(SETTINGS_KEY)
-        self.settings.beginWriteArray(SETTINGS_KEY, len(self._saved))
-        for i, connection in enumerate(self._saved):
-            self.settings.setArrayIndex(i)
-            self.settings.setValue("name", connection.name)
-            self.settings.setValue("url", connection.url)
-            self.settings.setValue("token", connection.token)
-            self.settings.setValue("autoconnect", connection.autoconnect)
-            self.settings.setValue("secret", connection.secret)
-        self.settings.endArray()
-        self.settings.sync()
-
-
-def _flag(value: object) -> bool:
-    """A QSettings boolean: INI files give it back as text."""
-    return value is True or str(value).lower() in ("true", "1")
+        write_connections(self.settings, self._saved)
 
 
 def _sentence(watch: NodeWatch) -> str:

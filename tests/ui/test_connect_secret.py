@@ -17,7 +17,8 @@ from core.lab import Lab
 from tests.net.node_process import NodeProcess, nodes
 from ui.dialogs.connect import ConnectDialog
 from ui.main_window import MainWindow
-from ui.remote import NodeConnection, WatchState
+from ui.node_connections import NodeConnection
+from ui.remote import WatchState
 
 __all__ = ["nodes"]
 

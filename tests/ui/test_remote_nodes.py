@@ -26,7 +26,8 @@ from ui.dialogs.connect import ConnectDialog
 from ui.main_window import MainWindow
 from ui.models.log_row import SENDER, TO, WHERE
 from ui.models.routing import RoutingModel
-from ui.remote import NodeConnection, WatchState, saved_connections
+from ui.node_connections import NodeConnection, saved_connections
+from ui.remote import WatchState
 
 A, B = "a.example", "b.example"
 TOKENS = {A: "token-of-a", B: "token-of-b"}

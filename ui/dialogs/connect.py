@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from core import SyncError
 from ui.dialogs.base import ActionDialog
-from ui.remote import ACTIVE, NodeConnection, RemoteNodes, WatchState, default_name, url_problem
+from ui.node_connections import NodeConnection, default_name, url_problem
+from ui.remote import ACTIVE, RemoteNodes, WatchState
 
 #: A connection's name: shown in every dock beside the node's rows, and after `@` in their `where`.
 NAME = re.compile(r"^[^\s/@][^/@]{0,39}$")
