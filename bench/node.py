@@ -36,8 +36,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import secrets
 import sqlite3
 import statistics
@@ -55,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._common import machine, note  # noqa: E402
 from bench.node_servers import Child, D, serve_node, serve_raw  # noqa: E402
 from core.protocol import address as addr  # noqa: E402
 
@@ -384,21 +383,6 @@ def raw_sqlite(path: Path, count: int) -> float:
 
 
 # the run ------------------------------------------------------------------------------------------------
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": cpu,
-            "loadavg_1m": round(os.getloadavg()[0], 2)}
-
-
-def note(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
 
 PARTS = ("fanout", "relay", "monitors", "allocations")
 
