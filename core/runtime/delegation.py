@@ -307,7 +307,7 @@ class Delegations(SmPart):
             ro.mns = ro.node_addresses()
         await self._go_live(ro, drop_observer=True)
         for queued in standby.queue:
-            self.sm._on_subscription_msg(ro, queued)
+            self.sm.subscribers.on_message(ro, queued)
 
     async def _go_live(self, ro: ReporterObject, drop_observer: bool) -> None:
         """Common end of a commit at the new reporter's SM: its own observer subscription goes (through

@@ -1,5 +1,6 @@
-"""What a part of the runtime Sync Manager kept in a module of its own (resume, delegation, delete)
-starts from: the Sync Manager it works for and the parts of its runtime it uses."""
+"""What a part of the runtime Sync Manager kept in a module of its own (resume, delegation, delete,
+the reporter's side of a subscription) starts from: the Sync Manager it works for and the parts of its
+runtime it uses."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The runtime Sync Manager `<RuntimeURL>/sm` (PROTOCOL §3): create and invite, subscribe, the
-reporter-side subscription handler `L(O/subscription)`, read, unsubscribe; delete is
-`core.runtime.deletion`, update tracking `core.runtime.update_tracking`.
+read, unsubscribe; the reporter-side subscription handler `L(O/subscription)` is
+`core.runtime.subscribers`, delete `core.runtime.deletion`, update tracking `core.runtime.update_tracking`.
 
 Every request runs as an owned task; every refusal is answered with the PROTOCOL §6 code and
 description, and processing stops there.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
 from core.protocol.changes import copy_json
-from core.protocol.dialect import flat_children, is_rethink, minted
+from core.protocol.dialect import flat_children, minted
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
@@ -26,6 +26,7 @@ from core.runtime.observer_object import ObserverObject, Subscription, Subscript
 from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 from core.runtime.resume import Resumer
+from core.runtime.subscribers import Subscribers
 from core.runtime.update_tracking import UpdateTracking
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class SyncManager(UpdateTracking):
         self.delegations = Delegations(self)
         self.resumer = Resumer(self)
         self.deletion = Deletion(self)
+        self.subscribers = Subscribers(self)
         self.listener = self.bus.add_listener(self.url, self._on_request, "L", self.url)
 
     # dispatch ------------------------------------------------------------------------------------
@@ -177,7 +179,7 @@ class SyncManager(UpdateTracking):
             self._store_child(ro, m)
 
         entries: list[tuple[str, Callable[[Message], None], str, str]] = [
-            (addr.subscription(o), lambda m: self._on_subscription_msg(ro, m), "L", sm),
+            (addr.subscription(o), lambda m: self.subscribers.on_message(ro, m), "L", sm),
             (addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm), (o, deliver, "FWD", owner)]
         for channel in ro.channels:
             entries += ((channel, store, "L", sm), (channel, deliver, "FWD", owner))
@@ -257,78 +259,6 @@ class SyncManager(UpdateTracking):
 
         self.bus.post({"type": "create", "from": addr.subscription(ro.url), "to": invitee, "body": invitation},
                       relay, self.timers.request)
-
-    # reporter side of a subscription: L(O/subscription) (PROTOCOL §3.2 #5–#9, §3.5 #2–#4) -----------
-
-    def _on_subscription_msg(self, ro: ReporterObject, msg: Message) -> None:
-        mtype = msg["type"]
-        if mtype == "response":
-            return  # late responses are ignored
-        b = msg.get("body", {})
-        if mtype == "create" and "delegate" in b:
-            self.delegations.candidate_check(ro, msg)       # PROTOCOL §4 #4
-            return
-        if mtype not in ("subscribe", "unsubscribe"):
-            self.bus.reply(msg, 400, f"{mtype} is not handled by {addr.subscription(ro.url)}")
-            return
-        source = b.get("source", b.get("subscriber"))
-        if not isinstance(source, str) or not source:
-            self.bus.reply(msg, 400, "missing source")
-            return
-        if ro.state is ObjectState.STANDBY and self.delegations.queue(ro, msg):
-            return
-        if ro.state is not ObjectState.LIVE:
-            self.bus.reply(msg, 503, "object in delegation")
-            return
-        if mtype == "unsubscribe":
-            self._observer_left(ro, msg, source)
-            return
-        self.runtime.tasks.spawn(self._guarded(lambda m: self._decide_subscription(ro, m, source), msg),
-                                 "reporter subscription")
-
-    async def _decide_subscription(self, ro: ReporterObject, msg: Message, hyperty: str) -> None:
-        b = msg.get("body", {})
-        self.bus.reply(msg, 100)
-        forward: dict[str, Any] = {"type": "subscribe", "from": hyperty, "to": ro.url,
-                                   "preauthorised": hyperty in ro.preauthorised or hyperty in ro.subscriptions}
-        runtime = addr.runtime_of(msg["from"])
-        if runtime:   # the observer's runtime: its dialect decides the update forms (INTEROP §4)
-            forward["runtime"] = runtime
-        if "identity" in b:
-            forward["identity"] = b["identity"]
-        answer = await self.bus.request({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward},
-                                        timeout=self.timers.subscription)
-        if self.reporters.get(ro.url) is not ro:
-            raise Refusal(404, "unknown object")
-        code = code_of(answer)
-        if code != 200:
-            self.bus.reply(msg, code, description_of(answer) or "subscription rejected")
-            return
-        user = user_of(b.get("identity"))
-        ro.subscriptions[hyperty] = {"status": "live", "userURL": user, "since": time.time()}
-        if is_rethink(msg["from"]):
-            ro.subscriptions[hyperty]["rethink"] = True
-        if user and user not in ro.subscriber_users:
-            ro.subscriber_users.append(user)
-        self.runtime.persist_reporter(ro)
-        self.monitor.emit("subscription", self.runtime.url, object=ro.url, hyperty=hyperty, state="live",
-                          side="reporter")
-        ab = answer.get("body", {})
-        self.bus.reply(msg, 200, schema=ro.schema, value=ab.get("value"), reporter=ro.owner)
-
-    def _observer_left(self, ro: ReporterObject, msg: Message, hyperty: str) -> None:
-        if hyperty not in ro.subscriptions:
-            self.bus.reply(msg, 404, "not subscribed")
-            return
-        del ro.subscriptions[hyperty]
-        self.runtime.persist_reporter(ro)
-        self.monitor.emit("subscription", self.runtime.url, object=ro.url, hyperty=hyperty, state="removed",
-                          side="reporter")
-        forward: dict[str, Any] = {"type": "unsubscribe", "from": hyperty, "to": ro.url}
-        if "identity" in msg.get("body", {}):
-            forward["identity"] = msg["body"]["identity"]
-        self.bus.post({"type": "forward", "from": ro.url, "to": ro.owner, "body": forward})
-        self.bus.reply(msg, 200)
 
     # subscribe (PROTOCOL §3.2, observer side) --------------------------------------------------------
 
