@@ -1,5 +1,6 @@
-"""The Syncher of one hyperty: creates, subscribes, reads, and handles what reaches `SB(H)`
-(invitations, subscription forwards, deletes, revocations) and the children channels (§3.7)."""
+"""The Syncher of one hyperty: creates, subscribes, reads, resumes, and handles what reaches `SB(H)`
+(invitations, subscription forwards, deletes, revocations); the children channels (§3.7) are
+`core.sync.children`, a delegation's candidate side (§4) `core.sync.candidate`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.protocol import changes as ch
 from core.protocol.dialect import is_rethink
 from core.protocol.message import Message, SyncError, code_of, response
 from core.schemas import expand
+from core.sync.candidate import DelegationCandidate
 from core.sync.children import SyncherChildren
 from core.sync.data_object import iso_now
 from core.sync.events import NotificationEvent
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from core.runtime.hyperty import Hyperty
 
 
-class Syncher(SyncherChildren):
+class Syncher(SyncherChildren, DelegationCandidate):
     def __init__(self, hyperty: Hyperty) -> None:
         self.hyperty = hyperty
         self.runtime = hyperty.runtime
@@ -444,73 +446,3 @@ class Syncher(SyncherChildren):
         """PROTOCOL §5 rule 5: a stored observer's record is replaced after a resync."""
         await self.sandbox.request({"type": "update", "from": self.url, "to": self.sm_url,
                                     "body": {"resource": observer.url, "value": value}})
-
-    # delegation, candidate side (PROTOCOL §4 #2, #3, #6, #7, #10) --------------------------------------
-
-    def _delegation_offered(self, msg: Message) -> None:
-        """#2: the application accepts or rejects; no handler rejects "no delegation handler"."""
-        b = msg.get("body", {})
-        url = b.get("resource")
-        if not isinstance(url, str) or b.get("delegate") != self.url or not addr.is_runtime_address(msg["from"]):
-            self._answer(msg, 400, "bad delegation offer")
-            return
-
-        def answer(code: int, reason: str | None, _value: Any) -> None:
-            if code == 200:
-                self.runtime.tasks.spawn(self._accept_delegation(msg), f"accept delegation {url}")
-            else:
-                self._answer(msg, code, reason or "delegation rejected")
-
-        event = NotificationEvent(answer, type="delegate", url=url, from_=str(b.get("source", "")),
-                                  schema=str(b.get("schema", "")),
-                                  value=b["value"] if isinstance(b.get("value"), dict) else {})
-        if self._on_notification is None:
-            event.reject("no delegation handler")
-        else:
-            self._notify(event, 403)
-
-    async def _accept_delegation(self, offer: Message) -> None:
-        """#3 to our SM, then a standby reporter at version V from the snapshot, then #7."""
-        b = offer["body"]
-        url = b["resource"]
-        answer = await self.sandbox.request(
-            {"type": "create", "from": self.url, "to": self.sm_url,
-             "body": {"resource": url, "delegate": self.url, "delegationToken": b.get("delegationToken"),
-                      "schema": b.get("schema", ""), "store": url in self._stored}},
-            timeout=self.runtime.timers.long)
-        value = answer.get("body", {}).get("value")
-        if code_of(answer) != 200 or not isinstance(value, dict):
-            self._answer(offer, code_of(answer) if code_of(answer) >= 300 else 500,
-                         answer.get("body", {}).get("description", "delegation failed"))
-            return
-        metadata, data, version, children = split_value(value, copy=False)
-        metadata.update(reporter=self.url, runtime=self.runtime.url)
-        reporter = DataObjectReporter(self, url, str(value.get("schema", b.get("schema", ""))), metadata, data,
-                                      version, list(answer["body"].get("childrenResources", [])))
-        reporter.status = "standby"
-        reporter.subscriptions = {h: {"status": "live"} for h in answer["body"].get("subscriptions", [])}
-        reporter.rethink = {h for h in answer["body"].get("rethinkSubscribers", []) if h in reporter.subscriptions}
-        self._load_children(reporter, children)
-        self._standby[url] = reporter
-        reporter._attach()
-        self._answer(offer, 200, source=self.url)                                       # #7
-
-    def _delegation_status(self, msg: Message) -> None:
-        """#10 committed: go live, replace our observer of O, announce V+1 first; or aborted."""
-        b = msg.get("body", {})
-        url = str(b.get("resource", ""))
-        reporter = self._standby.pop(url, None)
-        if reporter is None or b.get("delegate") != self.url or not addr.is_runtime_address(msg["from"]):
-            self._answer(msg, 404, "no delegation pending")
-            return
-        if b.get("status") != "committed":
-            reporter._release()
-            self._answer(msg, 200)
-            return
-        observer = self.observers.get(url)
-        if observer is not None:
-            observer._release()
-        reporter.status = "live"
-        self._adopt(reporter)
-        reporter._publish({"reporter": self.url, "runtime": self.runtime.url}, [])      # #11
-        self._answer(msg, 200)
