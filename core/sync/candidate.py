@@ -12,29 +12,20 @@ from core.sync.data_object import DataObject
 from core.sync.events import NotificationEvent
 from core.sync.observer import DataObjectObserver, split_value
 from core.sync.reporter import DataObjectReporter
+from core.sync.syncher_part import SyncherPart
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from core.runtime.runtime import Runtime
-    from core.sync.sandbox import Sandbox
     from core.sync.syncher import Syncher
 
 
-class DelegationCandidate:
+class DelegationCandidate(SyncherPart):
     """What a `Syncher` does when offered an object to report."""
 
-    runtime: Runtime
-    url: str
-    sm_url: str
-    sandbox: Sandbox
-    observers: dict[str, DataObjectObserver]
     _standby: dict[str, DataObjectReporter]
     _stored: set[str]
     _on_notification: Callable[[NotificationEvent], Any] | None
-
-    def _answer(self, msg: Message, code: int, description: str | None = None, **fields: Any) -> None:
-        raise NotImplementedError
 
     def _notify(self, event: NotificationEvent, default_code: int) -> None:
         raise NotImplementedError

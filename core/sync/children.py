@@ -13,27 +13,17 @@ from core.sync.child import DataObjectChild
 from core.sync.data_object import DataObject, iso_now
 from core.sync.observer import DataObjectObserver
 from core.sync.reporter import DataObjectReporter
+from core.sync.syncher_part import SyncherPart
 
 if TYPE_CHECKING:
-    from core.runtime.hyperty import Hyperty
-    from core.runtime.runtime import Runtime
-    from core.sync.sandbox import Sandbox
+    pass
 
 
-class SyncherChildren:
+class SyncherChildren(SyncherPart):
     """What a `Syncher` does for the children of the objects it reports or observes."""
 
-    hyperty: Hyperty
-    runtime: Runtime
-    url: str
-    sandbox: Sandbox
-    reporters: dict[str, DataObjectReporter]
-    observers: dict[str, DataObjectObserver]
     _child_counters: dict[str, int]
     _healing_children: set[str]
-
-    def _answer(self, msg: Message, code: int, description: str | None = None, **fields: Any) -> None:
-        raise NotImplementedError
 
     def _load_children(self, parent: DataObject, children: dict[str, Any]) -> None:
         kept = {}
