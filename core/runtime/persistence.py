@@ -86,5 +86,7 @@ class Persistence:
             self._failed(f"read {kind} {url}", exc)
             return None
 
-    def records(self, kind: Kind) -> dict[str, dict[str, Any]]:
-        return self.storage.reporters() if kind == "reporter" else self.storage.observers()
+    def records(self, kind: Kind, encoded_data: bool = False) -> dict[str, dict[str, Any]]:
+        if kind == "reporter":
+            return self.storage.reporters(encoded_data)
+        return self.storage.observers(encoded_data)

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.bus import Listener
 from core.protocol import address as addr
+from core.protocol.encoded import Encoded
 
 
 class ObjectState(Enum):
@@ -34,7 +35,8 @@ class ReporterObject:
     preauthorised: set[str] = field(default_factory=set)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriber_users: list[str] = field(default_factory=list)
-    data: dict[str, Any] | None = None
+    #: None when not stored; a resumed object's stays its stored text until first changed (`document`)
+    data: dict[str, Any] | Encoded | None = None
     children_objects: dict[str, Any] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     pubs: list[str] = field(default_factory=list)
@@ -48,6 +50,13 @@ class ReporterObject:
 
     def __post_init__(self) -> None:
         self.channels = tuple(addr.children(self.url, n) for n in self.childrens)
+
+    def document(self) -> dict[str, Any] | None:
+        """The stored data, decoded if it was still the stored text."""
+        data = self.data
+        if isinstance(data, Encoded):
+            data = self.data = data.decode()
+        return data
 
     @property
     def domain(self) -> str:

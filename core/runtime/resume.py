@@ -8,6 +8,7 @@ from typing import Any
 
 from core.protocol import address as addr
 from core.protocol.changes import copy_json
+from core.protocol.encoded import decoded
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.versions import VersionTracker
@@ -42,7 +43,7 @@ def select(records: dict[str, dict[str, Any]], b: dict[str, Any], hyperty: str,
         if "resource" in b and record.get("url") != b["resource"]:
             continue
         value = b.get("value")
-        if isinstance(value, dict) and any(record.get(k) != v for k, v in value.items()):
+        if isinstance(value, dict) and any(decoded(record.get(k)) != v for k, v in value.items()):
             continue
         if identity:
             users = record.get("subscriberUsers", [])
@@ -99,7 +100,7 @@ class Resumer(SmPart):
         round trips)."""
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
-        records = select(self.runtime.stored("reporter"), b, hyperty, True)
+        records = select(self.runtime.stored("reporter", encoded_data=True), b, hyperty, True)
         values, announce, rebuilt = [], [], []
         for record in records:
             url = str(record["url"])
@@ -192,7 +193,7 @@ class Resumer(SmPart):
         """#1o H' → SM : subscribe {resume: true, …}; node subscriptions go out together."""
         hyperty = self.sm._local_hyperty(msg)
         b = msg.get("body", {})
-        records = select(self.runtime.stored("observer"), b, hyperty, False)
+        records = select(self.runtime.stored("observer", encoded_data=True), b, hyperty, False)
         values, chosen, fresh = [], [], []
         for record in records:
             url = str(record["url"])

@@ -279,8 +279,9 @@ class Runtime:
         if self.persistence is not None:
             self.persistence.forget("observer", url)
 
-    def stored(self, kind: Kind) -> dict[str, dict[str, Any]]:
-        return self.persistence.records(kind) if self.persistence is not None else {}
+    def stored(self, kind: Kind, encoded_data: bool = False) -> dict[str, dict[str, Any]]:
+        """The stored records of `kind` by URL; with `encoded_data`, data may be left `Encoded`."""
+        return self.persistence.records(kind, encoded_data) if self.persistence is not None else {}
 
     def stored_record(self, kind: Kind, url: str) -> dict[str, Any] | None:
         return self.persistence.record(kind, url) if self.persistence is not None else None

@@ -28,7 +28,11 @@ Layout (schema version 1)
     record's ``lastModified`` is absent or not a string (it then stays in the JSON).
 ``reporter_records`` / ``observer_records`` ``(url, record)``
     the §3.0.6 record encoded with orjson *without* ``url``, ``version`` and (string) ``lastModified``,
-    which are merged back on read, so a loaded record always carries ``url`` and ``version``. The record
+    which are merged back on read, so a loaded record always carries ``url`` and ``version``. Its
+    ``data`` is written last, after ``, "data": `` (the one space orjson never writes marks where it
+    starts), so a resume can keep each document as its text until it is read (`Encoded`) rather than
+    decode 20,000 of them; any JSON reader still reads the record whole, and records written before
+    (data anywhere) load as before. The record
     sits in its own table because SQLite reads and rewrites a whole row on ``UPDATE``: beside a 256 KB
     record a version update would cost ~0.3 ms, in its own small row it costs ~20 µs whatever the size.
 ``changes(kind, url, n, at, ops)``
@@ -65,6 +69,7 @@ from typing import Any, Final, Literal, TypeVar
 import orjson
 
 from core.protocol.changes import ChangeError, apply_ops
+from core.protocol.encoded import Encoded, as_fragment
 
 Kind = Literal["reporter", "observer"]
 Synchronous = Literal["NORMAL", "FULL"]
@@ -80,6 +85,10 @@ FOLD_AFTER_CHANGES = 64
 FOLD_MIN_BYTES = 2048
 
 _COLUMN_KEYS: Final = frozenset({"url", "version"})
+#: Between a record's other fields and its data, written last: orjson writes no space, so this is found
+#: only where `_blob_of` put it (nested keys and string contents cannot hold it: their quotes are escaped
+#: or unspaced).
+_DATA_LAST: Final = b', "data": '
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 T = TypeVar("T")
@@ -377,7 +386,7 @@ class Storage:
             last_modified = None
             body = {k: v for k, v in record.items() if k not in _COLUMN_KEYS}
         try:
-            blob = orjson.dumps(body)
+            blob = _blob_of(body)
         except orjson.JSONEncodeError as exc:
             raise TypeError(f"{kind} record for {url} is not JSON: {exc}") from exc
         return version, last_modified, blob
@@ -471,7 +480,7 @@ class Storage:
             raise StorageError(self.path, f"Storage file {self._where}: the logged changes of {sql.kind} {url} do "
                                f"not apply to its stored record ({error}). Nothing was written: store the whole "
                                f"record with put_{sql.kind}().")
-        folded = orjson.dumps(record)
+        folded = _blob_of(record)
         conn.execute(sql.fold_record, (folded, url))
         conn.execute(sql.fold_head, (len(folded), url))
         conn.execute("DELETE FROM changes WHERE kind = ? AND url = ?", (sql.kind, url))
@@ -502,7 +511,7 @@ class Storage:
         return StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
                             f"({exc}). Move the file away (or restore a backup) and start again.")
 
-    def _load(self, kind: Kind) -> dict[str, dict[str, Any]]:
+    def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
         sql = _SQL[kind]
         conn = self._live()
         out: dict[str, dict[str, Any]] = {}
@@ -523,7 +532,8 @@ class Storage:
                         orphans.append(url)
                         continue
                     version, last_modified, log_count = head
-                    out[url] = _headed(orjson.loads(blob), url, version, last_modified)
+                    record = _parsed(blob) if encoded_data and not log_count else orjson.loads(blob)
+                    out[url] = _headed(record, url, version, last_modified)
                     logged = logged or log_count > 0
                 changes: dict[str, list[tuple[str, bytes]]] = {}
                 if logged:
@@ -575,13 +585,14 @@ class Storage:
             record["stale"] = True
         return record
 
-    def reporters(self) -> dict[str, dict[str, Any]]:
-        """Every stored reporter record by URL (fresh dicts, the caller may keep and change them)."""
-        return self._load("reporter")
+    def reporters(self, encoded_data: bool = False) -> dict[str, dict[str, Any]]:
+        """Every stored reporter record by URL (fresh dicts, the caller may keep and change them). With
+        `encoded_data`, a record's `data` may be left `Encoded` (its text, decoded on first use)."""
+        return self._load("reporter", encoded_data)
 
-    def observers(self) -> dict[str, dict[str, Any]]:
-        """Every stored observer record by URL."""
-        return self._load("observer")
+    def observers(self, encoded_data: bool = False) -> dict[str, dict[str, Any]]:
+        """Every stored observer record by URL; as `reporters`."""
+        return self._load("observer", encoded_data)
 
     def schema_version(self) -> int:
         """The schema version stored in the file."""
@@ -622,6 +633,26 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"Storage({str(self.path)!r}{', closed' if self._closed else ''})"
+
+
+def _blob_of(body: dict[str, Any]) -> bytes:
+    """The JSON of a record body (taken apart: the caller's own dict), its data last (see "Layout"); an
+    `Encoded` data is written as the text it holds."""
+    if "data" not in body or len(body) == 1:
+        return orjson.dumps(body, default=as_fragment)
+    data = body.pop("data")
+    head = orjson.dumps(body)
+    return b"".join((head[:-1], _DATA_LAST, data.raw if type(data) is Encoded else orjson.dumps(data), b"}"))
+
+
+def _parsed(blob: bytes) -> dict[str, Any]:
+    """A record body with its data, when written last, left `Encoded`."""
+    at = blob.find(_DATA_LAST)
+    record: dict[str, Any] = orjson.loads(blob if at < 0 else blob[:at] + b"}")
+    if at < 0:
+        return record
+    record["data"] = Encoded(blob[at + len(_DATA_LAST):-1])
+    return record
 
 
 def _headed(record: dict[str, Any], url: str, version: int, last_modified: str | None) -> dict[str, Any]:

@@ -438,6 +438,7 @@ class SyncManager(UpdateTracking):
         url = self._field(msg.get("body", {}), "resource")
         ro = self.reporters.get(url)
         if ro is not None:
+            ro.document()   # the record leaves the Sync Manager: its data decoded, not a resume's text
             self.bus.reply(msg, 200, value=ro.record())
             return
         oo = self.observers.get(url)

@@ -35,7 +35,7 @@ class UpdateTracking:
         ops = None
         if ro.store and ro.data is not None and ("attribute" in b or "patch" in b):
             try:
-                ops = apply_update(ro.data, b)
+                ops = apply_update(ro.document(), b)
             except ChangeError:  # the reporter's own edit: its replica is the truth, rewrite the record
                 self.runtime.persist_reporter(ro)
                 return

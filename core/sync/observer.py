@@ -14,6 +14,7 @@ from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol import direct
 from core.protocol.dialect import flat_children
+from core.protocol.encoded import Encoded
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
 from core.sync.data_object import DataObject
@@ -26,16 +27,22 @@ if TYPE_CHECKING:
 UNKNOWN_OBJECT = "unknown object"
 
 
-def split_value(value: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any], int, dict[str, Any]]:
+def split_value(value: dict[str, Any], copy: bool = True
+                ) -> tuple[dict[str, Any], dict[str, Any] | Encoded, int, dict[str, Any]]:
     """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5); the data is
-    copied unless the caller copies it itself."""
+    copied unless the caller copies it itself (a resume's may be left `Encoded`)."""
     metadata = dict(value)  # a copy and three pops: several times faster than a filtering comprehension
     data = metadata.pop("data", {})
     version = metadata.pop("version", 0)
     children = flat_children(metadata.pop("childrenObjects", {}))   # either form (INTEROP §5)
-    if isinstance(data, dict) and copy:
+    if type(data) is Encoded:
+        if copy:
+            data = data.decode()
+    elif not isinstance(data, dict):
+        data = {}
+    elif copy:
         data = ch.copy_json(data)
-    return (metadata, data if isinstance(data, dict) else {},
+    return (metadata, data,
             version if isinstance(version, int) and not isinstance(version, bool) else 0,
             children if isinstance(children, dict) else {})
 
@@ -46,8 +53,9 @@ class DataObjectObserver(DataObject):
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
                  listeners: list[SandboxListener], copy: bool = True) -> None:
         metadata, data, version, children = split_value(value, copy)
+        self._data: dict[str, Any] | Encoded = data
         super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
-        self.data = data
+        self._data = data
         self.tracker = VersionTracker(version)
         self.changes_url = addr.changes(url)
         self.status = "live"
@@ -56,6 +64,18 @@ class DataObjectObserver(DataObject):
         self._resync_task: asyncio.Task[Any] | None = None
         self.resyncs = 0
         self.syncher._load_children(self, children)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The replica's document (a resumed replica's is decoded on first read)."""
+        data = self._data
+        if isinstance(data, Encoded):
+            data = self._data = data.decode()
+        return data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
 
     @property
     def healing(self) -> bool:
@@ -264,7 +284,7 @@ class DataObjectObserver(DataObject):
         if version < self.version:
             return False
         self.metadata = metadata
-        self.data = data
+        self._data = data
         self.version = version
         self.tracker.reset(version)
         self.syncher._load_children(self, children)

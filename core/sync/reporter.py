@@ -10,6 +10,7 @@ from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.changes import Op
 from core.protocol.dialect import is_rethink, nested_children, rethink_bodies
+from core.protocol.encoded import Encoded
 from core.protocol.message import Message, SyncError, code_of, response
 from core.sync.data_object import DataObject, iso_now
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
 class DataObjectReporter(DataObject):
     """`status` is `live`, `delegating` (frozen for a delegation) or `standby` (candidate)."""
 
-    def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any], data: dict[str, Any],
-                 version: int, childrens: list[str]) -> None:
-        self._raw: dict[str, Any] = {}
+    def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any],
+                 data: dict[str, Any] | Encoded, version: int, childrens: list[str]) -> None:
+        self._raw: dict[str, Any] | Encoded = {}
         self._tracked: dict[str, Any] | None = None
         super().__init__(syncher, url, schema, metadata, version, childrens)
         self.status = "live"
@@ -46,14 +47,17 @@ class DataObjectReporter(DataObject):
 
     @property
     def data(self) -> dict[str, Any]:
-        """The tracked document; wrapped on first use (a resume of thousands of objects wraps none)."""
+        """The tracked document; wrapped on first use (a resume of thousands of objects wraps none, nor
+        decodes the stored text a resumed one starts from)."""
         if self._tracked is None:
-            self._tracked = wrap(self._raw, None, None, self)  # new containers: `_raw` is not shared
+            raw = self._raw
+            # new containers: `_raw` is not shared
+            self._tracked = wrap(raw.decode() if isinstance(raw, Encoded) else raw, None, None, self)
             self._raw = {}
         return self._tracked
 
     @data.setter
-    def data(self, value: dict[str, Any]) -> None:
+    def data(self, value: dict[str, Any] | Encoded) -> None:
         self._raw, self._tracked = value, None
 
     # wiring --------------------------------------------------------------------------------------

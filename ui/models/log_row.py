@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 
 from core.monitor import TraceEvent
+from core.protocol.encoded import as_fragment
 from ui.naming import object_of
 
 TS: Final = 0
@@ -62,8 +63,9 @@ def log_row(event: TraceEvent) -> LogRow:
             mtype if type(mtype) is str else _text(mtype), sender if type(sender) is str else _text(sender),
             to if type(to) is str else _text(to), ident if type(ident) is str else _text(ident),
             code if type(code) is int else None, resource if type(resource) is str else "",
-            # Text, not bytes: orjson's bytes keep their 4 KB output buffer, a str is the text's size.
-            orjson.dumps(line).decode())
+            # Text, not bytes: orjson's bytes keep their 4 KB output buffer, a str is the text's size. (A
+            # resume answer may carry stored documents still as their text: written out as they are.)
+            orjson.dumps(line, default=as_fragment).decode())
 
 
 def size_of(row: LogRow) -> int:
