@@ -100,7 +100,9 @@ class DataObjectObserver(DataObject):
                 # the common case, as `_apply` below would take it: a set or remove from the reporter at
                 # the next version with nothing buffered (rule 3b; nothing to drain), applied on the path
                 try:
-                    ctype, otype, field, data = apply(self.data, segments, field, value, mutable)
+                    # the attribute, not the property, on this path of every replica (a type test is cheaper)
+                    doc = self._data if type(self._data) is dict else self.data
+                    ctype, otype, field, data = apply(doc, segments, field, value, mutable)
                 except ch.ChangeError as exc:
                     self._not_applied(version, exc)
                 else:
