@@ -102,10 +102,11 @@ class Registry:
             if entry is None:
                 return 404, "not registered", {}
             value = {**entry, **value}
-        problem = self._budget(runtime, [(url, value)])
+        sizes: list[int] = []
+        problem = self._budget(runtime, [(url, value)], sizes)
         if problem is not None:
             return problem
-        self._put(url, dict(value), runtime)
+        self._put(url, dict(value), runtime, sizes[0])
         self.state.register(url, self.objects[url])
         return _OK
 
@@ -123,11 +124,12 @@ class Registry:
             if refusal is not None:
                 return refusal
             entries[url] = value
-        problem = self._budget(runtime, list(entries.items()))
+        sizes: list[int] = []
+        problem = self._budget(runtime, list(entries.items()), sizes)
         if problem is not None:
             return problem
-        for url, value in entries.items():
-            self._put(url, dict(value), runtime)
+        for (url, value), size in zip(entries.items(), sizes, strict=True):
+            self._put(url, dict(value), runtime, size)
             self.state.register(url, self.objects[url])
         return _OK
 
@@ -147,12 +149,14 @@ class Registry:
             return 403, "not the owner", {}
         return None
 
-    def _budget(self, runtime: str, entries: list[tuple[str, dict[str, Any]]]) -> Answer | None:
-        """413 for an entry over its size, 429 for a runtime's or the domain's budget spent."""
+    def _budget(self, runtime: str, entries: list[tuple[str, dict[str, Any]]], sizes: list[int]) -> Answer | None:
+        """413 for an entry over its size, 429 for a runtime's or the domain's budget spent; the size of
+        each entry is appended to `sizes` (what `_put` weighs it at: an entry is encoded once)."""
         growth = 0
         limits = self.limits
         for url, value in entries:
             size = entry_size(value)
+            sizes.append(size)
             if size > limits.registry_entry:
                 return 413, f"registry entry larger than {limits.registry_entry} bytes", {}
             growth += size - self._sizes.get(url, ("", 0))[1]
@@ -191,14 +195,15 @@ class Registry:
 
     # bookkeeping ------------------------------------------------------------------------------------
 
-    def _put(self, url: str, value: dict[str, Any], runtime: str) -> None:
+    def _put(self, url: str, value: dict[str, Any], runtime: str, size: int | None = None) -> None:
         if url in self.objects:
             # a renewal (a resume re-registers thousands): the URL keeps its place in `_urls`,
             # whose removal and sorted insert each move every later URL
             self._unweigh(url)
         else:
             bisect.insort(self._urls, url)
-        size = entry_size(value)
+        if size is None:
+            size = entry_size(value)
         self.objects[url] = value
         self._sizes[url] = (runtime, size)
         self.runtime_bytes[runtime] = self.runtime_bytes.get(runtime, 0) + size

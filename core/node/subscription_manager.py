@@ -89,8 +89,13 @@ class SubscriptionManager:
                 append(address)
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
-        for channel, step in channels.items():
-            self._count_channel(session, channel, step, prefix=True)
+        by_channel = self._by_channel
+        for channel, step in channels.items():   # `_count_channel` of each, inline (a resume adds thousands)
+            sessions = by_channel.get(channel)
+            if sessions is None:
+                by_channel[channel] = {sid: (session, step)}
+            else:
+                sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + step)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:

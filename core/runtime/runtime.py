@@ -3,7 +3,6 @@ its storage file. `restart()` stops it as a crash would and brings it back resum
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from core.runtime.routing import Routing
 from core.runtime.storage import Kind
 from core.runtime.stub import Stub, StubState
 from core.runtime.sync_manager import SyncManager
+from core.sync.resync_slots import ResyncSlots
 from core.tasks import TaskSet
 from core.timers import Timers
 
@@ -64,7 +64,7 @@ class Runtime:
         """The parts a restart makes anew (everything but identity, hyperty names/URLs and tokens)."""
         self.stopped = False
         self.tasks = TaskSet(self.monitor, self.url)
-        self.resync_slots = asyncio.Semaphore(self.timers.resync_reads)
+        self.resync_slots = ResyncSlots(self.timers.resync_reads)
         self.bus = MessageBus(self.url, self.monitor, self.timers, egress=self._egress)
         self.bus.interceptors.append(self._policy_interceptor)
         self.stubs: dict[str, Stub] = {}

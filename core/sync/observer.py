@@ -18,6 +18,7 @@ from core.protocol.encoded import Encoded
 from core.protocol.message import Message, SyncError, code_of, description_of
 from core.protocol.versions import Verdict, VersionTracker
 from core.sync.data_object import DataObject
+from core.sync.resync_slots import Slot
 from core.sync.sandbox import SandboxListener
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class DataObjectObserver(DataObject):
         self._listeners = listeners
         self._gap_timer: asyncio.TimerHandle | None = None
         self._resync_task: asyncio.Task[Any] | None = None
+        self._resync_queued = False                       # waiting for a resync slot (no task yet)
+        self._turn: asyncio.Future[None] | None = None    # what `resync()` waits on meanwhile
         self.resyncs = 0
         self.syncher._load_children(self, children)
 
@@ -80,7 +83,7 @@ class DataObjectObserver(DataObject):
     @property
     def healing(self) -> bool:
         """A gap is waiting for its grace period or a resync is under way."""
-        return self._gap_timer is not None or self._resync_task is not None
+        return self._gap_timer is not None or self._resync_task is not None or self._resync_queued
 
     @property
     def reporter(self) -> str:
@@ -230,14 +233,33 @@ class DataObjectObserver(DataObject):
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None
-        if self._resync_task is None and not self.closed:
-            self._resync_task = self.syncher.runtime.tasks.spawn(self._resync_loop(), f"resync {self.url}")
+        if self._resync_task is None and not self._resync_queued and not self.closed:
+            # its read waits for a slot of the runtime's (after a resume thousands wait their turn);
+            # the task that makes it is made when the slot is there
+            self._resync_queued = True
             self.syncher.runtime.healing.add(self)
+            self.syncher.runtime.resync_slots.when_free(self._start_resync)
+
+    def _start_resync(self) -> bool:
+        """Its turn: start the resync holding the slot (declined when released meanwhile)."""
+        self._resync_queued = False
+        turn, self._turn = self._turn, None
+        if turn is not None and not turn.done():
+            turn.set_result(None)
+        if self.closed:
+            return False
+        slot = Slot(self.syncher.runtime.resync_slots)
+        task = self._resync_task = self.syncher.runtime.tasks.spawn(self._resync_loop(slot), f"resync {self.url}")
+        task.add_done_callback(lambda _task: slot.give_back())   # also when cancelled before it ran
+        return True
 
     async def resync(self) -> None:
         """Force a resync read now and wait for it."""
         if self._resync_task is None:
             self.resync_soon()
+        if self._resync_queued:
+            turn = self._turn = self._turn or asyncio.get_running_loop().create_future()
+            await turn
         task = self._resync_task
         if task is not None:
             try:
@@ -246,18 +268,23 @@ class DataObjectObserver(DataObject):
                 if not (task.cancelled() and self.closed):   # ended by a delete or revocation meanwhile
                     raise
 
-    async def _resync_loop(self) -> None:
+    async def _resync_loop(self, slot: Slot) -> None:
         timers = self.syncher.runtime.timers
         backoff = min(1.0, timers.resync_max_backoff)
         try:
             while not self.closed and self.status != "revoked":   # a revocation under way ends it
                 self.status = "resyncing"
-                async with self.syncher.runtime.resync_slots:   # after a resume thousands wait their turn
+                if not slot.held:                                 # a retry waits its turn again
+                    await slot.slots.acquire()
+                    slot.held = True
+                try:
                     self.resyncs += 1
                     self._monitor("resync", version=self.version)
                     answer = await self.syncher.sandbox.request(
                         {"type": "read", "from": self.syncher.url, "to": self.url, "body": {}},
-                        timeout=self.syncher.runtime.timers.resync_read)
+                        timeout=timers.resync_read)
+                finally:
+                    slot.give_back()
                 if self.closed or self.status == "revoked":   # deleted, revoked or released meanwhile
                     return
                 code = code_of(answer)
@@ -332,6 +359,8 @@ class DataObjectObserver(DataObject):
         if self._resync_task is not None and self._resync_task is not asyncio.current_task():
             self._resync_task.cancel()
             self._resync_task = None
+        if self._turn is not None and not self._turn.done():   # its turn will be declined: wait no more
+            self._turn.set_result(None)
         self.syncher.runtime.healing.discard(self)
         self._close()
         if self.syncher.observers.get(self.url) is self:
