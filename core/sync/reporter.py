@@ -42,8 +42,7 @@ class DataObjectReporter(DataObject):
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
         self.data = data
         self._listeners: list[SandboxListener] = []
-        self._tail = Tail(syncher.sandbox, syncher.runtime.timers.tail,
-                          lambda: not self.closed and self.status == "live")
+        self._tail: Tail | None = None   # made on the first send (a resume of thousands sends nothing)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -60,6 +59,13 @@ class DataObjectReporter(DataObject):
     def data(self, value: dict[str, Any] | Encoded) -> None:
         self._raw, self._tracked = value, None
 
+    def _sent(self, msg: Message) -> None:
+        """Its latest update is re-sent after a quiet period (tail retransmission, DECISIONS.md)."""
+        if self._tail is None:
+            self._tail = Tail(self.syncher.sandbox, self.syncher.runtime.timers.tail,
+                              lambda: not self.closed and self.status == "live")
+        self._tail.sent(msg)
+
     # wiring --------------------------------------------------------------------------------------
 
     def _attach(self) -> None:
@@ -70,7 +76,8 @@ class DataObjectReporter(DataObject):
                                             self._on_children_msg)]
 
     def _release(self) -> None:
-        self._tail.cancel()
+        if self._tail is not None:
+            self._tail.cancel()
         for listener in self._listeners:
             listener.remove()
         self._listeners = []
@@ -118,7 +125,7 @@ class DataObjectReporter(DataObject):
                "body": {"resource": child_id, "version": self.version, "source": self.syncher.url,
                         "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
-        self._tail.sent(msg)
+        self._sent(msg)
 
     def record(self, body: dict[str, Any], ops: list[Op]) -> None:
         if self._suspended:
@@ -142,7 +149,7 @@ class DataObjectReporter(DataObject):
         msg = {"type": "update", "from": self.url, "to": addr.changes(self.url),
                "body": {"version": self.version, "source": self.syncher.url, "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
-        self._tail.sent(msg)
+        self._sent(msg)
 
     @contextmanager
     def batch(self) -> Iterator[DataObjectReporter]:
