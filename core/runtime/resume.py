@@ -83,14 +83,22 @@ def _rethink_of(record: dict[str, Any]) -> dict[str, Any]:
     return {"rethinkSubscribers": rethink} if rethink else {}
 
 
-def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
-    return _without(record, _NOT_METADATA)
+def as_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` (a resume's own: loaded for it) made the object's metadata, its other fields dropped
+    (taken apart in place: a copy per resumed object would be made and freed for nothing)."""
+    for key in _NOT_METADATA:
+        record.pop(key, None)
+    return record
 
 
-def value_from(metadata: dict[str, Any], record: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def value_from(metadata: dict[str, Any], version: Any, data: Any, children: Any, **extra: Any) -> dict[str, Any]:
     """`value_of` for a record whose metadata is already split out (a dict copy, not a filter)."""
-    return {**metadata, "version": record.get("version", 0), "data": record.get("data", {}),
-            "childrenObjects": record.get("childrenObjects", {}), **extra}
+    return {**metadata, "version": version, "data": data, "childrenObjects": children, **extra}
+
+
+def _stored_state(record: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(version, data, childrenObjects) of a record, for its object value."""
+    return record.get("version", 0), record.get("data", {}), record.get("childrenObjects", {})
 
 
 class Resumer(SmPart):
@@ -117,8 +125,9 @@ class Resumer(SmPart):
             if standby and await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
                 self.runtime.forget_reporter(url)         # the commit never happened: not ours
                 continue
-            rebuilt.append((record, self._rebuild_reporter(record, hyperty), standby))
-        routed = [(ro, ro.node_addresses()) for _r, ro, _s in rebuilt if ro.routed]
+            was, rethink = record.get("reporter"), _rethink_of(record)
+            rebuilt.append((was, rethink, self._rebuild_reporter(record, hyperty), standby))
+        routed = [(ro, ro.node_addresses()) for _w, _r, ro, _s in rebuilt if ro.routed]
         reply = await self.runtime.routing.subscribe([a for _ro, held in routed for a in held],
                                                      retries=self.sm.timers.mn_retries)
         refused = set()
@@ -127,16 +136,17 @@ class Resumer(SmPart):
         for ro, held in routed:
             if ro.url not in refused:
                 ro.mns = held
-        await self._register([ro for _r, ro, _s in rebuilt if ro.registered and ro.url not in refused])
-        for record, ro, standby in rebuilt:
+        await self._register([ro for _w, _r, ro, _s in rebuilt if ro.registered and ro.url not in refused])
+        for was, rethink, ro, standby in rebuilt:
             if ro.url in refused:
                 continue
-            changed = record.get("reporter") != hyperty or standby
+            changed = was != hyperty or standby
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append(value_from(ro.metadata, record, subscriptions=sorted(ro.subscriptions), store=ro.store,
-                                     **_rethink_of(record)))
+            values.append(value_from(ro.metadata, ro.version, ro.data if ro.data is not None else {},
+                                     ro.children_objects, subscriptions=sorted(ro.subscriptions), store=ro.store,
+                                     **rethink))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                      version=ro.version, reporter=hyperty)
@@ -171,12 +181,11 @@ class Resumer(SmPart):
             for domain, values in by_domain.items() for i in range(0, len(values), 1000)))
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
-        metadata = metadata_of(record)
+        """The ReporterObject of `record` (which becomes its metadata) with its listeners and PUBs."""
         rethink = set(record.get("rethinkSubscribers", []))
-        metadata.update(reporter=hyperty, runtime=self.runtime.url, status="live")   # re-registered live (§3.8)
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
-                            tuple(record.get("childrens", [])), metadata, store=store,
+                            tuple(record.get("childrens", [])), record, store=store,
                             version=int(record.get("version", 0)), last_modified=str(record.get("lastModified", "")),
                             preauthorised=set(record.get("preAuthorised", [])),
                             subscriptions={h: {"status": "live", **({"rethink": True} if h in rethink else {})}
@@ -186,6 +195,7 @@ class Resumer(SmPart):
                             children_objects=record.get("childrenObjects", {}) if store else {})
         ro.routed = record.get("domain_routing") is not False
         ro.registered = record.get("domain_registration") is not False
+        as_metadata(record).update(reporter=hyperty, runtime=self.runtime.url, status="live")  # re-registered live
         self.sm._attach_reporter(ro)
         return ro
 
@@ -201,10 +211,11 @@ class Resumer(SmPart):
             if oo is not None and hyperty in oo.subscriptions:
                 values.append({**value_of({**oo.record(), "data": copy_json(oo.data or {})}), "store": oo.store})
                 continue
+            state = _stored_state(record), record.get("subscriptions", [])
             if oo is None:
                 oo = self._rebuild_observer(record)
                 fresh.append(oo)
-            chosen.append((record, oo))
+            chosen.append((state, oo))
         deleted = {oo.url for oo in fresh if oo.deleted}   # known gone: listed for the resync to find out
         held = {oo.url: oo.node_addresses() for oo in fresh if not oo.deleted}
         reply = await self.runtime.routing.subscribe([a for addresses in held.values() for a in addresses])
@@ -222,7 +233,7 @@ class Resumer(SmPart):
             if oo.url in held and oo.url not in gone and oo.url not in deleted:
                 oo.mns = held[oo.url]
         deliver = self.runtime.deliverer(hyperty)
-        for record, oo in chosen:
+        for ((version, data, children), subscribed), oo in chosen:
             if oo.url in gone:
                 continue
             url = oo.url
@@ -230,14 +241,14 @@ class Resumer(SmPart):
                 # Deleted while this hyperty was away (possibly during this resume): listed without a
                 # subscription; its resync read finds it gone, notifies, and its unsubscribe ends it.
                 self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-                values.append(value_from(oo.metadata, record, store=oo.store))
+                values.append(value_from(oo.metadata, version, data, children, store=oo.store))
                 continue
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
             oo.dormant.discard(hyperty)
             addresses = held.get(url) or oo.node_addresses()
             sub.forwards = self.bus.add_listeners([(a, deliver, "FWD", hyperty) for a in addresses])
-            if hyperty not in record.get("subscriptions", []):       # identity resume: ask the reporter
+            if hyperty not in subscribed:                             # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
                 if code_of(answer) != 200:
                     self.sm._drop_subscription(oo, hyperty)
@@ -246,7 +257,7 @@ class Resumer(SmPart):
                     continue
                 self.runtime.persist_observer(oo)
             self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-            values.append(value_from(oo.metadata, record, store=oo.store))
+            values.append(value_from(oo.metadata, version, data, children, store=oo.store))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                      side="observer", version=oo.version, resumed=True)
@@ -272,16 +283,19 @@ class Resumer(SmPart):
         return "gone"
 
     def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject:
-        """The ObserverObject of a record with its listeners and PUBs (its MNS comes after)."""
+        """The ObserverObject of a record (which becomes its metadata) with its listeners and PUBs (its
+        MNS comes after)."""
         url = str(record["url"])
         childrens = tuple(record.get("childrens", []))
         store = bool(record.get("store"))
+        stored_data, stale = "data" in record, bool(record.get("stale"))
+        dormant = set(record.get("subscriptions", []))
         oo = ObserverObject(url, str(record.get("schema", "")), childrens, reporter=str(record.get("reporter", "")),
                             store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
-                            metadata=metadata_of(record), stale=bool(record.get("stale")))
-        if store and "data" in record:  # the record's data goes to the Syncher's replica, uncopied
+                            metadata=as_metadata(record), stale=stale)
+        if store and stored_data:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
-        oo.dormant = set(record.get("subscriptions", []))
+        oo.dormant = dormant
         oo.deleted = bool(record.get("deleted"))
         if oo.deleted:
             self.sm.observers[url] = oo   # a tombstone for the hyperties still to be told (no listeners)
