@@ -80,16 +80,19 @@ class ListenerTable:
                 self.monitor.emit("listener", self.where, action="added", address=listener.address,
                                   listener=listener.kind, owner=listener.owner)
 
-    def remove(self, listener: Any) -> None:
-        entries = self.by_address.get(listener.address)
+    def remove(self, listener: Any, address: str | None = None) -> None:
+        """Remove `listener` from its address (from `address`: a listener filed under several)."""
+        if address is None:
+            address = listener.address
+        entries = self.by_address.get(address)
         if entries and listener in entries:
             rest = tuple(x for x in entries if x is not listener)
             if rest:
-                self.by_address[listener.address] = rest
+                self.by_address[address] = rest
             else:
-                del self.by_address[listener.address]
+                del self.by_address[address]
         if self.monitor.active:
-            self.monitor.emit("listener", self.where, action="removed", address=listener.address,
+            self.monitor.emit("listener", self.where, action="removed", address=address,
                               listener=listener.kind, owner=listener.owner)
 
 
@@ -115,6 +118,9 @@ class MessageBus:
         self._pending: dict[str, _Pending] = {}
         self.interceptors: list[Interceptor] = []
         self._prefix = url + "/"
+        #: `PUB` (PROTOCOL §0): one listener, filed under each address this runtime publishes (a resume
+        #: publishes tens of thousands: a listener object each would be made for nothing)
+        self._pub = Listener(self, "", self._publish, "PUB", url)
 
     # listeners -----------------------------------------------------------------------------------
 
@@ -338,17 +344,30 @@ class MessageBus:
                 self.monitor.emit("message", self.url, direction="in" if ingress else "out", message=msg,
                                   route=route, hits=hits)
 
-    def publish_listener(self, address: str, owner: str = "") -> Listener:
-        """`PUB(address)`: a locally originated message for `address` also goes to the MN."""
-        return self.add_listener(address, self._publish, "PUB", owner)
+    def publish(self, addresses: Sequence[str]) -> None:
+        """`PUB(address)` for each address: a locally originated message for it also goes to the MN.
+        Once per address (its users are counted by the caller, `core.runtime.routing`)."""
+        table, pub = self._listeners, self._pub
+        for address in addresses:
+            held = table.get(address)
+            table[address] = (pub,) if held is None else (*held, pub)
+        if self.monitor.active:
+            for address in addresses:
+                self.monitor.emit("listener", self.url, action="added", address=address, listener="PUB",
+                                  owner=self.url)
 
-    def publish_listeners(self, addresses: Iterable[str], owner: str = "") -> list[Listener]:
-        """`publish_listener` for many addresses at once (an object's channels; a resume's thousands)."""
-        return self.add_listeners([(address, self._publish, "PUB", owner) for address in addresses])
+    def unpublish(self, address: str) -> None:
+        """End `PUB(address)`."""
+        self._table.remove(self._pub, address)
 
     def _publish(self, msg: Message) -> None:
-        if self.egress is not None:
+        # a PUB ended while this message was being dispatched sends it no more (as a removed listener)
+        if self.egress is not None and self._publishes(msg["to"]):
             self.egress(msg)
+
+    def _publishes(self, to: str) -> bool:
+        pub, table = self._pub, self._listeners
+        return pub in table.get(to, ()) or (CHILDREN in to and pub in table.get(children_prefix(to), ()))
 
     def close(self) -> None:
         for pending in self._pending.values():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from core.bus import Listener
 from core.protocol import address as addr
 from core.protocol.message import Message, code_of
 
@@ -24,41 +23,38 @@ MAX_PER_REQUEST = 1000
 class Routing:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._pubs: dict[str, tuple[int, Listener]] = {}
+        self._pubs: dict[str, int] = {}
         self.mns: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Future[int]] = {}
 
     # PUB -----------------------------------------------------------------------------------------
 
     def acquire_pubs(self, addresses: list[str]) -> None:
-        """One more user of `PUB(address)` for each address (one listener per address, made on 0→1;
-        the new ones are added in one call)."""
+        """One more user of `PUB(address)` for each address (published on 0→1, the new ones in one call)."""
         pubs = self._pubs
-        fresh: dict[str, int] = {}
+        fresh: list[str] = []
         for address in addresses:
-            entry = pubs.get(address)
-            if entry is not None:
-                pubs[address] = (entry[0] + 1, entry[1])
+            count = pubs.get(address)
+            if count is None:
+                fresh.append(address)
+                pubs[address] = 1
             else:
-                fresh[address] = fresh.get(address, 0) + 1
+                pubs[address] = count + 1
         if fresh:
-            made = self.runtime.bus.publish_listeners(fresh, self.runtime.url)
-            for (address, count), listener in zip(fresh.items(), made, strict=True):
-                pubs[address] = (count, listener)
+            self.runtime.bus.publish(fresh)
 
     def release_pub(self, address: str) -> None:
-        entry = self._pubs.get(address)
-        if entry is None:
+        count = self._pubs.get(address)
+        if count is None:
             return
-        count, listener = entry
         if count <= 1:
             del self._pubs[address]
-            listener.remove()
+            self.runtime.bus.unpublish(address)
         else:
-            self._pubs[address] = (count - 1, listener)
+            self._pubs[address] = count - 1
 
     def pub_count(self, address: str) -> int:
-        return self._pubs.get(address, (0, None))[0]
+        return self._pubs.get(address, 0)
 
     # MNS -----------------------------------------------------------------------------------------
 

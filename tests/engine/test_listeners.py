@@ -152,3 +152,25 @@ async def test_a_request_for_an_object_not_live_here_is_answered_unreachable_not
     await lab.settle()
     assert answers == [(901, {"code": 404, "description": "no route"}),
                        (902, {"code": 404, "description": "not found"})]
+
+
+async def test_a_pub_keeps_its_place_and_one_ended_mid_dispatch_sends_no_more(lab: Lab) -> None:
+    rt = await lab.runtime("a.example")
+    bus, sent, seen = rt.bus, [], []
+    bus.egress = sent.append
+    events: list[tuple[str, str]] = []
+    lab.monitor.subscribe(lambda e: events.append((e.detail.get("action", ""), e.detail.get("address", "")))
+                          if e.kind == "listener" and e.detail.get("listener") == "PUB" else None)
+    a, b = "comm://a.example/x/changes", "comm://a.example/y/changes"
+    bus.add_listener(a, lambda m: seen.append("L"), "L", "sm")
+    bus.add_listener(b, lambda m: rt.routing.release_pub(b), "L", "sm")   # ends the PUB of what it handles
+    rt.routing.acquire_pubs([a, b, a])                    # one PUB each, `a` counted twice
+    bus.add_listener(a, lambda m: seen.append("FWD"), "FWD", "h")
+    assert [k for x, k, _ in bus.listeners() if x == a] == ["L", "PUB", "FWD"]
+    bus.post({"type": "update", "from": "comm://a.example/x", "to": a, "body": {}})
+    assert (seen, [m["to"] for m in sent]) == (["L", "FWD"], [a])
+    rt.routing.release_pub(a)
+    assert rt.routing.pub_count(a) == 1 and [k for x, k, _ in bus.listeners() if x == a] == ["L", "PUB", "FWD"]
+    bus.post({"type": "update", "from": "comm://a.example/y", "to": b, "body": {}})
+    assert [m["to"] for m in sent] == [a] and bus.listeners(b) == [(b, "L", "sm")]
+    assert events == [("added", a), ("added", b), ("removed", b)]
