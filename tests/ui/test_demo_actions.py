@@ -7,6 +7,7 @@ Everything is done through the widgets: actions, context menus, pickers and the 
 
 from __future__ import annotations
 
+import orjson
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication, QMenu, QTreeView
 from pytestqt.qtbot import QtBot
@@ -14,11 +15,13 @@ from pytestqt.qtbot import QtBot
 from console.demo import Demo
 from core.lab import Lab
 from core.runtime.observer_object import SubscriptionState
+from tests.ui.test_flow import click_log_row
 from ui.dialogs.base import ActionDialog
 from ui.dialogs.faults import FaultsDialog
 from ui.dialogs.object_actions import DelegateDialog, SubscribeDialog
 from ui.dialogs.runtime_actions import AddHypertyDialog, RestartRuntimeDialog
 from ui.main_window import MainWindow
+from ui.models.log_row import DIRECTION, TYPE, WHERE, message_of
 
 
 def trigger(window: MainWindow, name: str) -> ActionDialog:
@@ -210,3 +213,22 @@ async def test_a_subscription_waiting_for_its_reporter_counts_as_behind(qtbot: Q
     assert subs.values[subs.row_of((demo.chat.url, erin.url))][subs.STATE:] == ("live", demo.chat.version, 0)
     assert objects.values[objects.row_of(demo.chat.url)][objects.BEHIND] == 0
     assert " · 0 replicas behind · " in window.status.text()
+
+
+async def test_a_restart_s_resume_answer_shows_the_documents_it_carried(qtbot: QtBot, lab: Lab, window: MainWindow,
+                                                                         demo: Demo) -> None:
+    # Right after the demo starts nothing is logged against carol's stored records: her resume hands
+    # their documents over as stored text, which the message log must show as the JSON it is.
+    carol = demo.observers[2]
+    choose(context_menu(window.topology_dock.view, window.topology.find("runtime", carol.runtime.url)),
+           "Restart runtime (resume)…")
+    answer = await run(qtbot, window.dialogs[-1], lab, window)
+    assert answer == f"200 ok: {carol.runtime.url} restarted; 2 objects resumed, 0 lost"
+    rows = window.log.rows
+    resumed = next(i for i, r in enumerate(rows) if r[TYPE] == "response" and r[WHERE] == carol.runtime.url
+                   and r[DIRECTION] == "out" and message_of(r)["to"] == carol.url
+                   and isinstance(message_of(r)["body"].get("value"), list))
+    click_log_row(qtbot, window, resumed)
+    detail = window.messages_dock.detail.toPlainText()
+    values = orjson.loads(detail.split("\n\n")[0])["body"]["value"]
+    assert {v["url"]: v["data"] for v in values} == {demo.chat.url: demo.chat.data, demo.context.url: demo.context.data}
