@@ -28,6 +28,8 @@ from core.timers import Timers
 
 Handler = Callable[[Message], None]
 Callback = Callable[[Message], None]
+#: Where a listener is filed: one address, or several that share it (an object's children channels)
+Addresses = str | tuple[str, ...]
 #: An interceptor sees every message before dispatch; returning (code, description) refuses it.
 Interceptor = Callable[[Message, bool], "tuple[int, str] | None"]
 
@@ -36,19 +38,26 @@ KINDS = ("L", "FWD", "PUB", "SB")
 
 
 class Listener:
-    """Handle of one listener; `remove()` is idempotent."""
+    """Handle of one listener, filed under each of its `addresses` (the same handler on several
+    addresses of one object is one listener: a resume files 100,000); `remove()` ends it on all of
+    them and is idempotent."""
 
-    __slots__ = ("active", "address", "bus", "handler", "kind", "owner")
+    __slots__ = ("active", "addresses", "bus", "handler", "kind", "owner")
 
-    def __init__(self, bus: MessageBus, address: str, handler: Handler, kind: str, owner: str) -> None:
+    def __init__(self, bus: MessageBus, addresses: tuple[str, ...], handler: Handler, kind: str, owner: str) -> None:
         # one statement each: a tuple assignment of five builds and unpacks a tuple (a resume makes
         # 100,000 listeners; this way each costs about half)
         self.bus = bus
-        self.address = address
+        self.addresses = addresses
         self.handler = handler
         self.kind = kind
         self.owner = owner
         self.active = True
+
+    @property
+    def address(self) -> str:
+        """Its (first) address."""
+        return self.addresses[0]
 
     def remove(self) -> None:
         if self.active:
@@ -66,34 +75,35 @@ class ListenerTable:
         self.by_address: dict[str, tuple[Any, ...]] = {}
 
     def add_all(self, listeners: Sequence[Any]) -> None:
-        """Add listeners, each with its `address`, `kind` and `owner` attributes."""
+        """Add listeners, each with its `addresses`, `kind` and `owner` attributes."""
         table = self.by_address
         for listener in listeners:
-            entries = table.get(listener.address)
-            table[listener.address] = (listener,) if entries is None else (*entries, listener)
+            for address in listener.addresses:
+                entries = table.get(address)
+                table[address] = (listener,) if entries is None else (*entries, listener)
         self.traced(listeners)
 
     def traced(self, listeners: Sequence[Any]) -> None:
         """Trace the addition of `listeners` (put in `by_address` by the caller)."""
         if self.monitor.active:
             for listener in listeners:
-                self.monitor.emit("listener", self.where, action="added", address=listener.address,
-                                  listener=listener.kind, owner=listener.owner)
+                for address in listener.addresses:
+                    self.monitor.emit("listener", self.where, action="added", address=address,
+                                      listener=listener.kind, owner=listener.owner)
 
     def remove(self, listener: Any, address: str | None = None) -> None:
-        """Remove `listener` from its address (from `address`: a listener filed under several)."""
-        if address is None:
-            address = listener.address
-        entries = self.by_address.get(address)
-        if entries and listener in entries:
-            rest = tuple(x for x in entries if x is not listener)
-            if rest:
-                self.by_address[address] = rest
-            else:
-                del self.by_address[address]
-        if self.monitor.active:
-            self.monitor.emit("listener", self.where, action="removed", address=address,
-                              listener=listener.kind, owner=listener.owner)
+        """Remove `listener` from its addresses (from `address` alone: the bus's one PUB)."""
+        for at in listener.addresses if address is None else (address,):
+            entries = self.by_address.get(at)
+            if entries and listener in entries:
+                rest = tuple(x for x in entries if x is not listener)
+                if rest:
+                    self.by_address[at] = rest
+                else:
+                    del self.by_address[at]
+            if self.monitor.active:
+                self.monitor.emit("listener", self.where, action="removed", address=at,
+                                  listener=listener.kind, owner=listener.owner)
 
 
 class _Pending:
@@ -120,26 +130,32 @@ class MessageBus:
         self._prefix = url + "/"
         #: `PUB` (PROTOCOL §0): one listener, filed under each address this runtime publishes (a resume
         #: publishes tens of thousands: a listener object each would be made for nothing)
-        self._pub = Listener(self, "", self._publish, "PUB", url)
+        self._pub = Listener(self, (), self._publish, "PUB", url)
 
     # listeners -----------------------------------------------------------------------------------
 
-    def add_listener(self, address: str, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
-        listener = Listener(self, address, handler, kind, owner or self.url)
+    def add_listener(self, address: Addresses, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
+        """A listener on `address` (on each of several: one listener, filed under each)."""
+        listener = Listener(self, (address,) if isinstance(address, str) else address, handler, kind,
+                            owner or self.url)
         self._table.add_all((listener,))
         return listener
 
-    def add_listeners(self, entries: Iterable[tuple[str, Handler, str, str]]) -> list[Listener]:
-        """`add_listener` for many (address, handler, kind, owner) at once (a resume adds thousands)."""
+    def add_listeners(self, entries: Iterable[tuple[Addresses, Handler, str, str]]) -> list[Listener]:
+        """`add_listener` for many (address or addresses, handler, kind, owner) at once (a resume adds
+        thousands)."""
         # made and filed in one pass (as `ListenerTable.add_all` files them)
         # (no bound methods held in locals: for an object's few listeners they cost more than they save)
         made: list[Listener] = []
         table, url = self._listeners, self.url
-        for address, handler, kind, owner in entries:
-            listener = Listener(self, address, handler, kind, owner or url)
+        for addresses, handler, kind, owner in entries:
+            if isinstance(addresses, str):
+                addresses = (addresses,)
+            listener = Listener(self, addresses, handler, kind, owner or url)
             made.append(listener)
-            held = table.get(address)
-            table[address] = (listener,) if held is None else (*held, listener)
+            for address in addresses:
+                held = table.get(address)
+                table[address] = (listener,) if held is None else (*held, listener)
         self._table.traced(made)
         return made
 

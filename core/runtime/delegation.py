@@ -146,7 +146,7 @@ class Delegations(SmPart):
             for listener in list(ro.listeners):
                 if listener.kind == "FWD":
                     ro.listeners.remove(listener)
-                    ro.listeners.append(self.runtime.forward(listener.address, pending.candidate))
+                    ro.listeners.append(self.runtime.forward(listener.addresses, pending.candidate))
                     listener.remove()
             ro.state = ObjectState.LIVE
             await self._go_live(ro, drop_observer=True)

@@ -247,7 +247,7 @@ class Resumer(SmPart):
             oo.subscriptions[hyperty] = sub
             oo.dormant.discard(hyperty)
             addresses = held.get(url) or oo.node_addresses()
-            sub.forwards = self.bus.add_listeners([(a, deliver, "FWD", hyperty) for a in addresses])
+            sub.forwards = self.bus.add_listeners([(tuple(addresses), deliver, "FWD", hyperty)])
             if hyperty not in subscribed:                             # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
                 if code_of(answer) != 200:

@@ -7,7 +7,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from core.bus import Handler, Listener, MessageBus
+from core.bus import Addresses, Handler, Listener, MessageBus
 from core.monitor import Monitor
 from core.net.link import Connector
 from core.policy import Policy
@@ -190,8 +190,9 @@ class Runtime:
         h = self.hyperty_urls.get(hyperty_url)
         return h.user if h else ""
 
-    def forward(self, address: str, hyperty_url: str) -> Listener:
-        """`FWD(address ⇒ H)`: messages for `address` are also delivered unchanged into H's sandbox."""
+    def forward(self, address: Addresses, hyperty_url: str) -> Listener:
+        """`FWD(address ⇒ H)`: messages for `address` (each of several) are also delivered unchanged into
+        H's sandbox."""
         return self.bus.add_listener(address, self.deliverer(hyperty_url), "FWD", hyperty_url)
 
     def deliverer(self, hyperty_url: str) -> Handler:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from core.bus import Addresses
 from core.protocol import address as addr
 from core.protocol.changes import copy_json
 from core.protocol.dialect import flat_children, minted
@@ -178,11 +179,12 @@ class SyncManager(UpdateTracking):
         def store(m: Message) -> None:
             self._store_child(ro, m)
 
-        entries: list[tuple[str, Callable[[Message], None], str, str]] = [
+        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = [
             (addr.subscription(o), lambda m: self.subscribers.on_message(ro, m), "L", sm),
-            (addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm), (o, deliver, "FWD", owner)]
-        for channel in ro.channels:
-            entries += ((channel, store, "L", sm), (channel, deliver, "FWD", owner))
+            (addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm)]
+        if ro.channels:   # one listener on all of them (each channel holds L then FWD, as one at a time would)
+            entries.append((ro.channels, store, "L", sm))
+        entries.append(((o, *ro.channels), deliver, "FWD", owner))
         ro.listeners = self.bus.add_listeners(entries)
         ro.pubs = [addr.changes(o), *ro.channels]
         self.runtime.routing.acquire_pubs(ro.pubs)
@@ -195,8 +197,11 @@ class SyncManager(UpdateTracking):
         def store(m: Message) -> None:
             self._store_child(oo, m)
 
-        oo.listeners = self.bus.add_listeners([(addr.changes(oo.url), partial(self._track_observer, oo), "L", sm),
-                                               *((channel, store, "L", sm) for channel in oo.channels)])
+        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = [
+            (addr.changes(oo.url), partial(self._track_observer, oo), "L", sm)]
+        if oo.channels:
+            entries.append((oo.channels, store, "L", sm))
+        oo.listeners = self.bus.add_listeners(entries)
         oo.pubs.extend(oo.channels)
         self.runtime.routing.acquire_pubs(list(oo.channels))
 
@@ -283,7 +288,7 @@ class SyncManager(UpdateTracking):
                 oo = await self._observe(url, schema, descriptor, b)
             sub = Subscription(hyperty)
             oo.subscriptions[hyperty] = sub
-            sub.forwards = [self.runtime.forward(address, hyperty) for address in oo.node_addresses()]
+            sub.forwards = [self.runtime.forward(tuple(oo.node_addresses()), hyperty)]
             self.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="pending",
                               side="observer")
         self.bus.reply(msg, 100, resource=url, schema=schema, childrenResources=list(oo.childrens))

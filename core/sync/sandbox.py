@@ -14,14 +14,21 @@ Handler = Callable[[Message], None]
 
 
 class SandboxListener:
-    __slots__ = ("active", "address", "handler", "sandbox")
+    """`SB` of one handler, filed under each of its `addresses` (as `core.bus.Listener`)."""
+
+    __slots__ = ("active", "addresses", "handler", "sandbox")
     kind = "SB"
 
-    def __init__(self, sandbox: Sandbox, address: str, handler: Handler) -> None:
+    def __init__(self, sandbox: Sandbox, addresses: tuple[str, ...], handler: Handler) -> None:
         self.sandbox = sandbox   # one statement each, as `Listener` (no tuple built and unpacked)
-        self.address = address
+        self.addresses = addresses
         self.handler = handler
         self.active = True
+
+    @property
+    def address(self) -> str:
+        """Its (first) address."""
+        return self.addresses[0]
 
     @property
     def owner(self) -> str:
@@ -45,16 +52,18 @@ class Sandbox:
         return self.add_all((address,), handler)[0]
 
     def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
-        """`add` of one handler on many addresses (an object's own address and its channels)."""
-        made: list[SandboxListener] = []   # made and filed in one pass (as `ListenerTable.add_all` files them)
-        table = self._listeners
-        for address in addresses:
-            listener = SandboxListener(self, address, handler)
-            made.append(listener)
+        """`add` of one handler on many addresses (an object's channels): one listener filed under each,
+        in a list (none when there are no addresses)."""
+        filed = tuple(addresses)
+        if not filed:
+            return []
+        listener = SandboxListener(self, filed, handler)
+        table = self._listeners   # filed in one pass (as `ListenerTable.add_all` files it)
+        for address in filed:
             held = table.get(address)
             table[address] = (listener,) if held is None else (*held, listener)
-        self._table.traced(made)
-        return made
+        self._table.traced((listener,))
+        return [listener]
 
     def _remove(self, listener: SandboxListener) -> None:
         self._table.remove(listener)

@@ -140,7 +140,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
     def _observed_listeners(self, url: str, names: Any, inbox: Callable[[Message], None]) -> list[SandboxListener]:
         """SB(O/changes) and SB(O/children/n) of an observed object, as its 100 answer names them."""
         channels = [addr.children(url, str(n)) for n in names] if isinstance(names, list) else []
-        return self.sandbox.add_all([addr.changes(url), *channels], inbox)
+        # SB(O/changes) apart: once the replica exists it is pointed at it directly (`_direct`)
+        return [self.sandbox.add(addr.changes(url), inbox), *self.sandbox.add_all(channels, inbox)]
 
     async def resume_observers(self, *, schema: str | None = None, resource: str | None = None,
                                value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectObserver]:

@@ -174,3 +174,23 @@ async def test_a_pub_keeps_its_place_and_one_ended_mid_dispatch_sends_no_more(la
     bus.post({"type": "update", "from": "comm://a.example/y", "to": b, "body": {}})
     assert [m["to"] for m in sent] == [a] and bus.listeners(b) == [(b, "L", "sm")]
     assert events == [("added", a), ("added", b), ("removed", b)]
+
+
+async def test_one_listener_on_several_addresses_is_filed_and_ended_on_each(lab: Lab) -> None:
+    rt = await lab.runtime("a.example")
+    bus, seen = rt.bus, []
+    events: list[tuple[str, str]] = []
+    lab.monitor.subscribe(lambda e: events.append((e.detail.get("action", ""), e.detail.get("address", "")))
+                          if e.kind == "listener" and e.detail.get("owner") == "h" else None)
+    x, y = "comm://a.example/o/children/messages", "comm://a.example/o/children/resources"
+    first = bus.add_listener(x, lambda m: seen.append(("first", m["to"])), "L", "sm")
+    both = bus.add_listener((x, y), lambda m: seen.append(("both", m["to"])), "FWD", "h")
+    assert (both.address, both.addresses) == (x, (x, y))
+    assert [(a, k) for a, k, _ in bus.listeners() if a in (x, y)] == [(x, "L"), (x, "FWD"), (y, "FWD")]
+    for to in (x, y):
+        bus.post({"type": "update", "from": "comm://a.example/o", "to": to, "body": {}})
+    assert seen == [("first", x), ("both", x), ("both", y)]
+    first.handler = lambda m: both.remove()     # ended by a listener before it, for this very message
+    bus.post({"type": "update", "from": "comm://a.example/o", "to": x, "body": {}})
+    assert seen == [("first", x), ("both", x), ("both", y)] and bus.listeners(y) == []
+    assert events == [("added", x), ("added", y), ("removed", x), ("removed", y)]
