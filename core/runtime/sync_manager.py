@@ -174,19 +174,22 @@ class SyncManager(UpdateTracking):
         """Listeners of PROTOCOL §3.1 step 4."""
         o, sm, owner = ro.url, self.url, ro.owner
         self.reporters[o] = ro
-        deliver = self.runtime.deliverer(owner)
+        subscription, changes = addr.subscription(o), addr.changes(o)
 
-        def store(m: Message) -> None:
-            self._store_child(ro, m)
+        def on_message(m: Message) -> None:
+            to = m["to"]
+            if to == changes:
+                self._track_reporter(ro, m)
+            elif to == subscription:
+                self.subscribers.on_message(ro, m)
+            else:
+                self._store_child(ro, m)
 
-        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = [
-            (addr.subscription(o), lambda m: self.subscribers.on_message(ro, m), "L", sm),
-            (addr.changes(o), lambda m: self._track_reporter(ro, m), "L", sm)]
-        if ro.channels:   # one listener on all of them (each channel holds L then FWD, as one at a time would)
-            entries.append((ro.channels, store, "L", sm))
-        entries.append(((o, *ro.channels), deliver, "FWD", owner))
-        ro.listeners = self.bus.add_listeners(entries)
-        ro.pubs = [addr.changes(o), *ro.channels]
+        # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
+        # listeners added one at a time would)
+        ro.listeners = self.bus.add_listeners([((subscription, changes, *ro.channels), on_message, "L", sm),
+                                               ((o, *ro.channels), self.runtime.deliverer(owner), "FWD", owner)])
+        ro.pubs = [changes, *ro.channels]
         self.runtime.routing.acquire_pubs(ro.pubs)
 
     def _attach_observer(self, oo: ObserverObject) -> None:
