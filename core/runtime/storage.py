@@ -61,15 +61,14 @@ import gc
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
-from core.protocol.changes import ChangeError, apply_ops
-from core.protocol.encoded import Encoded, as_fragment
+from core.runtime.stored_record import body_json, parsed_body, replay, with_columns
 
 Kind = Literal["reporter", "observer"]
 Synchronous = Literal["NORMAL", "FULL"]
@@ -85,10 +84,6 @@ FOLD_AFTER_CHANGES = 64
 FOLD_MIN_BYTES = 2048
 
 _COLUMN_KEYS: Final = frozenset({"url", "version"})
-#: Between a record's other fields and its data, written last: orjson writes no space, so this is found
-#: only where `_blob_of` put it (nested keys and string contents cannot hold it: their quotes are escaped
-#: or unspaced).
-_DATA_LAST: Final = b', "data": '
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 T = TypeVar("T")
@@ -194,17 +189,6 @@ def _check_version(version: object) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise ValueError(f"version must be a non-negative int, not {version!r}")
     return version
-
-
-def _prefixed(at: str, ops: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """`ops` with `at` put in front of every path (and ``from``)."""
-    out: list[dict[str, Any]] = []
-    for op in ops:
-        moved = {**op, "path": at + str(op["path"])}
-        if "from" in op:
-            moved["from"] = at + str(op["from"])
-        out.append(moved)
-    return out
 
 
 class Storage:
@@ -386,7 +370,7 @@ class Storage:
             last_modified = None
             body = {k: v for k, v in record.items() if k not in _COLUMN_KEYS}
         try:
-            blob = _blob_of(body)
+            blob = body_json(body)
         except orjson.JSONEncodeError as exc:
             raise TypeError(f"{kind} record for {url} is not JSON: {exc}") from exc
         return version, last_modified, blob
@@ -475,12 +459,12 @@ class Storage:
         [(blob,)] = conn.execute(sql.select_record, (url,)).fetchall()
         record = orjson.loads(blob)
         changes = conn.execute(_SELECT_LOG, (sql.kind, url)).fetchall()
-        error = _replay(record, changes)
+        error = replay(record, changes)
         if error is not None:
             raise StorageError(self.path, f"Storage file {self._where}: the logged changes of {sql.kind} {url} do "
                                f"not apply to its stored record ({error}). Nothing was written: store the whole "
                                f"record with put_{sql.kind}().")
-        folded = _blob_of(record)
+        folded = body_json(record)
         conn.execute(sql.fold_record, (folded, url))
         conn.execute(sql.fold_head, (len(folded), url))
         conn.execute("DELETE FROM changes WHERE kind = ? AND url = ?", (sql.kind, url))
@@ -532,8 +516,8 @@ class Storage:
                         orphans.append(url)
                         continue
                     version, last_modified, log_count = head
-                    record = _parsed(blob) if encoded_data and not log_count else orjson.loads(blob)
-                    out[url] = _headed(record, url, version, last_modified)
+                    record = parsed_body(blob) if encoded_data and not log_count else orjson.loads(blob)
+                    out[url] = with_columns(record, url, version, last_modified)
                     logged = logged or log_count > 0
                 changes: dict[str, list[tuple[str, bytes]]] = {}
                 if logged:
@@ -555,7 +539,7 @@ class Storage:
             record = out.get(url)
             if record is None:
                 continue
-            error = _replay(record, log)
+            error = replay(record, log)
             if error is not None:
                 record["stale"] = True
                 self.problems.append(f"{kind} {url}: logged changes do not apply ({error}); loaded as stale")
@@ -575,12 +559,12 @@ class Storage:
                 conn.execute("COMMIT")
             if not rows or not head:
                 return None
-            record = _headed(orjson.loads(rows[0][0]), url, *head[0])
+            record = with_columns(orjson.loads(rows[0][0]), url, *head[0])
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} record of {url}") from exc
         except orjson.JSONDecodeError as exc:
             raise self._not_json(kind, exc) from exc
-        error = _replay(record, log)
+        error = replay(record, log)
         if error is not None:
             record["stale"] = True
         return record
@@ -633,44 +617,3 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"Storage({str(self.path)!r}{', closed' if self._closed else ''})"
-
-
-def _blob_of(body: dict[str, Any]) -> bytes:
-    """The JSON of a record body (taken apart: the caller's own dict), its data last (see "Layout"); an
-    `Encoded` data is written as the text it holds."""
-    if "data" not in body or len(body) == 1:
-        return orjson.dumps(body, default=as_fragment)
-    data = body.pop("data")
-    head = orjson.dumps(body)
-    return b"".join((head[:-1], _DATA_LAST, data.raw if type(data) is Encoded else orjson.dumps(data), b"}"))
-
-
-def _parsed(blob: bytes) -> dict[str, Any]:
-    """A record body with its data, when written last, left `Encoded`."""
-    at = blob.find(_DATA_LAST)
-    record: dict[str, Any] = orjson.loads(blob if at < 0 else blob[:at] + b"}")
-    if at < 0:
-        return record
-    record["data"] = Encoded(blob[at + len(_DATA_LAST):-1])
-    return record
-
-
-def _headed(record: dict[str, Any], url: str, version: int, last_modified: str | None) -> dict[str, Any]:
-    """A parsed record with the columns kept outside its JSON put back."""
-    record["url"] = url
-    record["version"] = version
-    if last_modified is not None:
-        record["lastModified"] = last_modified
-    return record
-
-
-def _replay(record: dict[str, Any], log: Iterable[tuple[str, bytes]]) -> str | None:
-    """Apply logged changes to `record` in place, in order; the first error, or None."""
-    for at, blob in log:
-        try:
-            result = apply_ops(record, _prefixed(at, orjson.loads(blob)))
-        except (ChangeError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            return str(exc) or type(exc).__name__
-        if result is not record:
-            return "a change replaced the whole record"
-    return None

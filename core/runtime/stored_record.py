@@ -1,0 +1,69 @@
+"""How a stored record sits in its row (see `core.runtime.storage`, "Layout"): its JSON without the
+columns kept apart, its data written last, and the changes logged since it was last written whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import orjson
+
+from core.protocol.changes import ChangeError, apply_ops
+from core.protocol.encoded import Encoded, as_fragment
+
+#: Between a record's other fields and its data, written last: orjson writes no space, so this is found
+#: only where `body_json` put it (nested keys and string contents cannot hold it: their quotes are escaped
+#: or unspaced).
+DATA_LAST: Final = b', "data": '
+
+
+def _prefixed(at: str, ops: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`ops` with `at` put in front of every path (and ``from``)."""
+    out: list[dict[str, Any]] = []
+    for op in ops:
+        moved = {**op, "path": at + str(op["path"])}
+        if "from" in op:
+            moved["from"] = at + str(op["from"])
+        out.append(moved)
+    return out
+
+
+def body_json(body: dict[str, Any]) -> bytes:
+    """The JSON of a record body (taken apart: the caller's own dict), its data last (see "Layout"); an
+    `Encoded` data is written as the text it holds."""
+    if "data" not in body or len(body) == 1:
+        return orjson.dumps(body, default=as_fragment)
+    data = body.pop("data")
+    head = orjson.dumps(body)
+    return b"".join((head[:-1], DATA_LAST, data.raw if type(data) is Encoded else orjson.dumps(data), b"}"))
+
+
+def parsed_body(blob: bytes) -> dict[str, Any]:
+    """A record body with its data, when written last, left `Encoded`."""
+    at = blob.find(DATA_LAST)
+    record: dict[str, Any] = orjson.loads(blob if at < 0 else blob[:at] + b"}")
+    if at < 0:
+        return record
+    record["data"] = Encoded(blob[at + len(DATA_LAST):-1])
+    return record
+
+
+def with_columns(record: dict[str, Any], url: str, version: int, last_modified: str | None) -> dict[str, Any]:
+    """A parsed record with the columns kept outside its JSON put back."""
+    record["url"] = url
+    record["version"] = version
+    if last_modified is not None:
+        record["lastModified"] = last_modified
+    return record
+
+
+def replay(record: dict[str, Any], log: Iterable[tuple[str, bytes]]) -> str | None:
+    """Apply logged changes to `record` in place, in order; the first error, or None."""
+    for at, blob in log:
+        try:
+            result = apply_ops(record, _prefixed(at, orjson.loads(blob)))
+        except (ChangeError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return str(exc) or type(exc).__name__
+        if result is not record:
+            return "a change replaced the whole record"
+    return None
