@@ -68,14 +68,14 @@ from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
+from core.runtime.storage_sql import APPLICATION, MIGRATIONS, SELECT_LOG, SQL, KindSql, sql_of
 from core.runtime.stored_record import body_json, parsed_body, replay, with_columns
 
 Kind = Literal["reporter", "observer"]
 Synchronous = Literal["NORMAL", "FULL"]
 
-#: Schema version this release writes. Bump it together with a new `MIGRATIONS` entry.
+#: Schema version this release writes. Bump it together with a new `MIGRATIONS` entry (`core.runtime.storage_sql`).
 SCHEMA_VERSION = 1
-APPLICATION: Final = "syncscope"
 #: Default wait for a lock held by another connection before giving up with a `StorageError`.
 BUSY_TIMEOUT_S: Final = 3.0
 #: A change log is folded into its record after this many changes ...
@@ -112,77 +112,8 @@ class StorageStats:
     deletes: int = 0
 
 
-# schema ---------------------------------------------------------------------------------------------
-
-def _object_tables(conn: sqlite3.Connection, kind: str) -> None:
-    # hot small rows apart from the records (see the module docstring)
-    conn.execute(f"CREATE TABLE {kind}s (url TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, "
-                 "last_modified TEXT, size INTEGER NOT NULL, log_count INTEGER NOT NULL DEFAULT 0, "
-                 "log_bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID")
-    conn.execute(f"CREATE TABLE {kind}_records (url TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL)")
-
-
-def _migrate_to_1(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, "
-                 "description TEXT NOT NULL)")
-    _object_tables(conn, "reporter")
-    _object_tables(conn, "observer")
-    conn.execute("CREATE TABLE changes (kind TEXT NOT NULL, url TEXT NOT NULL, n INTEGER NOT NULL, "
-                 "at TEXT NOT NULL, ops BLOB NOT NULL, PRIMARY KEY (kind, url, n)) WITHOUT ROWID")
-    conn.execute("INSERT INTO meta (key, value) VALUES ('application', ?)", (APPLICATION,))
-
-
-Migration = Callable[[sqlite3.Connection], None]
-
-#: Schema steps by the version they produce: (description, step). Step 1 creates the schema in an
-#: empty file. A later release adds e.g. ``2: ("…", _migrate_to_2)`` and bumps `SCHEMA_VERSION`.
-MIGRATIONS: dict[int, tuple[str, Migration]] = {
-    1: ("initial schema: meta, migrations, reporters/observers (+ _records), changes", _migrate_to_1),
-}
-
-
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class _Sql:
-    """The statements of one kind's tables, built once."""
-
-    def __init__(self, kind: str) -> None:
-        head, records = f"{kind}s", f"{kind}_records"
-        self.kind = kind
-        self.put_head = (f"INSERT INTO {head} (url, version, last_modified, size, log_count, log_bytes) "
-                         "VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (url) DO UPDATE SET version = excluded.version, "
-                         "last_modified = excluded.last_modified, size = excluded.size, log_count = 0, "
-                         "log_bytes = 0")
-        self.put_record = (f"INSERT INTO {records} (url, record) VALUES (?, ?) "
-                           "ON CONFLICT (url) DO UPDATE SET record = excluded.record")
-        self.set_version = f"UPDATE {head} SET version = ? WHERE url = ?"
-        self.set_version_lm = f"UPDATE {head} SET version = ?, last_modified = ? WHERE url = ?"
-        self.log = (f"UPDATE {head} SET version = coalesce(?, version), "
-                    "last_modified = coalesce(?, last_modified), log_count = log_count + 1, "
-                    "log_bytes = log_bytes + ? WHERE url = ? RETURNING log_count, log_bytes, size")
-        self.delete_head = f"DELETE FROM {head} WHERE url = ?"
-        self.delete_record = f"DELETE FROM {records} WHERE url = ?"
-        # two scans merged in Python: faster than an SQL join (one index search per row)
-        self.select_heads = f"SELECT url, version, last_modified, log_count FROM {head}"
-        self.select_records = f"SELECT url, record FROM {records}"
-        self.select_record = f"SELECT record FROM {records} WHERE url = ?"
-        self.select_head = f"SELECT version, last_modified FROM {head} WHERE url = ?"
-        self.fold_head = f"UPDATE {head} SET size = ?, log_count = 0, log_bytes = 0 WHERE url = ?"
-        self.fold_record = f"UPDATE {records} SET record = ? WHERE url = ?"
-
-
-_SQL: Final = {kind: _Sql(kind) for kind in ("reporter", "observer")}
-_SELECT_LOG: Final = "SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n"
-
-
-def _sql_of(kind: str) -> _Sql:
-    try:
-        return _SQL[kind]
-    except KeyError:
-        raise ValueError(f"kind must be 'reporter' or 'observer', not {kind!r}") from None
 
 
 def _check_version(version: object) -> int:
@@ -377,7 +308,7 @@ class Storage:
 
     def _put(self, kind: Kind, url: str, record: Mapping[str, Any]) -> None:
         version, last_modified, blob = self._encode(kind, url, record)
-        sql = _SQL[kind]
+        sql = SQL[kind]
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(sql.put_head, (url, version, last_modified, len(blob)))
@@ -400,7 +331,7 @@ class Storage:
         """Hot path of a version-only update: one UPDATE of two columns, committed on its own (SQLite
         autocommit: one transaction); the record is not re-encoded. `last_modified` None keeps the stored
         one. ``KeyError`` if no such record."""
-        sql = _sql_of(kind)
+        sql = sql_of(kind)
         _check_version(version)
         conn = self._live()
         try:
@@ -428,7 +359,7 @@ class Storage:
         `StorageError` means the operations do not apply to the stored record (it was not stored after the
         runtime's copy last changed): write the whole record with ``put_*``, which also resets the log.
         """
-        sql = _sql_of(kind)
+        sql = sql_of(kind)
         if version is not None:
             _check_version(version)
         if at and not at.startswith("/"):
@@ -455,10 +386,10 @@ class Storage:
         self._write(f"store a change of {url}", body)
         self.stats.changes += 1
 
-    def _fold(self, conn: sqlite3.Connection, sql: _Sql, url: str) -> None:
+    def _fold(self, conn: sqlite3.Connection, sql: KindSql, url: str) -> None:
         [(blob,)] = conn.execute(sql.select_record, (url,)).fetchall()
         record = orjson.loads(blob)
-        changes = conn.execute(_SELECT_LOG, (sql.kind, url)).fetchall()
+        changes = conn.execute(SELECT_LOG, (sql.kind, url)).fetchall()
         error = replay(record, changes)
         if error is not None:
             raise StorageError(self.path, f"Storage file {self._where}: the logged changes of {sql.kind} {url} do "
@@ -471,7 +402,7 @@ class Storage:
         self.stats.folds += 1
 
     def _delete(self, kind: Kind, url: str) -> None:
-        sql = _SQL[kind]
+        sql = SQL[kind]
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(sql.delete_head, (url,))
@@ -496,7 +427,7 @@ class Storage:
                             f"({exc}). Move the file away (or restore a backup) and start again.")
 
     def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
-        sql = _SQL[kind]
+        sql = SQL[kind]
         conn = self._live()
         out: dict[str, dict[str, Any]] = {}
         # Thousands of fresh, acyclic dicts: left on, the cyclic GC rescans them again and again and
@@ -547,14 +478,14 @@ class Storage:
 
     def record(self, kind: Kind, url: str) -> dict[str, Any] | None:
         """The stored record of one object with its logged changes applied, or None if there is none."""
-        sql = _sql_of(kind)
+        sql = sql_of(kind)
         conn = self._live()
         try:
             conn.execute("BEGIN")
             try:
                 rows = conn.execute(sql.select_record, (url,)).fetchall()
                 head = conn.execute(sql.select_head, (url,)).fetchall()
-                log = conn.execute(_SELECT_LOG, (kind, url)).fetchall()
+                log = conn.execute(SELECT_LOG, (kind, url)).fetchall()
             finally:
                 conn.execute("COMMIT")
             if not rows or not head:

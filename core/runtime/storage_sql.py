@@ -1,0 +1,77 @@
+"""The SQL of a storage file (`core.runtime.storage`, "Layout"): the schema steps that make its tables,
+and the statements of one kind's tables."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Final
+
+APPLICATION: Final = "syncscope"
+
+
+def object_tables(conn: sqlite3.Connection, kind: str) -> None:
+    # hot small rows apart from the records (see `core.runtime.storage`, "Layout")
+    conn.execute(f"CREATE TABLE {kind}s (url TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, "
+                 "last_modified TEXT, size INTEGER NOT NULL, log_count INTEGER NOT NULL DEFAULT 0, "
+                 "log_bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID")
+    conn.execute(f"CREATE TABLE {kind}_records (url TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL)")
+
+
+def migrate_to_1(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, "
+                 "description TEXT NOT NULL)")
+    object_tables(conn, "reporter")
+    object_tables(conn, "observer")
+    conn.execute("CREATE TABLE changes (kind TEXT NOT NULL, url TEXT NOT NULL, n INTEGER NOT NULL, "
+                 "at TEXT NOT NULL, ops BLOB NOT NULL, PRIMARY KEY (kind, url, n)) WITHOUT ROWID")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('application', ?)", (APPLICATION,))
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+#: Schema steps by the version they produce: (description, step). Step 1 creates the schema in an
+#: empty file. A later release adds e.g. ``2: ("…", _migrate_to_2)`` and bumps `core.runtime.storage.SCHEMA_VERSION`.
+MIGRATIONS: dict[int, tuple[str, Migration]] = {
+    1: ("initial schema: meta, migrations, reporters/observers (+ _records), changes", migrate_to_1),
+}
+
+
+class KindSql:
+    """The statements of one kind's tables, built once."""
+
+    def __init__(self, kind: str) -> None:
+        head, records = f"{kind}s", f"{kind}_records"
+        self.kind = kind
+        self.put_head = (f"INSERT INTO {head} (url, version, last_modified, size, log_count, log_bytes) "
+                         "VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (url) DO UPDATE SET version = excluded.version, "
+                         "last_modified = excluded.last_modified, size = excluded.size, log_count = 0, "
+                         "log_bytes = 0")
+        self.put_record = (f"INSERT INTO {records} (url, record) VALUES (?, ?) "
+                           "ON CONFLICT (url) DO UPDATE SET record = excluded.record")
+        self.set_version = f"UPDATE {head} SET version = ? WHERE url = ?"
+        self.set_version_lm = f"UPDATE {head} SET version = ?, last_modified = ? WHERE url = ?"
+        self.log = (f"UPDATE {head} SET version = coalesce(?, version), "
+                    "last_modified = coalesce(?, last_modified), log_count = log_count + 1, "
+                    "log_bytes = log_bytes + ? WHERE url = ? RETURNING log_count, log_bytes, size")
+        self.delete_head = f"DELETE FROM {head} WHERE url = ?"
+        self.delete_record = f"DELETE FROM {records} WHERE url = ?"
+        # two scans merged in Python: faster than an SQL join (one index search per row)
+        self.select_heads = f"SELECT url, version, last_modified, log_count FROM {head}"
+        self.select_records = f"SELECT url, record FROM {records}"
+        self.select_record = f"SELECT record FROM {records} WHERE url = ?"
+        self.select_head = f"SELECT version, last_modified FROM {head} WHERE url = ?"
+        self.fold_head = f"UPDATE {head} SET size = ?, log_count = 0, log_bytes = 0 WHERE url = ?"
+        self.fold_record = f"UPDATE {records} SET record = ? WHERE url = ?"
+
+
+SQL: Final = {kind: KindSql(kind) for kind in ("reporter", "observer")}
+SELECT_LOG: Final = "SELECT at, ops FROM changes WHERE kind = ? AND url = ? ORDER BY n"
+
+
+def sql_of(kind: str) -> KindSql:
+    try:
+        return SQL[kind]
+    except KeyError:
+        raise ValueError(f"kind must be 'reporter' or 'observer', not {kind!r}") from None
