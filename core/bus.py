@@ -54,11 +54,6 @@ class Listener:
         self.owner = owner
         self.active = True
 
-    @property
-    def address(self) -> str:
-        """Its (first) address."""
-        return self.addresses[0]
-
     def remove(self) -> None:
         if self.active:
             self.active = False
@@ -74,22 +69,16 @@ class ListenerTable:
         # have one listener (a tuple of one is the smallest container)
         self.by_address: dict[str, tuple[Any, ...]] = {}
 
-    def add_all(self, listeners: Sequence[Any]) -> None:
-        """Add listeners, each with its `addresses`, `kind` and `owner` attributes."""
+    def file(self, listener: Any, addresses: Sequence[str]) -> None:
+        """File `listener` (with its `kind` and `owner`) last under each of `addresses`, traced."""
         table = self.by_address
-        for listener in listeners:
-            for address in listener.addresses:
-                entries = table.get(address)
-                table[address] = (listener,) if entries is None else (*entries, listener)
-        self.traced(listeners)
-
-    def traced(self, listeners: Sequence[Any]) -> None:
-        """Trace the addition of `listeners` (put in `by_address` by the caller)."""
+        for address in addresses:
+            entries = table.get(address)
+            table[address] = (listener,) if entries is None else (*entries, listener)
         if self.monitor.active:
-            for listener in listeners:
-                for address in listener.addresses:
-                    self.monitor.emit("listener", self.where, action="added", address=address,
-                                      listener=listener.kind, owner=listener.owner)
+            for address in addresses:
+                self.monitor.emit("listener", self.where, action="added", address=address,
+                                  listener=listener.kind, owner=listener.owner)
 
     def remove(self, listener: Any, address: str | None = None) -> None:
         """Remove `listener` from its addresses (from `address` alone: the bus's one PUB)."""
@@ -136,27 +125,22 @@ class MessageBus:
 
     def add_listener(self, address: Addresses, handler: Handler, kind: str = "L", owner: str = "") -> Listener:
         """A listener on `address` (on each of several: one listener, filed under each)."""
-        listener = Listener(self, (address,) if isinstance(address, str) else address, handler, kind,
-                            owner or self.url)
-        self._table.add_all((listener,))
+        addresses = (address,) if isinstance(address, str) else address
+        listener = Listener(self, addresses, handler, kind, owner or self.url)
+        self._table.file(listener, addresses)
         return listener
 
     def add_listeners(self, entries: Iterable[tuple[Addresses, Handler, str, str]]) -> list[Listener]:
         """`add_listener` for many (address or addresses, handler, kind, owner) at once (a resume adds
         thousands)."""
-        # made and filed in one pass (as `ListenerTable.add_all` files them)
-        # (no bound methods held in locals: for an object's few listeners they cost more than they save)
         made: list[Listener] = []
-        table, url = self._listeners, self.url
+        file, url = self._table.file, self.url
         for addresses, handler, kind, owner in entries:
             if isinstance(addresses, str):
                 addresses = (addresses,)
             listener = Listener(self, addresses, handler, kind, owner or url)
             made.append(listener)
-            for address in addresses:
-                held = table.get(address)
-                table[address] = (listener,) if held is None else (*held, listener)
-        self._table.traced(made)
+            file(listener, addresses)
         return made
 
     def _remove(self, listener: Listener) -> None:
@@ -367,14 +351,7 @@ class MessageBus:
     def publish(self, addresses: Sequence[str]) -> None:
         """`PUB(address)` for each address: a locally originated message for it also goes to the MN.
         Once per address (its users are counted by the caller, `core.runtime.routing`)."""
-        table, pub = self._listeners, self._pub
-        for address in addresses:
-            held = table.get(address)
-            table[address] = (pub,) if held is None else (*held, pub)
-        if self.monitor.active:
-            for address in addresses:
-                self.monitor.emit("listener", self.url, action="added", address=address, listener="PUB",
-                                  owner=self.url)
+        self._table.file(self._pub, addresses)
 
     def unpublish(self, address: str) -> None:
         """End `PUB(address)`."""

@@ -7,7 +7,7 @@ immutable, so the Sync Manager and the Syncher may share one; each decodes its o
 
 Only the values a resume hands over inside one runtime may hold one (a record's `data`, the `data`
 of a resume answer's values): whatever writes them out (storage, a monitor view of the message)
-encodes them with `dumps` or `orjson.dumps(…, default=as_fragment)`, which copies the text as it is.
+encodes them with `orjson.dumps(…, default=as_fragment)`, which copies the text as it is.
 """
 
 from __future__ import annotations
@@ -42,8 +42,3 @@ def as_fragment(value: Any) -> Any:
     if type(value) is Encoded:
         return orjson.Fragment(value.raw)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
-
-
-def dumps(value: Any, option: int | None = None) -> bytes:
-    """`orjson.dumps` that also writes `Encoded` values."""
-    return orjson.dumps(value, default=as_fragment, option=option)

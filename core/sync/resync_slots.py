@@ -33,8 +33,7 @@ class Slot:
 
 class ResyncSlots:
     def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.free = self.limit
+        self.free = max(1, limit)
         self._waiting: deque[Start] = deque()
 
     def __len__(self) -> int:

@@ -58,11 +58,7 @@ class Sandbox:
         if not filed:
             return []
         listener = SandboxListener(self, filed, handler)
-        table = self._listeners   # filed in one pass (as `ListenerTable.add_all` files it)
-        for address in filed:
-            held = table.get(address)
-            table[address] = (listener,) if held is None else (*held, listener)
-        self._table.traced((listener,))
+        self._table.file(listener, filed)
         return [listener]
 
     def _remove(self, listener: SandboxListener) -> None:
