@@ -42,9 +42,8 @@ def parsed_body(blob: bytes) -> dict[str, Any]:
     """A record body with its data, when written last, left `Encoded`."""
     at = blob.find(DATA_LAST)
     record: dict[str, Any] = orjson.loads(blob if at < 0 else blob[:at] + b"}")
-    if at < 0:
-        return record
-    record["data"] = Encoded(blob[at + len(DATA_LAST):-1])
+    if at >= 0:
+        record["data"] = Encoded(blob[at + len(DATA_LAST):-1])
     return record
 
 

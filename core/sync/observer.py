@@ -54,9 +54,8 @@ class DataObjectObserver(DataObject):
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
                  listeners: list[SandboxListener], copy: bool = True) -> None:
         metadata, data, version, children = split_value(value, copy)
-        self._data: dict[str, Any] | Encoded = data
         super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
-        self._data = data
+        self._data: dict[str, Any] | Encoded = data   # (the base set `data` to {} through the property)
         self.tracker = VersionTracker(version)
         self.changes_url = addr.changes(url)
         self.status = "live"
