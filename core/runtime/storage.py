@@ -68,6 +68,8 @@ from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
+from core.runtime.storage_errors import StorageError as StorageError  # (re-exported: the error of this API)
+from core.runtime.storage_errors import sqlite_failure
 from core.runtime.storage_sql import APPLICATION, MIGRATIONS, SELECT_LOG, SQL, KindSql, sql_of
 from core.runtime.stored_record import body_json, parsed_body, replay, with_columns
 
@@ -87,14 +89,6 @@ _COLUMN_KEYS: Final = frozenset({"url", "version"})
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 T = TypeVar("T")
-
-
-class StorageError(Exception):
-    """The storage file cannot be used; the message names the file and what to do about it."""
-
-    def __init__(self, path: Path, message: str) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 @dataclass(slots=True)
@@ -233,26 +227,7 @@ class Storage:
     # errors and transactions -----------------------------------------------------------------------
 
     def _error(self, exc: sqlite3.Error, doing: str) -> StorageError:
-        code = getattr(exc, "sqlite_errorcode", None)
-        primary = code & 0xFF if isinstance(code, int) else None
-        where = self._where
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            text = (f"Storage file {where} is locked by another process (waited {self.busy_timeout:g} s to {doing}). "
-                    "Stop the other SyncScope runtime or tool using this file, or give this runtime its own "
-                    "storage path.")
-        elif primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-            text = (f"Storage file {where} is corrupt or not an SQLite database ({exc}). It was left untouched: "
-                    "move it away (or restore a backup) and start again to begin with an empty storage.")
-        elif primary == sqlite3.SQLITE_FULL:
-            text = f"Storage file {where}: the disk is full ({doing}). Free some space and retry."
-        elif primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN,
-                         sqlite3.SQLITE_AUTH):
-            text = (f"Storage file {where} cannot be opened for writing ({exc}). Check that the file and its "
-                    "directory exist and are writable by this user, or give the runtime another storage path.")
-        else:
-            text = (f"Storage file {where}: SQLite failed to {doing} ({exc}). Check the disk and the file; if it "
-                    "persists, move the file away and start again.")
-        return StorageError(self.path, text)
+        return sqlite_failure(self.path, exc, doing, self.busy_timeout)
 
     def _live(self) -> sqlite3.Connection:
         if self._closed:
