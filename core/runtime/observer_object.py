@@ -58,7 +58,8 @@ class ObserverObject:
     channels: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.channels = tuple(addr.children(self.url, n) for n in self.childrens)
+        # `O/children/` + each name, joined in C (a resume builds tens of thousands)
+        self.channels = tuple(map((self.url + addr.CHILDREN).__add__, self.childrens))
 
     @property
     def version(self) -> int:
@@ -66,7 +67,7 @@ class ObserverObject:
 
     def node_addresses(self) -> list[str]:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
-        return [addr.changes(self.url), *self.channels]
+        return [self.url + addr.CHANGES, *self.channels]
 
     def loaded(self) -> None:
         """Bring the stored data and children into memory if a resume left them in storage."""

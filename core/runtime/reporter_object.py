@@ -49,7 +49,8 @@ class ReporterObject:
     channels: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.channels = tuple(addr.children(self.url, n) for n in self.childrens)
+        # `O/children/` + each name, joined in C (a resume builds tens of thousands)
+        self.channels = tuple(map((self.url + addr.CHILDREN).__add__, self.childrens))
 
     def document(self) -> dict[str, Any] | None:
         """The stored data, decoded if it was still the stored text."""
@@ -64,7 +65,7 @@ class ReporterObject:
 
     def node_addresses(self) -> list[str]:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
-        return [self.url, addr.subscription(self.url), *self.channels]
+        return [self.url, self.url + addr.SUBSCRIPTION, *self.channels]
 
     def record(self) -> dict[str, Any]:
         """The stored reporter record of PROTOCOL §3.0.6."""

@@ -110,6 +110,7 @@ class Resumer(SmPart):
         b = msg.get("body", {})
         records = select(self.runtime.stored("reporter", encoded_data=True), b, hyperty, True)
         values, announce, rebuilt = [], [], []
+        unwired: list[ReporterObject] = []   # rebuilt, their listeners filed together (`_attach_reporters`)
         for record in records:
             url = str(record["url"])
             live = self.sm.reporters.get(url)
@@ -122,11 +123,17 @@ class Resumer(SmPart):
                 continue
             token = record.get("delegationToken")
             standby = isinstance(token, str) and bool(token)
-            if standby and await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
-                self.runtime.forget_reporter(url)         # the commit never happened: not ours
-                continue
+            if standby:
+                self.sm._attach_reporters(unwired)        # as each would be before the query's wait
+                unwired = []
+                if await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
+                    self.runtime.forget_reporter(url)     # the commit never happened: not ours
+                    continue
             was, rethink = record.get("reporter"), _rethink_of(record)
-            rebuilt.append((was, rethink, self._rebuild_reporter(record, hyperty), standby))
+            ro = self._rebuild_reporter(record, hyperty)
+            unwired.append(ro)
+            rebuilt.append((was, rethink, ro, standby))
+        self.sm._attach_reporters(unwired)
         routed = [(ro, ro.node_addresses()) for _w, _r, ro, _s in rebuilt if ro.routed]
         reply = await self.runtime.routing.subscribe([a for _ro, held in routed for a in held],
                                                      retries=self.sm.timers.mn_retries)
@@ -181,7 +188,7 @@ class Resumer(SmPart):
             for domain, values in by_domain.items() for i in range(0, len(values), 1000)))
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
-        """The ReporterObject of `record` (which becomes its metadata) with its listeners and PUBs."""
+        """The ReporterObject of `record` (which becomes its metadata); its listeners and PUBs come after."""
         rethink = set(record.get("rethinkSubscribers", []))
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
@@ -196,7 +203,6 @@ class Resumer(SmPart):
         ro.routed = record.get("domain_routing") is not False
         ro.registered = record.get("domain_registration") is not False
         as_metadata(record).update(reporter=hyperty, runtime=self.runtime.url, status="live")  # re-registered live
-        self.sm._attach_reporter(ro)
         return ro
 
     async def observers(self, msg: Message) -> None:
@@ -216,6 +222,7 @@ class Resumer(SmPart):
                 oo = self._rebuild_observer(record)
                 fresh.append(oo)
             chosen.append((state, oo))
+        self.sm._attach_observers([oo for oo in fresh if not oo.deleted])
         deleted = {oo.url for oo in fresh if oo.deleted}   # known gone: listed for the resync to find out
         held = {oo.url: oo.node_addresses() for oo in fresh if not oo.deleted}
         reply = await self.runtime.routing.subscribe([a for addresses in held.values() for a in addresses])
@@ -233,6 +240,12 @@ class Resumer(SmPart):
             if oo.url in held and oo.url not in gone and oo.url not in deleted:
                 oo.mns = held[oo.url]
         deliver = self.runtime.deliverer(hyperty)
+        # the FWDs of the subscriptions the records hold, filed in one call (an identity resume's are
+        # filed one by one below, each before its reporter is asked)
+        plain = [oo for (_state, subscribed), oo in chosen
+                 if hyperty in subscribed and not oo.deleted and oo.url not in gone]
+        forwards = iter(self.bus.add_listeners([(tuple(held.get(oo.url) or oo.node_addresses()), deliver, "FWD",
+                                                 hyperty) for oo in plain]))   # in the order of `plain`
         for ((version, data, children), subscribed), oo in chosen:
             if oo.url in gone:
                 continue
@@ -246,8 +259,8 @@ class Resumer(SmPart):
             sub = Subscription(hyperty, SubscriptionState.LIVE)
             oo.subscriptions[hyperty] = sub
             oo.dormant.discard(hyperty)
-            addresses = held.get(url) or oo.node_addresses()
-            sub.forwards = self.bus.add_listeners([(tuple(addresses), deliver, "FWD", hyperty)])
+            sub.forwards = [next(forwards)] if hyperty in subscribed else self.bus.add_listeners(
+                [(tuple(held.get(url) or oo.node_addresses()), deliver, "FWD", hyperty)])
             if hyperty not in subscribed:                             # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
                 if code_of(answer) != 200:
@@ -283,8 +296,8 @@ class Resumer(SmPart):
         return "gone"
 
     def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject:
-        """The ObserverObject of a record (which becomes its metadata) with its listeners and PUBs (its
-        MNS comes after)."""
+        """The ObserverObject of a record (which becomes its metadata), known to the SM; its listeners,
+        PUBs and MNS come after."""
         url = str(record["url"])
         childrens = tuple(record.get("childrens", []))
         store = bool(record.get("store"))
@@ -297,8 +310,7 @@ class Resumer(SmPart):
             oo.load = lambda: self.runtime.stored_record("observer", url)
         oo.dormant = dormant
         oo.deleted = bool(record.get("deleted"))
-        if oo.deleted:
-            self.sm.observers[url] = oo   # a tombstone for the hyperties still to be told (no listeners)
-        else:
-            self.sm._attach_observer(oo)
+        # a tombstone (deleted) is known to the SM for the hyperties still to be told, with no listeners;
+        # the others are attached together after
+        self.sm.observers[url] = oo
         return oo

@@ -172,9 +172,32 @@ class SyncManager(UpdateTracking):
 
     def _attach_reporter(self, ro: ReporterObject) -> None:
         """Listeners of PROTOCOL §3.1 step 4."""
-        o, sm, owner = ro.url, self.url, ro.owner
-        self.reporters[o] = ro
-        subscription, changes = addr.subscription(o), addr.changes(o)
+        self._attach_reporters([ro])
+
+    def _attach_reporters(self, objects: list[ReporterObject]) -> None:
+        """`_attach_reporter` of each, their listeners filed and their PUBs counted in one call each (a
+        resume attaches thousands)."""
+        sm, reporters = self.url, self.reporters
+        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
+        pubs: list[str] = []
+        for ro in objects:
+            o, owner, channels = ro.url, ro.owner, ro.channels
+            reporters[o] = ro
+            changes = o + addr.CHANGES
+            # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
+            # listeners added one at a time would)
+            entries.append(((o + addr.SUBSCRIPTION, changes, *channels), self._reporter_handler(ro), "L", sm))
+            entries.append(((o, *channels), self.runtime.deliverer(owner), "FWD", owner))
+            ro.pubs = [changes, *channels]
+            pubs.extend(ro.pubs)
+        made = self.bus.add_listeners(entries)
+        for i, ro in enumerate(objects):
+            ro.listeners = made[2 * i:2 * i + 2]
+        self.runtime.routing.acquire_pubs(pubs)
+
+    def _reporter_handler(self, ro: ReporterObject) -> Callable[[Message], None]:
+        """The SM's L of a reported object: its changes, its subscription channel, its children."""
+        subscription, changes = ro.url + addr.SUBSCRIPTION, ro.url + addr.CHANGES
 
         def on_message(m: Message) -> None:
             to = m["to"]
@@ -185,28 +208,32 @@ class SyncManager(UpdateTracking):
             else:
                 self._store_child(ro, m)
 
-        # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
-        # listeners added one at a time would)
-        ro.listeners = self.bus.add_listeners([((subscription, changes, *ro.channels), on_message, "L", sm),
-                                               ((o, *ro.channels), self.runtime.deliverer(owner), "FWD", owner)])
-        ro.pubs = [changes, *ro.channels]
-        self.runtime.routing.acquire_pubs(ro.pubs)
+        return on_message
 
     def _attach_observer(self, oo: ObserverObject) -> None:
         """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
-        sm = self.url
-        self.observers[oo.url] = oo
+        self._attach_observers([oo])
 
-        def store(m: Message) -> None:
-            self._store_child(oo, m)
-
-        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = [
-            (addr.changes(oo.url), partial(self._track_observer, oo), "L", sm)]
-        if oo.channels:
-            entries.append((oo.channels, store, "L", sm))
-        oo.listeners = self.bus.add_listeners(entries)
-        oo.pubs.extend(oo.channels)
-        self.runtime.routing.acquire_pubs(list(oo.channels))
+    def _attach_observers(self, objects: list[ObserverObject]) -> None:
+        """`_attach_observer` of each, their listeners filed and their PUBs counted in one call each."""
+        sm, observers = self.url, self.observers
+        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
+        counts: list[int] = []
+        pubs: list[str] = []
+        for oo in objects:
+            observers[oo.url] = oo
+            entries.append((oo.url + addr.CHANGES, partial(self._track_observer, oo), "L", sm))
+            if oo.channels:
+                entries.append((oo.channels, partial(self._store_child, oo), "L", sm))
+                oo.pubs.extend(oo.channels)
+                pubs.extend(oo.channels)
+            counts.append(len(entries))
+        made = self.bus.add_listeners(entries)
+        start = 0
+        for oo, end in zip(objects, counts, strict=True):
+            oo.listeners = made[start:end]
+            start = end
+        self.runtime.routing.acquire_pubs(pubs)
 
     def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
         """Remove an object's core-bus listeners and release its PUBs (through the counters)."""
