@@ -31,6 +31,9 @@ def matches(path_filter: str, field: str) -> bool:
 
 
 class DataObject:
+    #: the document: each kind keeps its own behind a property (set by its `__init__`, not here)
+    data: dict[str, Any]
+
     def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any], version: int,
                  childrens: list[str]) -> None:
         self.syncher = syncher
@@ -40,7 +43,6 @@ class DataObject:
         self.version = version
         self.childrens = list(childrens)
         self.children: dict[str, DataObjectChild] = {}
-        self.data: dict[str, Any] = {}
         self.closed = False
         self._change_handlers: list[tuple[str, ChangeHandler]] = []
         self._child_handlers: list[Callable[[Any], Any]] = []

@@ -40,7 +40,7 @@ class DataObjectReporter(DataObject):
         self._on_subscription: Callable[[SubscriptionEvent], Any] | None = None
         self._on_read: Callable[[ReadEvent], Any] | None = None
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
-        self.data = data
+        self._raw = data   # the attribute, not the `data` setter: `_tracked` is None already
         self._listeners: list[SandboxListener] = []
         self._tail: Tail | None = None   # made on the first send (a resume of thousands sends nothing)
 
@@ -70,10 +70,10 @@ class DataObjectReporter(DataObject):
 
     def _attach(self) -> None:
         """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A)."""
-        sandbox = self.syncher.sandbox
-        self._listeners = [sandbox.add(self.url, self._on_object_msg),
-                           *sandbox.add_all([addr.children(self.url, name) for name in self.childrens],
-                                            self._on_children_msg)]
+        url = self.url
+        self._listeners = self.syncher.sandbox.add_object(url, self._on_object_msg,
+                                                          [addr.children(url, name) for name in self.childrens],
+                                                          self._on_children_msg)
 
     def _release(self) -> None:
         if self._tail is not None:

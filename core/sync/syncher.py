@@ -112,21 +112,30 @@ class Syncher(SyncherChildren, DelegationCandidate):
                                          timeout=self.runtime.timers.long)
         resumed = []
         announce = {u for u in answer.get("announce", []) if isinstance(u, str)}
+        reporters, monitor = self.reporters, self.runtime.monitor
         for item in answer.get("value", []):
             metadata, data, version, children = split_value(item, copy=False)
             subscribers = metadata.pop("subscriptions", [])
             rethink = metadata.pop("rethinkSubscribers", [])
             stored = metadata.pop("store", False) is True
             url = str(metadata.get("url", ""))
+            # its `childrens` list is copied by the object (once)
             reporter = DataObjectReporter(self, url, str(metadata.get("schema", "")), metadata, data, version,
-                                          list(metadata.get("childrens", [])))
-            reporter.subscriptions = {h: {"status": "live"} for h in subscribers if isinstance(h, str)}
-            reporter.rethink = {h for h in rethink if h in reporter.subscriptions}
-            self._load_children(reporter, children)
-            old = self.reporters.get(url)
+                                          metadata.get("childrens", []))
+            # a fresh object's are empty already: no comprehension (a frame each) for none
+            if subscribers:
+                reporter.subscriptions = {h: {"status": "live"} for h in subscribers if isinstance(h, str)}
+                if rethink:
+                    reporter.rethink = {h for h in rethink if h in reporter.subscriptions}
+            if children:
+                self._load_children(reporter, children)
+            old = reporters.get(url)
             if old is not None:
                 old._close()
-            self._adopt(reporter)
+            if monitor.active:
+                self._adopt(reporter)
+            else:   # what `_adopt` does while nobody listens
+                reporters[url] = reporter
             if stored:
                 self._stored.add(url)
             reporter._attach()
