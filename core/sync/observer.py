@@ -54,7 +54,7 @@ class DataObjectObserver(DataObject):
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
                  listeners: list[SandboxListener], copy: bool = True) -> None:
         metadata, data, version, children = split_value(value, copy)
-        super().__init__(syncher, url, schema, metadata, version, list(metadata.get("childrens", [])))
+        super().__init__(syncher, url, schema, metadata, version, metadata.get("childrens", []))   # copied there
         self._data: dict[str, Any] | Encoded = data   # (the base set `data` to {} through the property)
         self.tracker = VersionTracker(version)
         self.changes_url = addr.changes(url)
@@ -65,7 +65,8 @@ class DataObjectObserver(DataObject):
         self._resync_queued = False                       # waiting for a resync slot (no task yet)
         self._turn: asyncio.Future[None] | None = None    # what `resync()` waits on meanwhile
         self.resyncs = 0
-        self.syncher._load_children(self, children)
+        if children:   # a fresh object's are empty already
+            syncher._load_children(self, children)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -149,75 +149,68 @@ class Syncher(SyncherChildren, DelegationCandidate):
     def _observed_listeners(self, url: str, names: Any, inbox: Callable[[Message], None]) -> list[SandboxListener]:
         """SB(O/changes) and SB(O/children/n) of an observed object, as its 100 answer names them."""
         channels = [addr.children(url, str(n)) for n in names] if isinstance(names, list) else []
-        # SB(O/changes) apart: once the replica exists it is pointed at it directly (`_direct`)
-        return [self.sandbox.add(addr.changes(url), inbox), *self.sandbox.add_all(channels, inbox)]
+        # SB(O/changes) apart, first: once the replica exists it is pointed at it directly (`_direct`)
+        return self.sandbox.add_object(addr.changes(url), inbox, channels, inbox)
 
     async def resume_observers(self, *, schema: str | None = None, resource: str | None = None,
                                value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectObserver]:
         """Observers rebuilt from the stored records, each then resynced by a read (PROTOCOL §3.8)."""
         body = self._criteria(schema, resource, value, identity)
-        inboxes: dict[str, tuple[list[SandboxListener], list[Message], list[DataObjectObserver]]] = {}
+        inboxes: dict[str, _Inbox] = {}
 
         def provisional(answer: Message) -> None:
             ab = answer.get("body", {})
             url = ab.get("resource")
             if code_of(answer) != 100 or not isinstance(url, str) or url in inboxes or url in self.observers:
                 return
-            inboxes[url] = self._inbox(url, ab.get("childrenResources", []))
+            inboxes[url] = _Inbox(self, url, ab.get("childrenResources", []))
 
         try:
             answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
                                              timeout=self.runtime.timers.long, on_provisional=provisional)
         except BaseException:
-            for listeners, _q, _t in inboxes.values():
-                for listener in listeners:
+            for inbox in inboxes.values():
+                for listener in inbox.listeners:
                     listener.remove()
             raise
         listed, rebuilt = [], []
+        observers, monitor = self.observers, self.runtime.monitor
         for item in answer.get("value", []):
             if not isinstance(item, dict):
                 continue
             url = str(item.get("url", ""))
             if item.get("store", False) is True:
                 self._stored.add(url)
-            existing = self.observers.get(url)
+            existing = observers.get(url)
             if existing is not None and not existing.closed:
                 listed.append(existing)          # already live here: listed as it is, like a live reporter
                 continue
             # the SM lists a subscription it already held live (no 100 for it): wire the replica now
-            wiring = inboxes.pop(url) if url in inboxes else self._inbox(url, item.get("childrens", []))
-            listeners, queued, target = wiring
+            inbox = inboxes.pop(url) if url in inboxes else _Inbox(self, url, item.get("childrens", []))
+            listeners = inbox.listeners
             # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False)
             observer.metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
-            self._adopt(observer)
-            target.append(observer)
-            for msg in queued:
-                self._dispatch_observed(observer, msg)
-            self._direct(observer, listeners)
+            if monitor.active:
+                self._adopt(observer)
+            else:   # what `_adopt` does while nobody listens
+                observers[url] = observer
+            inbox.observer = observer
+            if inbox.queued is not None:
+                for msg in inbox.queued:
+                    self._dispatch_observed(observer, msg)
+            # `_direct`: the inbox filed SB(O/changes) first
+            listeners[0].handler = observer._on_changes
             listed.append(observer)
             rebuilt.append(observer)
-        for listeners, _q, _t in inboxes.values():   # announced by a 100 but not listed: nothing to feed
-            for listener in listeners:
+        for inbox in inboxes.values():   # announced by a 100 but not listed: nothing to feed
+            for listener in inbox.listeners:
                 listener.remove()
         if self._on_observers_resume is not None:
             self._on_observers_resume(listed)
         for observer in rebuilt:
             observer.resync_soon()
         return listed
-
-    def _inbox(self, url: str, names: Any) -> tuple[list[SandboxListener], list[Message], list[DataObjectObserver]]:
-        """SB listeners of an observed object that queue what arrives until its replica exists."""
-        queued: list[Message] = []
-        target: list[DataObjectObserver] = []
-
-        def inbox(msg: Message) -> None:
-            if target:
-                self._dispatch_observed(target[0], msg)
-            else:
-                queued.append(msg)
-
-        return self._observed_listeners(url, names, inbox), queued, target
 
     # create (PROTOCOL §3.1) ----------------------------------------------------------------------------
 
@@ -456,3 +449,25 @@ class Syncher(SyncherChildren, DelegationCandidate):
         """PROTOCOL §5 rule 5: a stored observer's record is replaced after a resync."""
         await self.sandbox.request({"type": "update", "from": self.url, "to": self.sm_url,
                                     "body": {"resource": observer.url, "value": value}})
+
+
+class _Inbox:
+    """The SB listeners of an object a resume observes, queueing what arrives until its replica exists
+    (one object, not a closure and two lists per object)."""
+
+    __slots__ = ("listeners", "observer", "queued", "syncher")
+
+    def __init__(self, syncher: Syncher, url: str, names: Any) -> None:
+        self.syncher = syncher
+        self.observer: DataObjectObserver | None = None
+        self.queued: list[Message] | None = None   # made by the first message that waits
+        self.listeners = syncher._observed_listeners(url, names, self.take)
+
+    def take(self, msg: Message) -> None:
+        observer = self.observer
+        if observer is not None:
+            self.syncher._dispatch_observed(observer, msg)
+        elif self.queued is None:
+            self.queued = [msg]
+        else:
+            self.queued.append(msg)
