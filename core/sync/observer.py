@@ -35,7 +35,8 @@ def split_value(value: dict[str, Any], copy: bool = True
     metadata = dict(value)  # a copy and three pops: several times faster than a filtering comprehension
     data = metadata.pop("data", {})
     version = metadata.pop("version", 0)
-    children = flat_children(metadata.pop("childrenObjects", {}))   # either form (INTEROP §5)
+    children = metadata.pop("childrenObjects", None)
+    children = flat_children(children) if children else {}   # either form (INTEROP §5); most have none
     if type(data) is Encoded:
         if copy:
             data = data.decode()
