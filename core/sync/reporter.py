@@ -71,8 +71,9 @@ class DataObjectReporter(DataObject):
     def _attach(self) -> None:
         """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A)."""
         url = self.url
+        prefix = url + addr.CHILDREN   # `addr.children(url, name)` of each name, without a call each
         self._listeners = self.syncher.sandbox.add_object(url, self._on_object_msg,
-                                                          [addr.children(url, name) for name in self.childrens],
+                                                          [prefix + name for name in self.childrens],
                                                           self._on_children_msg)
 
     def _release(self) -> None:

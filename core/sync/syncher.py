@@ -148,7 +148,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
 
     def _observed_listeners(self, url: str, names: Any, inbox: Callable[[Message], None]) -> list[SandboxListener]:
         """SB(O/changes) and SB(O/children/n) of an observed object, as its 100 answer names them."""
-        channels = [addr.children(url, str(n)) for n in names] if isinstance(names, list) else []
+        prefix = url + addr.CHILDREN   # `addr.children(url, n)` of each name, without a call each
+        channels = [prefix + str(n) for n in names] if isinstance(names, list) else []
         # SB(O/changes) apart, first: once the replica exists it is pointed at it directly (`_direct`)
         return self.sandbox.add_object(addr.changes(url), inbox, channels, inbox)
 
