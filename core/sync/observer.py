@@ -55,7 +55,9 @@ class DataObjectObserver(DataObject):
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
                  listeners: list[SandboxListener], copy: bool = True) -> None:
         metadata, data, version, children = split_value(value, copy)
-        super().__init__(syncher, url, schema, metadata, version, metadata.get("childrens", []))   # copied there
+        # the base by name, not `super()` (no proxy object per object: a resume makes thousands); it
+        # copies `childrens`
+        DataObject.__init__(self, syncher, url, schema, metadata, version, metadata.get("childrens", []))
         self._data: dict[str, Any] | Encoded = data   # (the base set `data` to {} through the property)
         self.tracker = VersionTracker(version)
         self.changes_url = addr.changes(url)

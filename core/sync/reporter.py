@@ -27,9 +27,9 @@ class DataObjectReporter(DataObject):
 
     def __init__(self, syncher: Syncher, url: str, schema: str, metadata: dict[str, Any],
                  data: dict[str, Any] | Encoded, version: int, childrens: list[str]) -> None:
-        self._raw: dict[str, Any] | Encoded = {}
         self._tracked: dict[str, Any] | None = None
-        super().__init__(syncher, url, schema, metadata, version, childrens)
+        # the base by name, not `super()` (no proxy object per object: a resume makes thousands)
+        DataObject.__init__(self, syncher, url, schema, metadata, version, childrens)
         self.status = "live"
         self.subscriptions: dict[str, dict[str, Any]] = {}
         #: subscribers in reTHINK runtimes: while there is one, updates take forms reTHINK applies (INTEROP §4)
@@ -40,7 +40,7 @@ class DataObjectReporter(DataObject):
         self._on_subscription: Callable[[SubscriptionEvent], Any] | None = None
         self._on_read: Callable[[ReadEvent], Any] | None = None
         self._on_execute: Callable[[ExecuteEvent], Any] | None = None
-        self._raw = data   # the attribute, not the `data` setter: `_tracked` is None already
+        self._raw: dict[str, Any] | Encoded = data   # the attribute, not the setter: `_tracked` is None already
         self._listeners: list[SandboxListener] = []
         self._tail: Tail | None = None   # made on the first send (a resume of thousands sends nothing)
 
