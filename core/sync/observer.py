@@ -58,7 +58,7 @@ class DataObjectObserver(DataObject):
         # the base by name, not `super()` (no proxy object per object: a resume makes thousands); it
         # copies `childrens`
         DataObject.__init__(self, syncher, url, schema, metadata, version, metadata.get("childrens", []))
-        self._data: dict[str, Any] | Encoded = data   # (the base set `data` to {} through the property)
+        self._data: dict[str, Any] | Encoded = data   # behind the `data` property
         self.tracker = VersionTracker(version)
         self.changes_url = addr.changes(url)
         self.status = "live"
