@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from core.node.limits import Limits, deeper_than, scheme_error, too_long
+from core.node.limits import Limits, deeper_than, frame_deeper_than, scheme_error, too_long
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.node.state import NodeState
@@ -56,6 +56,28 @@ def test_helpers_count_bytes_and_levels() -> None:
     assert scheme_error("Runtime", 64) == "reserved scheme 'runtime'" and scheme_error(5, 64) == "missing scheme"
     with pytest.raises(ValueError, match="max_depth must be between 1 and 240"):
         Limits(max_depth=300)
+
+
+def test_depth_of_frames_and_of_container_subclasses() -> None:
+    for nest in (3, 4, 5):
+        text = "[" * nest + "]" * nest
+        for frame in (text, text.encode()):
+            assert frame_deeper_than(frame, orjson.loads(text), 4) is (nest > 4)
+    brackets = '{"a": "' + "{[" * 10 + '", "b": [1, [2]]}'            # brackets inside strings count too
+    for frame in (brackets, brackets.encode()):
+        assert not frame_deeper_than(frame, orjson.loads(brackets), 3)
+        assert frame_deeper_than(frame, orjson.loads(brackets), 2)
+    assert not frame_deeper_than('"[[[[[["', "[[[[[[", 2)               # a string is no container
+    assert not frame_deeper_than(b"{}", {}, 1) and not frame_deeper_than(b"5", 5, 1)
+
+    class Mapping(dict[str, Any]):
+        pass
+
+    class Items(list[Any]):
+        pass
+
+    assert deeper_than({"a": Mapping(b=Items([[]]))}, 3) and not deeper_than({"a": Mapping(b=Items([[]]))}, 4)
+    assert not deeper_than(Mapping(a="[[[["), 1) and deeper_than(Items([Mapping()]), 1)
 
 
 def test_depth_address_and_token_bounds_answer_400_and_keep_the_session() -> None:
