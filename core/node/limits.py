@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 #: Levels orjson writes (it reads 1,024): an envelope deeper than this could be read but never
 #: forwarded, answered or traced. Answers and monitor events wrap a message in up to 3 more levels.
 CODEC_DEPTH = 254
@@ -120,9 +122,21 @@ def deeper_than(value: Any, limit: int) -> bool:
 
 
 def frame_deeper_than(frame: bytes | str, value: Any, limit: int) -> bool:
-    """`deeper_than` for a parsed frame: a frame with at most `limit` opening brackets (brackets inside
-    strings included) cannot nest deeper, so most frames are never walked."""
-    return _brackets_over(frame, limit) and deeper_than(value, limit)
+    """`deeper_than` of `value`, which orjson parsed from `frame`: a frame with at most `limit` opening
+    brackets (brackets inside strings included) cannot nest deeper, so most frames are never walked."""
+    if not _brackets_over(frame, limit):
+        return False
+    # orjson writes no value deeper than CODEC_DEPTH (and all it parsed but that): wrapped in
+    # CODEC_DEPTH - limit more levels, the value is written, in C and ~10 times faster than the walk
+    # (a bulk registration's thousand entries), exactly when it is no deeper than `limit`
+    wrapped = value
+    for _ in range(CODEC_DEPTH - limit):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return deeper_than(value, limit)
+    return False
 
 
 def _brackets_over(frame: bytes | str, limit: int) -> bool:

@@ -68,6 +68,12 @@ def test_depth_of_frames_and_of_container_subclasses() -> None:
         assert not frame_deeper_than(frame, orjson.loads(brackets), 3)
         assert frame_deeper_than(frame, orjson.loads(brackets), 2)
     assert not frame_deeper_than('"[[[[[["', "[[[[[[", 2)               # a string is no container
+    for limit in (1, 2, 10, 200, 240):                                     # past the brackets: orjson tells
+        for nest in range(max(1, limit - 1), limit + 3):
+            for inner in ("", "1", "{}", '{"k": []}'):
+                text = "[" * nest + inner + "]" * nest
+                value = orjson.loads(text)
+                assert frame_deeper_than(text.encode() + b" {}" * limit, value, limit) is deeper_than(value, limit)
     assert not frame_deeper_than(b"{}", {}, 1) and not frame_deeper_than(b"5", 5, 1)
 
     class Mapping(dict[str, Any]):
