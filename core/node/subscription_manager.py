@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from core.node.session import Session
 from core.protocol.address import CHILDREN, children_prefix
@@ -116,7 +116,7 @@ class SubscriptionManager:
                 removed.append(address)
         return removed
 
-    def refusal(self, session: Session, new: list[str]) -> tuple[int, str] | None:
+    def refusal(self, session: Session, new: Collection[str]) -> tuple[int, str] | None:
         """TRANSPORT §5: why `session` may not add the subscriptions `new` (not yet held): 429 past the
         count or the byte budget, 413 when they alone weigh more than the whole budget."""
         if len(session.subscriptions) + len(new) > self.max_per_session:

@@ -42,41 +42,59 @@ class SubscriptionRequests:
             self._answer(s, msg, 400, problem)
             return
         if msg["type"] == "subscribe":
-            rethink = is_rethink(s.runtime)
+            runtime = s.runtime
+            rethink = is_rethink(runtime)
             claims: list[str] = []      # INTEROP §2: a reTHINK runtime's locally minted addresses
             owners: dict[str, str] = {}   # ObjectURL → its owner, '' when not one of this domain's objects
-            obj = ""
+            # `<scheme>://<this domain>/` of the last of this domain's ObjectURLs parsed: an address that
+            # starts with it is `head + guid[/…]`, whose object is `head + guid` without the full parse
+            head = ""
+            obj = objslash = ""
+            theirs, guarded = False, ("", "")
             for address in resources:
                 # an object's addresses come together: O itself or O/… is O's again, without a parse
-                if not (obj and address.startswith(obj) and (len(address) == len(obj) or address[len(obj)] == "/")):
-                    obj = addr.object_of(address)
-                if not obj:
-                    continue
-                owner = owners.get(obj)
-                if owner is None:
-                    owner = ""
-                    if addr.authority(obj) == self.domain and (addr.is_object_url(obj)
-                                                               or (rethink and addr.is_hyperty(obj))):
-                        owner = self.allocator.owner.get(obj, "")
-                        if not owner and rethink and address in (obj, addr.subscription(obj)):
-                            if s.visiting:
-                                self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
+                if not obj or (address != obj and not address.startswith(objslash)):
+                    known = bool(head) and address.startswith(head)
+                    if known:
+                        end = address.find("/", len(head))
+                        obj = address if end < 0 else address[:end]
+                        if len(obj) == len(head):
+                            obj = ""
+                    else:
+                        obj = addr.object_of(address)
+                    if not obj:
+                        continue
+                    objslash = obj + "/"
+                    owner = owners.get(obj)
+                    if owner is None:
+                        owner = ""
+                        if known or (addr.authority(obj) == self.domain and (
+                                addr.is_object_url(obj) or (rethink and addr.is_hyperty(obj)))):
+                            if not known and addr.is_object_url(obj):
+                                head = obj.rpartition("/")[0] + "/"
+                            owner = self.allocator.owner.get(obj, "")
+                            if not owner and rethink and address in (obj, addr.subscription(obj)):
+                                if s.visiting:
+                                    self._answer(s, msg, 403, "visiting sessions may not allocate addresses")
+                                    return
+                                problem = scheme_error(addr.scheme_of(obj), self.limits.max_scheme) \
+                                    if addr.is_object_url(obj) else None
+                                if problem is not None:      # a claim allocates: the same bounds (TRANSPORT §5)
+                                    self._answer(s, msg, 400, problem)
+                                    return
+                                owner = runtime
+                                claims.append(obj)
+                            elif not owner:
+                                self._answer(s, msg, 404, "unknown object")
                                 return
-                            problem = scheme_error(addr.scheme_of(obj), self.limits.max_scheme) \
-                                if addr.is_object_url(obj) else None
-                            if problem is not None:      # a claim allocates: the same bounds (TRANSPORT §5)
-                                self._answer(s, msg, 400, problem)
-                                return
-                            owner = s.runtime
-                            claims.append(obj)
-                        elif not owner:
-                            self._answer(s, msg, 404, "unknown object")
-                            return
-                    owners[obj] = owner
-                if owner and owner != s.runtime and (address == obj or address == addr.subscription(obj)):
+                        owners[obj] = owner
+                    theirs = bool(owner) and owner != runtime
+                    if theirs:
+                        guarded = (obj, addr.subscription(obj))   # what only its owner may subscribe
+                if theirs and address in guarded:
                     self._answer(s, msg, 403, "not the owner")
                     return
-            new = [a for a in dict.fromkeys(resources) if a not in s.subscriptions]
+            new = set(resources) - s.subscriptions
             refusal = self.subscriptions.refusal(s, new)
             if refusal is not None:
                 self._answer(s, msg, *refusal)
