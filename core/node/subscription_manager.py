@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from itertools import repeat
 
 from core.node.session import Session
 from core.protocol.address import CHILDREN, children_prefix
@@ -70,12 +71,15 @@ class SubscriptionManager:
 
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
-        added: list[str] = []
         held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
-        get, append = by_address.get, added.append
-        channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
-        for address in addresses:
-            if address not in held:
+        added = [a for a in dict.fromkeys(addresses) if a not in held]
+        if on_interest is None and by_address.keys().isdisjoint(added):
+            # none has a subscriber yet (a resume's thousands): the entries are made in C, each its own dict
+            held.update(added)
+            by_address.update(zip(added, map(dict.copy, repeat({sid: session}, len(added))), strict=True))
+        else:
+            get = by_address.get
+            for address in added:
                 held.add(address)
                 entry = get(address)
                 if entry is None:
@@ -84,9 +88,17 @@ class SubscriptionManager:
                         on_interest(address, True)
                 else:
                     entry[sid] = session
-                if CHILDREN in address and (channel := children_prefix(address)):
+        channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
+        last = channel = ""
+        for address in added:
+            if CHILDREN in address:
+                # `children_prefix` by a partition at the first `/children/`: what comes before it, the
+                # same for one object's children, is made into the channel once
+                before, _, name = address.partition(CHILDREN)
+                if before and name:
+                    if before != last:
+                        last, channel = before, before + CHILDREN
                     channels[channel] = channels.get(channel, 0) + 1
-                append(address)
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
         by_channel = self._by_channel
