@@ -116,21 +116,45 @@ class Registry:
         if not values or len(values) > most:
             return 400, f"between 1 and {most} registrations per request", {}
         entries: dict[str, dict[str, Any]] = {}
+        limit, owner_of = self.limits.max_address, self.owner_of
+        # `<scheme>://<domain>/` of the last URL `_url_problem` passed: a short ASCII URL that is it and
+        # one more segment is this domain's ObjectURL too, without the parse
+        head = ""
         for value in values:
             url = value.get("url") if isinstance(value, dict) else None
             if not isinstance(url, str) or not url or not isinstance(value, dict):
                 return 400, "missing value.url", {}
-            refusal = self._refusal(runtime, url)
-            if refusal is not None:
-                return refusal
+            if not (head and len(url) <= limit and url.isascii() and url.startswith(head)
+                    and len(url) > len(head) and "/" not in url[len(head):]):
+                problem = self._url_problem(url)
+                if problem is not None:
+                    return problem
+                head = url.rpartition("/")[0] + "/"
+            if owner_of(url) != runtime:
+                return 403, "not the owner", {}
             entries[url] = value
         sizes: list[int] = []
         problem = self._budget(runtime, list(entries.items()), sizes)
         if problem is not None:
             return problem
+        objects, weights, per_runtime, register = self.objects, self._sizes, self.runtime_bytes, self.state.register
         for (url, value), size in zip(entries.items(), sizes, strict=True):
-            self._put(url, dict(value), runtime, size)
-            self.state.register(url, self.objects[url])
+            # `_put` (and `_unweigh` of a renewal), inline: a resume renews thousands
+            if url in objects:
+                before, weight = weights.pop(url)
+                left = per_runtime[before] - weight
+                if left:
+                    per_runtime[before] = left
+                else:
+                    del per_runtime[before]
+                self.total -= weight
+            else:
+                bisect.insort(self._urls, url)
+            objects[url] = entry = dict(value)
+            weights[url] = (runtime, size)
+            per_runtime[runtime] = per_runtime.get(runtime, 0) + size
+            self.total += size
+            register(url, entry)
         return _OK
 
     def _url_problem(self, url: str) -> Answer | None:
