@@ -34,9 +34,18 @@ def resources_of(body: dict[str, Any], mtype: str) -> tuple[list[str], str | Non
     if len(forms) > 1:
         return [], "give resources in one form only"
     resources = forms[0]
-    if not isinstance(resources, list) or not resources or not all(isinstance(a, str) and a for a in resources):
+    if not isinstance(resources, list) or not resources or not _all_addresses(resources):
         return [], "resources must be a non-empty list of addresses"
     return resources, None
+
+
+def _all_addresses(items: list[Any]) -> bool:
+    """Every item is a non-empty string."""
+    try:
+        "".join(items)      # a TypeError unless each is a str: checked in C, not item by item in Python
+    except TypeError:
+        return False
+    return all(items)
 
 
 def wire_size(frame: bytes | str) -> int:

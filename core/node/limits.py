@@ -87,8 +87,8 @@ def address_error(limits: Limits, *addresses: Any) -> str | None:
 
 def addresses_error(limits: Limits, addresses: list[str]) -> str | None:
     """`address_error` of a list of strings (a bulk subscription's thousand): ASCII ones, the usual
-    case, are measured in C."""
-    if addresses and max(map(len, addresses)) <= limits.max_address and all(map(str.isascii, addresses)):
+    case, are measured in C (their concatenation is ASCII when each is, and knows it in O(1))."""
+    if addresses and max(map(len, addresses)) <= limits.max_address and "".join(addresses).isascii():
         return None
     return address_error(limits, *addresses)
 

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from core.node.limits import Limits, deeper_than, frame_deeper_than, scheme_error, too_long
+from core.node.frames import resources_of
+from core.node.limits import Limits, addresses_error, deeper_than, frame_deeper_than, scheme_error, too_long
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.node.state import NodeState
@@ -84,6 +85,20 @@ def test_depth_of_frames_and_of_container_subclasses() -> None:
 
     assert deeper_than({"a": Mapping(b=Items([[]]))}, 3) and not deeper_than({"a": Mapping(b=Items([[]]))}, 4)
     assert not deeper_than(Mapping(a="[[[["), 1) and deeper_than(Items([Mapping()]), 1)
+
+
+def test_resource_lists_hold_only_non_empty_strings_and_ascii_ones_are_measured_whole() -> None:
+    class Text(str):
+        pass
+
+    good = ["comm://a.example/o", Text("comm://a.example/p")]
+    assert resources_of({"resources": good}, "subscribe") == (good, None)
+    for bad in ([], ["x", ""], ["x", 5], [None], ["x", ["y"]], [b"x"], "x"):
+        assert resources_of({"resources": bad}, "subscribe") == ([], "resources must be a non-empty list of addresses")
+    limits = Limits(max_address=8)
+    assert addresses_error(limits, ["a" * 8, "b"]) is None
+    assert addresses_error(limits, ["a", "b" * 9]) == "address longer than 8 bytes"
+    assert addresses_error(limits, ["é" * 4, "a"]) is None and addresses_error(limits, ["a", "é" * 5]) is not None
 
 
 def test_depth_address_and_token_bounds_answer_400_and_keep_the_session() -> None:
