@@ -72,7 +72,8 @@ class SubscriptionManager:
     def add(self, session: Session, addresses: list[str]) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
         held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
-        added = [a for a in dict.fromkeys(addresses) if a not in held]
+        added = list(dict.fromkeys(addresses)) if held.isdisjoint(addresses) else [
+            a for a in dict.fromkeys(addresses) if a not in held]
         if on_interest is None and by_address.keys().isdisjoint(added):
             # none has a subscriber yet (a resume's thousands): the entries are made in C, each its own dict
             held.update(added)
@@ -90,15 +91,21 @@ class SubscriptionManager:
                     entry[sid] = session
         channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
         last = channel = ""
+        run = 0                         # of `channel`, the last ones added, not yet in `channels`
         for address in added:
             if CHILDREN in address:
                 # `children_prefix` by a partition at the first `/children/`: what comes before it, the
                 # same for one object's children, is made into the channel once
                 before, _, name = address.partition(CHILDREN)
                 if before and name:
-                    if before != last:
-                        last, channel = before, before + CHILDREN
-                    channels[channel] = channels.get(channel, 0) + 1
+                    if before == last:
+                        run += 1
+                        continue
+                    if run:
+                        channels[channel] = channels.get(channel, 0) + run
+                    last, channel, run = before, before + CHILDREN, 1
+        if run:
+            channels[channel] = channels.get(channel, 0) + run
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
         by_channel = self._by_channel
