@@ -89,9 +89,11 @@ class SubscriptionManager:
                         on_interest(address, True)
                 else:
                     entry[sid] = session
-        channels: dict[str, int] = {}   # O/children/ → how many O/children/<name> added (counted once each)
+        # the weights of what was added (`weight` of each), summed in C
+        session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
+        by_channel = self._by_channel
         last = channel = ""
-        run = 0                         # of `channel`, the last ones added, not yet in `channels`
+        run = 0                         # of `channel`, the last ones added, not yet counted
         for address in added:
             if CHILDREN in address:
                 # `children_prefix` by a partition at the first `/children/`: what comes before it, the
@@ -101,20 +103,19 @@ class SubscriptionManager:
                     if before == last:
                         run += 1
                         continue
-                    if run:
-                        channels[channel] = channels.get(channel, 0) + run
+                    if run:   # `_count_channel` of the run, inline (a resume adds thousands)
+                        sessions = by_channel.get(channel)
+                        if sessions is None:
+                            by_channel[channel] = {sid: (session, run)}
+                        else:
+                            sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + run)
                     last, channel, run = before, before + CHILDREN, 1
         if run:
-            channels[channel] = channels.get(channel, 0) + run
-        # the weights of what was added (`weight` of each), summed in C
-        session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
-        by_channel = self._by_channel
-        for channel, step in channels.items():   # `_count_channel` of each, inline (a resume adds thousands)
             sessions = by_channel.get(channel)
             if sessions is None:
-                by_channel[channel] = {sid: (session, step)}
+                by_channel[channel] = {sid: (session, run)}
             else:
-                sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + step)
+                sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + run)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:

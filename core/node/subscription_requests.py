@@ -53,7 +53,7 @@ class SubscriptionRequests:
             theirs, guarded = False, ("", "")
             for address in resources:
                 # an object's addresses come together: O itself or O/… is O's again, without a parse
-                if not obj or (address != obj and not address.startswith(objslash)):
+                if not obj or not (address.startswith(objslash) or address == obj):
                     known = bool(head) and address.startswith(head)
                     if known:
                         end = address.find("/", len(head))
