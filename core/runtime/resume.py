@@ -96,11 +96,6 @@ def value_from(metadata: dict[str, Any], version: Any, data: Any, children: Any,
     return {**metadata, "version": version, "data": data, "childrenObjects": children, **extra}
 
 
-def _stored_state(record: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """(version, data, childrenObjects) of a record, for its object value."""
-    return record.get("version", 0), record.get("data", {}), record.get("childrenObjects", {})
-
-
 class Resumer(SmPart):
     async def reporters(self, msg: Message) -> None:
         """#1r R' → SM : create {resume: true, …}. Node subscriptions and registrations of all the
@@ -129,7 +124,7 @@ class Resumer(SmPart):
                 if await self.sm.delegations.owner_query(url, str(token)) != self.runtime.url:
                     self.runtime.forget_reporter(url)     # the commit never happened: not ours
                     continue
-            was, rethink = record.get("reporter"), _rethink_of(record)
+            was, rethink = record.get("reporter"), record.get("rethinkSubscribers")
             ro = self._rebuild_reporter(record, hyperty)
             unwired.append(ro)
             rebuilt.append((was, rethink, ro, standby))
@@ -151,9 +146,13 @@ class Resumer(SmPart):
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            values.append(value_from(ro.metadata, ro.version, ro.data if ro.data is not None else {},
-                                     ro.children_objects, subscriptions=sorted(ro.subscriptions), store=ro.store,
-                                     **rethink))
+            # `value_from`, inline (a call and a keyword dict each saved: a resume lists thousands)
+            value = {**ro.metadata, "version": ro.version, "data": ro.data if ro.data is not None else {},
+                     "childrenObjects": ro.children_objects, "subscriptions": sorted(ro.subscriptions),
+                     "store": ro.store}
+            if rethink:   # the reTHINK subscribers its Syncher must keep writing for (INTEROP §4)
+                value["rethinkSubscribers"] = rethink
+            values.append(value)
             if self.sm.monitor.active:
                 self.sm.monitor.emit("object", self.runtime.url, action="resumed", role="reporter", object=ro.url,
                                      version=ro.version, reporter=hyperty)
@@ -177,8 +176,13 @@ class Resumer(SmPart):
         """Re-register resumed objects with status live (PROTOCOL §3.8): one registry request per node
         and per thousand objects, all in flight at once."""
         by_domain: dict[str, list[dict[str, Any]]] = {}
+        head, group = "", []   # `scheme://domain/` of the last URL: the next is likely under it too
         for ro in objects:
-            by_domain.setdefault(ro.domain, []).append({
+            if not (head and ro.url.startswith(head)):
+                domain = ro.domain
+                group = by_domain.setdefault(domain, [])
+                head = ro.url[:ro.url.find("://") + 3] + domain + "/" if domain else ""
+            group.append({
                 "url": ro.url, "name": ro.metadata.get("name", ""), "schema": ro.schema, "reporter": ro.owner,
                 "runtime": self.runtime.url, "childrens": list(ro.childrens), "authorise": sorted(ro.preauthorised),
                 "status": "live"})
@@ -189,14 +193,15 @@ class Resumer(SmPart):
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         """The ReporterObject of `record` (which becomes its metadata); its listeners and PUBs come after."""
-        rethink = set(record.get("rethinkSubscribers", []))
+        rethink = record.get("rethinkSubscribers") or ()
+        subscribers = record.get("subscriptions")
         store = bool(record.get("store"))
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
                             tuple(record.get("childrens", [])), record, store=store,
                             version=int(record.get("version", 0)), last_modified=str(record.get("lastModified", "")),
                             preauthorised=set(record.get("preAuthorised", [])),
-                            subscriptions={h: {"status": "live", **({"rethink": True} if h in rethink else {})}
-                                           for h in record.get("subscriptions", [])},
+                            subscriptions={h: {"status": "live", "rethink": True} if h in rethink else
+                                           {"status": "live"} for h in subscribers} if subscribers else {},
                             subscriber_users=list(record.get("subscriberUsers", [])),
                             data=record.get("data", {}) if store else None,
                             children_objects=record.get("childrenObjects", {}) if store else {})
@@ -217,7 +222,9 @@ class Resumer(SmPart):
             if oo is not None and hyperty in oo.subscriptions:
                 values.append({**value_of({**oo.record(), "data": copy_json(oo.data or {})}), "store": oo.store})
                 continue
-            state = _stored_state(record), record.get("subscriptions", [])
+            # (version, data, childrenObjects) for its value, and the subscriptions it holds
+            state = ((record.get("version", 0), record.get("data", {}), record.get("childrenObjects", {})),
+                     record.get("subscriptions", []))
             if oo is None:
                 oo = self._rebuild_observer(record)
                 fresh.append(oo)
