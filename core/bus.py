@@ -76,9 +76,23 @@ class ListenerTable:
             entries = table.get(address)
             table[address] = (listener,) if entries is None else (*entries, listener)
         if self.monitor.active:
-            for address in addresses:
-                self.monitor.emit("listener", self.where, action="added", address=address,
-                                  listener=listener.kind, owner=listener.owner)
+            self._traced(listener, addresses)
+
+    def file_all(self, listeners: Sequence[Any]) -> None:
+        """`file` of each of `listeners` under its own `addresses`, in one call (a resume files thousands)."""
+        table = self.by_address
+        for listener in listeners:
+            for address in listener.addresses:
+                entries = table.get(address)
+                table[address] = (listener,) if entries is None else (*entries, listener)
+        if self.monitor.active:
+            for listener in listeners:
+                self._traced(listener, listener.addresses)
+
+    def _traced(self, listener: Any, addresses: Sequence[str]) -> None:
+        for address in addresses:
+            self.monitor.emit("listener", self.where, action="added", address=address, listener=listener.kind,
+                              owner=listener.owner)
 
     def remove(self, listener: Any, address: str | None = None) -> None:
         """Remove `listener` from its addresses (from `address` alone: the bus's one PUB)."""
@@ -133,14 +147,10 @@ class MessageBus:
     def add_listeners(self, entries: Iterable[tuple[Addresses, Handler, str, str]]) -> list[Listener]:
         """`add_listener` for many (address or addresses, handler, kind, owner) at once (a resume adds
         thousands)."""
-        made: list[Listener] = []
-        file, url = self._table.file, self.url
-        for addresses, handler, kind, owner in entries:
-            if isinstance(addresses, str):
-                addresses = (addresses,)
-            listener = Listener(self, addresses, handler, kind, owner or url)
-            made.append(listener)
-            file(listener, addresses)
+        url = self.url
+        made = [Listener(self, (addresses,) if isinstance(addresses, str) else addresses, handler, kind, owner or url)
+                for addresses, handler, kind, owner in entries]
+        self._table.file_all(made)
         return made
 
     def _remove(self, listener: Listener) -> None:
@@ -251,8 +261,7 @@ class MessageBus:
             self.monitor.emit("message", self.url, direction="local", message=timeout, route="timeout")
         pending.callback(timeout)
 
-    def _answer(self, msg: Message, key: str) -> None:
-        pending = self._pending[key]
+    def _answer(self, msg: Message, key: str, pending: _Pending) -> None:
         if code_of(msg) >= 200:
             del self._pending[key]
             pending.timer.cancel()
@@ -302,7 +311,7 @@ class MessageBus:
                 return
             if self.monitor.active:
                 self._trace(msg, ingress, "callback")
-            self._answer(msg, key)
+            self._answer(msg, key, pending)
             return
         listeners = self._listeners.get(to)
         if CHILDREN in to and (channel := children_prefix(to)) in self._listeners:

@@ -64,13 +64,11 @@ class Sandbox:
     def add_object(self, address: str, handler: Handler, channels: list[str],
                    channel_handler: Handler) -> list[SandboxListener]:
         """`add` of `address`, then `add_all` of `channels`, in one call (a resume attaches thousands)."""
-        first = SandboxListener(self, (address,), handler)
-        self._table.file(first, first.addresses)
-        if not channels:
-            return [first]
-        rest = SandboxListener(self, tuple(channels), channel_handler)
-        self._table.file(rest, rest.addresses)
-        return [first, rest]
+        made = [SandboxListener(self, (address,), handler)]
+        if channels:
+            made.append(SandboxListener(self, tuple(channels), channel_handler))
+        self._table.file_all(made)
+        return made
 
     def _remove(self, listener: SandboxListener) -> None:
         self._table.remove(listener)
