@@ -63,9 +63,10 @@ class Routing:
         mns, inflight = self.mns, self._inflight
         fresh: list[str] = []
         waiting: dict[asyncio.Future[int], None] = {}   # one future per in-flight request
-        if not inflight and mns.keys().isdisjoint(addresses) and len(set(addresses)) == len(addresses):
+        counted = dict.fromkeys(addresses, 1) if not inflight and mns.keys().isdisjoint(addresses) else None
+        if counted is not None and len(counted) == len(addresses):
             fresh = list(addresses)   # all new and distinct, nothing under way (a resume's case): in C
-            mns.update(dict.fromkeys(fresh, 1))
+            mns.update(counted)
         else:
             for a in addresses:
                 count = mns.get(a, 0)

@@ -186,7 +186,7 @@ class SyncManager(UpdateTracking):
             changes = o + addr.CHANGES
             # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
             # listeners added one at a time would)
-            entries.append(((o + addr.SUBSCRIPTION, changes, *channels), self._reporter_handler(ro), "L", sm))
+            entries.append(((o + addr.SUBSCRIPTION, changes, *channels), partial(self._on_reported, ro), "L", sm))
             entries.append(((o, *channels), self.runtime.deliverer(owner), "FWD", owner))
             ro.pubs = [changes, *channels]
             pubs.extend(ro.pubs)
@@ -195,20 +195,16 @@ class SyncManager(UpdateTracking):
             ro.listeners = made[2 * i:2 * i + 2]
         self.runtime.routing.acquire_pubs(pubs)
 
-    def _reporter_handler(self, ro: ReporterObject) -> Callable[[Message], None]:
-        """The SM's L of a reported object: its changes, its subscription channel, its children."""
-        subscription, changes = ro.url + addr.SUBSCRIPTION, ro.url + addr.CHANGES
-
-        def on_message(m: Message) -> None:
-            to = m["to"]
-            if to == changes:
-                self._track_reporter(ro, m)
-            elif to == subscription:
-                self.subscribers.on_message(ro, m)
-            else:
-                self._store_child(ro, m)
-
-        return on_message
+    def _on_reported(self, ro: ReporterObject, m: Message) -> None:
+        """The SM's L of a reported object (one `partial` each, not a closure): its changes, its
+        subscription channel, its children."""
+        rest = m["to"][len(ro.url):]   # filed under O/changes, O/subscription and O/children/n only
+        if rest == addr.CHANGES:
+            self._track_reporter(ro, m)
+        elif rest == addr.SUBSCRIPTION:
+            self.subscribers.on_message(ro, m)
+        else:
+            self._store_child(ro, m)
 
     def _attach_observer(self, oo: ObserverObject) -> None:
         """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
