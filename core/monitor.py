@@ -52,12 +52,15 @@ class Monitor:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self.active = False
+        #: subscribers it has had: unchanged and inactive since a moment means nothing was traced since
+        self.subscribed = 0
         self.clock: Callable[[], float] = time.time
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Deliver every later event to `callback`; returns the function that stops it."""
         self._subscribers.append(callback)
         self.active = True
+        self.subscribed += 1
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
@@ -65,6 +68,14 @@ class Monitor:
             self.active = bool(self._subscribers)
 
         return unsubscribe
+
+    def mark(self) -> int | None:
+        """A mark for `untraced_since` (None while somebody listens)."""
+        return None if self.active else self.subscribed
+
+    def untraced_since(self, mark: int | None) -> bool:
+        """Nothing was traced since `mark` (nobody listened then, nor at any time after)."""
+        return mark is not None and not self.active and self.subscribed == mark
 
     def sole(self, callback: Subscriber) -> bool:
         """`callback` (the very object subscribed) is the only subscriber."""

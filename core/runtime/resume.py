@@ -112,7 +112,8 @@ class Resumer(SmPart):
             if live is not None:
                 if live.state is ObjectState.LIVE and live.owner == hyperty:
                     record = live.record()
-                    values.append({**value_of(record), "data": live.data or {},
+                    # a copy: the replica must not share the SM's document
+                    values.append({**value_of(record), "data": copy_json(live.document() or {}),
                                    "subscriptions": sorted(live.subscriptions), "store": live.store,
                                    **_rethink_of(record)})
                 continue

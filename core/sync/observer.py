@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 UNKNOWN_OBJECT = "unknown object"
 
 
-def split_value(value: dict[str, Any], copy: bool = True
+def split_value(value: dict[str, Any], copy: bool = True, own: bool = False
                 ) -> tuple[dict[str, Any], dict[str, Any] | Encoded, int, dict[str, Any]]:
     """(metadata, data, version, childrenObjects) of an object value (PROTOCOL §3.0.5); the data is
-    copied unless the caller copies it itself (a resume's may be left `Encoded`)."""
-    metadata = dict(value)  # a copy and three pops: several times faster than a filtering comprehension
+    copied unless the caller copies it itself (a resume's may be left `Encoded`), and the value unless
+    it is the caller's `own` to take apart (made for it alone and seen by nobody else: not traced)."""
+    # a copy and three pops: several times faster than a filtering comprehension
+    metadata = value if own else dict(value)
     data = metadata.pop("data", {})
     version = metadata.pop("version", 0)
     children = metadata.pop("childrenObjects", None)
@@ -53,8 +55,8 @@ class DataObjectObserver(DataObject):
     """`status`: `live`, `stale` (a gap is open), `resyncing` (a read is under way), `revoked`, `deleted`."""
 
     def __init__(self, syncher: Syncher, url: str, schema: str, value: dict[str, Any],
-                 listeners: list[SandboxListener], copy: bool = True) -> None:
-        metadata, data, version, children = split_value(value, copy)
+                 listeners: list[SandboxListener], copy: bool = True, own: bool = False) -> None:
+        metadata, data, version, children = split_value(value, copy, own)
         # the base by name, not `super()` (no proxy object per object: a resume makes thousands); it
         # copies `childrens`
         DataObject.__init__(self, syncher, url, schema, metadata, version, metadata.get("childrens", []))

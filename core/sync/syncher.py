@@ -108,13 +108,19 @@ class Syncher(SyncherChildren, DelegationCandidate):
                                value: dict[str, Any] | None = None, identity: Any = None) -> list[DataObjectReporter]:
         """Reporters at their stored version with their subscriptions (404 when nothing matches)."""
         body = self._criteria(schema, resource, value, identity)
+        monitor = self.runtime.monitor
+        mark = monitor.mark()
         answer = await self.sandbox.call({"type": "create", "from": self.url, "to": self.sm_url, "body": body},
                                          timeout=self.runtime.timers.long)
+        # the answer's values were made for this Syncher alone: untraced, they are taken apart in place
+        own = monitor.untraced_since(mark)
         resumed = []
         announce = {u for u in answer.get("announce", []) if isinstance(u, str)}
-        reporters, monitor = self.reporters, self.runtime.monitor
+        reporters = self.reporters
         for item in answer.get("value", []):
-            metadata, data, version, children = split_value(item, copy=False)
+            if not isinstance(item, dict):
+                continue
+            metadata, data, version, children = split_value(item, copy=False, own=own)
             subscribers = metadata.pop("subscriptions", [])
             rethink = metadata.pop("rethinkSubscribers", [])
             stored = metadata.pop("store", False) is True
@@ -166,6 +172,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
                 return
             inboxes[url] = _Inbox(self, url, ab.get("childrenResources", []))
 
+        monitor = self.runtime.monitor
+        mark = monitor.mark()
         try:
             answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
                                              timeout=self.runtime.timers.long, on_provisional=provisional)
@@ -175,7 +183,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
                     listener.remove()
             raise
         listed, rebuilt = [], []
-        observers, monitor = self.observers, self.runtime.monitor
+        observers = self.observers
+        own = monitor.untraced_since(mark)   # as for reporters
         for item in answer.get("value", []):
             if not isinstance(item, dict):
                 continue
@@ -190,7 +199,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
             inbox = inboxes.pop(url) if url in inboxes else _Inbox(self, url, item.get("childrens", []))
             listeners = inbox.listeners
             # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
-            observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False)
+            observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False,
+                                          own=own)
             observer.metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
             if monitor.active:
                 self._adopt(observer)

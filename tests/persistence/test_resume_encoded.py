@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from core.lab import Lab
-from core.monitor import TraceEvent
+from core.monitor import Monitor, TraceEvent
 from core.protocol.encoded import Encoded
 from core.schemas import COMM_SCHEMA
 from ui.models.log_row import event_of, log_row
@@ -70,3 +70,30 @@ async def test_the_resume_answer_is_traced_with_its_documents(lab: Lab) -> None:
     row = event_of(log_row(answer))                           # as the console's message log keeps it
     assert row.message["body"]["value"][0]["data"] == {"n": 1, "l": ["x"]}     # type: ignore[index]
     assert orjson.loads(orjson.dumps(row.message))["body"]["value"][0]["version"] == 0
+
+
+async def test_the_observers_resume_answer_is_traced_whole(lab: Lab) -> None:
+    """Untraced, a resume answer's values are taken apart in place by the Syncher; traced, they are not
+    (the message log keeps the answer as it was sent)."""
+    rt_a, rt_b, alice, bob, chat, obs = await world(lab)
+    seen: list[TraceEvent] = []
+    lab.monitor.subscribe(seen.append)
+    await rt_b.restart()
+    [answer] = [e for e in seen if e.kind == "message" and e.message and e.message.get("to") == bob.url
+                and e.message.get("from") == rt_b.url + "/sm" and e.message["body"].get("code") == 200
+                and e.message.get("type") == "response" and "value" in e.message["body"]
+                and isinstance(e.message["body"]["value"], list)]
+    [value] = answer.message["body"]["value"]                 # type: ignore[index]
+    assert (value["url"], value["version"], type(value["data"])) == (chat.url, 0, Encoded)
+    assert bob.syncher.observers[chat.url].metadata is not value
+
+
+def test_a_monitor_mark_tells_whether_anything_could_be_traced_since() -> None:
+    monitor = Monitor()
+    mark = monitor.mark()
+    assert monitor.untraced_since(mark)
+    stop = monitor.subscribe(lambda event: None)
+    assert monitor.mark() is None and not monitor.untraced_since(mark)
+    stop()
+    assert not monitor.untraced_since(mark)         # somebody listened in between
+    assert monitor.untraced_since(monitor.mark())
