@@ -25,6 +25,18 @@ async def world(lab: Lab) -> Any:
     return rt_a, rt_b, alice, bob, chat, obs
 
 
+async def traced_resume_answer(lab: Lab, rt: Any, hyperty: str, field: str) -> TraceEvent:
+    """Restart `rt` with the monitor on: the trace of the resume answer (its 200, with `field`) to `hyperty`."""
+    seen: list[TraceEvent] = []
+    lab.monitor.subscribe(seen.append)
+    await rt.restart()
+    [answer] = [e for e in seen if e.kind == "message" and e.message and e.message.get("to") == hyperty
+                and e.message.get("from") == rt.url + "/sm" and e.message.get("type") == "response"
+                and e.message["body"].get("code") == 200 and field in e.message["body"]
+                and isinstance(e.message["body"].get("value"), list)]
+    return answer
+
+
 async def test_resumed_documents_are_decoded_on_first_use(lab: Lab) -> None:
     rt_a, rt_b, alice, bob, chat, obs = await world(lab)
     await rt_a.restart()
@@ -59,12 +71,7 @@ async def test_a_local_read_of_a_resumed_reporter_gives_its_data(lab: Lab) -> No
 
 async def test_the_resume_answer_is_traced_with_its_documents(lab: Lab) -> None:
     rt_a, rt_b, alice, bob, chat, obs = await world(lab)
-    seen: list[TraceEvent] = []
-    lab.monitor.subscribe(seen.append)
-    await rt_a.restart()
-    [answer] = [e for e in seen if e.kind == "message" and e.message and e.message.get("to") == alice.url
-                and e.message.get("from") == rt_a.url + "/sm" and e.message["body"].get("code") == 200
-                and "announce" in e.message["body"]]
+    answer = await traced_resume_answer(lab, rt_a, alice.url, "announce")
     [value] = answer.message["body"]["value"]                 # type: ignore[index]
     assert type(value["data"]) is Encoded
     row = event_of(log_row(answer))                           # as the console's message log keeps it
@@ -76,13 +83,7 @@ async def test_the_observers_resume_answer_is_traced_whole(lab: Lab) -> None:
     """Untraced, a resume answer's values are taken apart in place by the Syncher; traced, they are not
     (the message log keeps the answer as it was sent)."""
     rt_a, rt_b, alice, bob, chat, obs = await world(lab)
-    seen: list[TraceEvent] = []
-    lab.monitor.subscribe(seen.append)
-    await rt_b.restart()
-    [answer] = [e for e in seen if e.kind == "message" and e.message and e.message.get("to") == bob.url
-                and e.message.get("from") == rt_b.url + "/sm" and e.message["body"].get("code") == 200
-                and e.message.get("type") == "response" and "value" in e.message["body"]
-                and isinstance(e.message["body"]["value"], list)]
+    answer = await traced_resume_answer(lab, rt_b, bob.url, "value")
     [value] = answer.message["body"]["value"]                 # type: ignore[index]
     assert (value["url"], value["version"], type(value["data"])) == (chat.url, 0, Encoded)
     assert bob.syncher.observers[chat.url].metadata is not value
