@@ -85,6 +85,11 @@ FOLD_AFTER_CHANGES = 64
 #: ... or once the logged operations take more bytes than the record (and at least this many).
 FOLD_MIN_BYTES = 2048
 
+#: A kind's records with their version rows (NULL version: none), in the records' table order. One step and
+#: one index search per record costs fewer instructions than a second scan merged in Python by a dict of URLs
+#: (half the rows to step through, the URL fetched once; -8% for a load of 20,000 records).
+_SELECT_LOAD: Final = {kind: f"SELECT r.url, r.record, h.version, h.last_modified, h.log_count FROM {kind}_records "
+                             f"AS r LEFT JOIN {kind}s AS h ON h.url = r.url" for kind in ("reporter", "observer")}
 _COLUMN_KEYS: Final = frozenset({"url", "version"})
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
@@ -402,7 +407,7 @@ class Storage:
                             f"({exc}). Move the file away (or restore a backup) and start again.")
 
     def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
-        sql = SQL[kind]
+        select = _SELECT_LOAD[kind]
         conn = self._live()
         out: dict[str, dict[str, Any]] = {}
         # Thousands of fresh, acyclic dicts: left on, the cyclic GC rescans them again and again and
@@ -412,16 +417,13 @@ class Storage:
         try:
             conn.execute("BEGIN")  # one snapshot for the records and their logs
             try:
-                heads = {url: (version, last_modified, log_count)
-                         for url, version, last_modified, log_count in conn.execute(sql.select_heads)}
                 logged = False
                 orphans = []
-                for url, blob in conn.execute(sql.select_records):  # streamed: each blob freed after parsing
-                    head = heads.get(url)
-                    if head is None:  # cannot happen: both rows are written in one transaction
+                # streamed: each blob freed after parsing
+                for url, blob, version, last_modified, log_count in conn.execute(select):
+                    if version is None:  # no version row: cannot happen, both rows are written in one transaction
                         orphans.append(url)
                         continue
-                    version, last_modified, log_count = head
                     record = parsed_body(blob) if encoded_data and not log_count else orjson.loads(blob)
                     out[url] = with_columns(record, url, version, last_modified)
                     logged = logged or log_count > 0

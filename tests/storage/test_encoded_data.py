@@ -103,3 +103,25 @@ def test_encoded_values_are_written_as_their_text() -> None:
         b'{"value":[{"data":{"a":[1]},"v":2}]}'
     with pytest.raises(TypeError):
         orjson.dumps({"x": object()}, default=as_fragment)
+
+
+def test_a_load_keeps_the_records_order_and_their_keys_order(store: Storage) -> None:
+    urls = [f"comm://a.example/{n:02d}{'ab'[n % 2]}" for n in (5, 2, 9, 1, 7)]
+    for url in urls:
+        store.put_reporter(url, {**reporter_record(1), "url": url})
+    store.apply_change("reporter", urls[1], [{"op": "add", "path": "/log/-", "value": 3}], version=2)
+    for encoded_data in (True, False):
+        loaded = store.reporters(encoded_data)
+        assert list(loaded) == urls      # the records' table order, not the URLs'
+        body = [k for k in reporter_record(1) if k not in ("url", "version", "lastModified", "data")]
+        assert all(list(r) == [*body, "data", "url", "version", "lastModified"] for r in loaded.values())
+
+
+def test_a_version_row_without_its_record_is_ignored(store: Storage) -> None:
+    store.put_reporter(O1, reporter_record(0))
+    store.put_reporter(O2, {**reporter_record(1), "url": O2})
+    conn = sqlite3.connect(store.path)
+    with conn:
+        conn.execute("DELETE FROM reporter_records WHERE url = ?", (O1,))
+    conn.close()
+    assert list(store.reporters(encoded_data=True)) == [O2] and store.problems == []
