@@ -13,7 +13,7 @@ from core.protocol.encoded import Encoded, as_fragment
 
 #: Between a record's other fields and its data, written last: orjson writes no space, so this is found
 #: only where `body_json` put it (nested keys and string contents cannot hold it: their quotes are escaped
-#: or unspaced).
+#: or unspaced). A resume's load (`core.runtime.storage.Storage._load`) keeps what follows it `Encoded`.
 DATA_LAST: Final = b', "data": '
 
 
@@ -36,15 +36,6 @@ def body_json(body: dict[str, Any]) -> bytes:
     data = body.pop("data")
     head = orjson.dumps(body)
     return b"".join((head[:-1], DATA_LAST, data.raw if type(data) is Encoded else orjson.dumps(data), b"}"))
-
-
-def parsed_body(blob: bytes) -> dict[str, Any]:
-    """A record body with its data, when written last, left `Encoded`."""
-    at = blob.find(DATA_LAST)
-    record: dict[str, Any] = orjson.loads(blob if at < 0 else blob[:at] + b"}")
-    if at >= 0:
-        record["data"] = Encoded(blob[at + len(DATA_LAST):-1])
-    return record
 
 
 def with_columns(record: dict[str, Any], url: str, version: int, last_modified: str | None) -> dict[str, Any]:
