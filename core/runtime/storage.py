@@ -86,11 +86,6 @@ FOLD_AFTER_CHANGES = 64
 #: ... or once the logged operations take more bytes than the record (and at least this many).
 FOLD_MIN_BYTES = 2048
 
-#: A kind's records with their version rows (NULL version: none), in the records' table order. One step and
-#: one index search per record costs fewer instructions than a second scan merged in Python by a dict of URLs
-#: (half the rows to step through, the URL fetched once; -8% for a load of 20,000 records).
-_SELECT_LOAD: Final = {kind: f"SELECT r.url, r.record, h.version, h.last_modified, h.log_count FROM {kind}_records "
-                             f"AS r LEFT JOIN {kind}s AS h ON h.url = r.url" for kind in ("reporter", "observer")}
 _DATA_AFTER: Final = len(DATA_LAST)
 _COLUMN_KEYS: Final = frozenset({"url", "version"})
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
@@ -409,7 +404,7 @@ class Storage:
                             f"({exc}). Move the file away (or restore a backup) and start again.")
 
     def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
-        select = _SELECT_LOAD[kind]
+        select = SQL[kind].select_all
         conn = self._live()
         out: dict[str, dict[str, Any]] = {}
         # Thousands of fresh, acyclic dicts: left on, the cyclic GC rescans them again and again and

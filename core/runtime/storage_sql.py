@@ -57,9 +57,11 @@ class KindSql:
                     "log_bytes = log_bytes + ? WHERE url = ? RETURNING log_count, log_bytes, size")
         self.delete_head = f"DELETE FROM {head} WHERE url = ?"
         self.delete_record = f"DELETE FROM {records} WHERE url = ?"
-        # two scans merged in Python: faster than an SQL join (one index search per row)
-        self.select_heads = f"SELECT url, version, last_modified, log_count FROM {head}"
-        self.select_records = f"SELECT url, record FROM {records}"
+        # every record with its version row (NULL version: none), in the records' order: one step and one
+        # index search per record cost fewer instructions than a second scan merged in Python by a dict
+        # of URLs (Python's sqlite3 pays per row and per column)
+        self.select_all = (f"SELECT r.url, r.record, h.version, h.last_modified, h.log_count FROM {records} AS r "
+                           f"LEFT JOIN {head} AS h ON h.url = r.url")
         self.select_record = f"SELECT record FROM {records} WHERE url = ?"
         self.select_head = f"SELECT version, last_modified FROM {head} WHERE url = ?"
         self.fold_head = f"UPDATE {head} SET size = ?, log_count = 0, log_bytes = 0 WHERE url = ?"
