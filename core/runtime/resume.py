@@ -10,7 +10,7 @@ from core.protocol import address as addr
 from core.protocol.changes import copy_json
 from core.protocol.encoded import decoded
 from core.protocol.identity import user_of
-from core.protocol.message import Message, code_of, description_of
+from core.protocol.message import Message, code_of, description_of, response
 from core.protocol.versions import VersionTracker
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
 from core.runtime.refusal import Refusal
@@ -264,11 +264,10 @@ class Resumer(SmPart):
                 self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
                 values.append(value_from(oo.metadata, version, data, children, store=oo.store))
                 continue
-            sub = Subscription(hyperty, SubscriptionState.LIVE)
-            oo.subscriptions[hyperty] = sub
+            oo.subscriptions[hyperty] = Subscription(
+                hyperty, SubscriptionState.LIVE, [next(forwards)] if hyperty in subscribed else self.bus.add_listeners(
+                    [(tuple(held.get(url) or oo.node_addresses()), deliver, "FWD", hyperty)]))
             oo.dormant.discard(hyperty)
-            sub.forwards = [next(forwards)] if hyperty in subscribed else self.bus.add_listeners(
-                [(tuple(held.get(url) or oo.node_addresses()), deliver, "FWD", hyperty)])
             if hyperty not in subscribed:                             # identity resume: ask the reporter
                 answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
                 if code_of(answer) != 200:
@@ -277,7 +276,9 @@ class Resumer(SmPart):
                         await self.sm._forget_observed(oo)
                     continue
                 self.runtime.persist_observer(oo)
-            self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
+            # `reply`, without its check that `msg` is a request (a resume answers thousands of 100s)
+            self.bus.post(response(msg, 100, None, resource=url, schema=oo.schema,
+                                   childrenResources=list(oo.childrens)))
             values.append(value_from(oo.metadata, version, data, children, store=oo.store))
             if self.sm.monitor.active:
                 self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
