@@ -4,6 +4,7 @@ from the stored records selected by the request's criteria (combined with AND)."
 from __future__ import annotations
 
 import asyncio
+from itertools import chain
 from typing import Any
 
 from core.protocol import address as addr
@@ -131,7 +132,7 @@ class Resumer(SmPart):
             rebuilt.append((was, rethink, ro, standby))
         self.sm._attach_reporters(unwired)
         routed = [(ro, ro.node_addresses()) for _w, _r, ro, _s in rebuilt if ro.routed]
-        reply = await self.runtime.routing.subscribe([a for _ro, held in routed for a in held],
+        reply = await self.runtime.routing.subscribe(list(chain.from_iterable(held for _ro, held in routed)),
                                                      retries=self.sm.timers.mn_retries)
         refused = set()
         if code_of(reply) != 200:                        # find which ones, one by one
@@ -233,7 +234,7 @@ class Resumer(SmPart):
         self.sm._attach_observers([oo for oo in fresh if not oo.deleted])
         deleted = {oo.url for oo in fresh if oo.deleted}   # known gone: listed for the resync to find out
         held = {oo.url: oo.node_addresses() for oo in fresh if not oo.deleted}
-        reply = await self.runtime.routing.subscribe([a for addresses in held.values() for a in addresses])
+        reply = await self.runtime.routing.subscribe(list(chain.from_iterable(held.values())))
         gone: set[str] = set()
         if code_of(reply) != 200:
             for oo in fresh:
