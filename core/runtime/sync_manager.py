@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from core.bus import Addresses
 from core.protocol import address as addr
 from core.protocol.changes import copy_json
 from core.protocol.dialect import flat_children, minted
@@ -28,7 +25,7 @@ from core.runtime.refusal import Refusal
 from core.runtime.reporter_object import ObjectState, ReporterObject
 from core.runtime.resume import Resumer
 from core.runtime.subscribers import Subscribers
-from core.runtime.update_tracking import UpdateTracking
+from core.runtime.wiring import Wiring
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
@@ -38,7 +35,7 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class SyncManager(UpdateTracking):
+class SyncManager(Wiring):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.url = runtime.sm_url
@@ -169,80 +166,6 @@ class SyncManager(UpdateTracking):
         if not urls or not isinstance(urls, list) or not isinstance(urls[0], str):
             raise Refusal(500, f"allocation failed: {code_of(allocated)} {description_of(allocated)}")
         return urls[0]
-
-    def _attach_reporter(self, ro: ReporterObject) -> None:
-        """Listeners of PROTOCOL §3.1 step 4."""
-        self._attach_reporters([ro])
-
-    def _attach_reporters(self, objects: list[ReporterObject]) -> None:
-        """`_attach_reporter` of each, their listeners filed and their PUBs counted in one call each (a
-        resume attaches thousands)."""
-        sm, reporters = self.url, self.reporters
-        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
-        pubs: list[str] = []
-        for ro in objects:
-            o, owner, channels = ro.url, ro.owner, ro.channels
-            reporters[o] = ro
-            changes = o + addr.CHANGES
-            # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
-            # listeners added one at a time would)
-            entries.append(((o + addr.SUBSCRIPTION, changes, *channels), partial(self._on_reported, ro), "L", sm))
-            entries.append(((o, *channels), self.runtime.deliverer(owner), "FWD", owner))
-            ro.pubs = [changes, *channels]
-            pubs.extend(ro.pubs)
-        made = self.bus.add_listeners(entries)
-        for i, ro in enumerate(objects):
-            ro.listeners = made[2 * i:2 * i + 2]
-        self.runtime.routing.acquire_pubs(pubs)
-
-    def _on_reported(self, ro: ReporterObject, m: Message) -> None:
-        """The SM's L of a reported object (one `partial` each, not a closure): its changes, its
-        subscription channel, its children."""
-        rest = m["to"][len(ro.url):]   # filed under O/changes, O/subscription and O/children/n only
-        if rest == addr.CHANGES:
-            self._track_reporter(ro, m)
-        elif rest == addr.SUBSCRIPTION:
-            self.subscribers.on_message(ro, m)
-        else:
-            self._store_child(ro, m)
-
-    def _attach_observer(self, oo: ObserverObject) -> None:
-        """Listeners and PUBs of PROTOCOL §3.2 step 4 (its MNS comes after)."""
-        self._attach_observers([oo])
-
-    def _attach_observers(self, objects: list[ObserverObject]) -> None:
-        """`_attach_observer` of each, their listeners filed and their PUBs counted in one call each."""
-        sm, observers = self.url, self.observers
-        entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
-        counts: list[int] = []
-        pubs: list[str] = []
-        for oo in objects:
-            observers[oo.url] = oo
-            entries.append((oo.url + addr.CHANGES, partial(self._track_observer, oo), "L", sm))
-            if oo.channels:
-                entries.append((oo.channels, partial(self._store_child, oo), "L", sm))
-                oo.pubs.extend(oo.channels)
-                pubs.extend(oo.channels)
-            counts.append(len(entries))
-        made = self.bus.add_listeners(entries)
-        start = 0
-        for oo, end in zip(objects, counts, strict=True):
-            oo.listeners = made[start:end]
-            start = end
-        self.runtime.routing.acquire_pubs(pubs)
-
-    def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
-        """Remove an object's core-bus listeners and release its PUBs (through the counters)."""
-        for listener in obj.listeners:
-            listener.remove()
-        obj.listeners = []
-        for address in obj.pubs:
-            self.runtime.routing.release_pub(address)
-        obj.pubs = []
-
-    def _detach_reporter(self, ro: ReporterObject) -> None:
-        self._unwire(ro)
-        self.reporters.pop(ro.url, None)
 
     async def _undo_create(self, ro: ReporterObject, routed: bool) -> None:
         self._detach_reporter(ro)

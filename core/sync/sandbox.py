@@ -3,7 +3,7 @@ to the Syncher's `SB` listeners; everything a hyperty sends goes to the core bus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from core.bus import ListenerTable, MessageBus
@@ -49,21 +49,14 @@ class Sandbox:
         self._listeners: dict[str, tuple[SandboxListener, ...]] = self._table.by_address
 
     def add(self, address: str, handler: Handler) -> SandboxListener:
-        return self.add_all((address,), handler)[0]
-
-    def add_all(self, addresses: Iterable[str], handler: Handler) -> list[SandboxListener]:
-        """`add` of one handler on many addresses (an object's channels): one listener filed under each,
-        in a list (none when there are no addresses)."""
-        filed = tuple(addresses)
-        if not filed:
-            return []
-        listener = SandboxListener(self, filed, handler)
-        self._table.file(listener, filed)
-        return [listener]
+        listener = SandboxListener(self, (address,), handler)
+        self._table.file(listener, listener.addresses)
+        return listener
 
     def add_object(self, address: str, handler: Handler, channels: list[str],
                    channel_handler: Handler) -> list[SandboxListener]:
-        """`add` of `address`, then `add_all` of `channels`, in one call (a resume attaches thousands)."""
+        """`add` of `address`, then one listener of `channel_handler` filed under each of `channels` (an
+        object's children channels), in one call (a resume attaches thousands)."""
         made = [SandboxListener(self, (address,), handler)]
         if channels:
             made.append(SandboxListener(self, tuple(channels), channel_handler))
