@@ -28,13 +28,10 @@ Layout (schema version 1)
     record's ``lastModified`` is absent or not a string (it then stays in the JSON).
 ``reporter_records`` / ``observer_records`` ``(url, record)``
     the §3.0.6 record encoded with orjson *without* ``url``, ``version`` and (string) ``lastModified``,
-    which are merged back on read, so a loaded record always carries ``url`` and ``version``. Its
-    ``data`` is written last, after ``, "data": `` (the one space orjson never writes marks where it
-    starts), so a resume can keep each document as its text until it is read (`Encoded`) rather than
-    decode 20,000 of them; any JSON reader still reads the record whole, and records written before
-    (data anywhere) load as before. The record
-    sits in its own table because SQLite reads and rewrites a whole row on ``UPDATE``: beside a 256 KB
-    record a version update would cost ~0.3 ms, in its own small row it costs ~20 µs whatever the size.
+    which are merged back on read, so a loaded record always carries ``url`` and ``version``; its
+    ``data`` is written last (`core.runtime.stored_record`). The record sits in its own table because
+    SQLite reads and rewrites a whole row on ``UPDATE``: beside a 256 KB record a version update would
+    cost ~0.3 ms, in its own small row it costs ~20 µs whatever the size.
 ``changes(kind, url, n, at, ops)``
     data changes logged by `Storage.apply_change` since the record was last written whole: RFC 6902
     operations relative to the JSON pointer ``at`` of the record, in order ``n``. They are replayed on
@@ -68,11 +65,10 @@ from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
-from core.protocol.encoded import Encoded
 from core.runtime.storage_errors import StorageError as StorageError  # (re-exported: the error of this API)
-from core.runtime.storage_errors import sqlite_failure
+from core.runtime.storage_errors import not_json, sqlite_failure
 from core.runtime.storage_sql import APPLICATION, MIGRATIONS, SELECT_LOG, SQL, KindSql, sql_of
-from core.runtime.stored_record import DATA_LAST, body_json, replay, with_columns
+from core.runtime.stored_record import body_json, read_rows, replay, with_columns
 
 Kind = Literal["reporter", "observer"]
 Synchronous = Literal["NORMAL", "FULL"]
@@ -86,7 +82,6 @@ FOLD_AFTER_CHANGES = 64
 #: ... or once the logged operations take more bytes than the record (and at least this many).
 FOLD_MIN_BYTES = 2048
 
-_DATA_AFTER: Final = len(DATA_LAST)
 _COLUMN_KEYS: Final = frozenset({"url", "version"})
 _SYNC_NAMES: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
@@ -399,14 +394,9 @@ class Storage:
 
     # reads ------------------------------------------------------------------------------------------
 
-    def _not_json(self, kind: str, exc: orjson.JSONDecodeError) -> StorageError:
-        return StorageError(self.path, f"Storage file {self._where} holds a {kind} record that is not JSON "
-                            f"({exc}). Move the file away (or restore a backup) and start again.")
-
     def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
         select = SQL[kind].select_all
         conn = self._live()
-        out: dict[str, dict[str, Any]] = {}
         # Thousands of fresh, acyclic dicts: left on, the cyclic GC rescans them again and again and
         # takes ~4/5 of the load time.
         collecting = gc.isenabled()
@@ -414,28 +404,7 @@ class Storage:
         try:
             conn.execute("BEGIN")  # one snapshot for the records and their logs
             try:
-                logged = False
-                orphans = []
-                loads = orjson.loads
-                # streamed: each blob freed after parsing
-                for url, blob, version, last_modified, log_count in conn.execute(select):
-                    if version is None:  # no version row: cannot happen, both rows are written in one transaction
-                        orphans.append(url)
-                        continue
-                    # data written last stays `Encoded`; parsed and merged with its columns here, not in
-                    # helpers: two calls per record are ~4% of a load
-                    if log_count or not encoded_data or (cut := blob.find(DATA_LAST)) < 0:
-                        record = loads(blob)
-                        if log_count > 0:
-                            logged = True
-                    else:
-                        record = loads(blob[:cut] + b"}")
-                        record["data"] = Encoded(blob[cut + _DATA_AFTER:-1])
-                    record["url"] = url
-                    record["version"] = version
-                    if last_modified is not None:
-                        record["lastModified"] = last_modified
-                    out[url] = record
+                out, orphans, logged = read_rows(conn.execute(select), encoded_data)   # streamed
                 changes: dict[str, list[tuple[str, bytes]]] = {}
                 if logged:
                     for url, at, ops in conn.execute("SELECT url, at, ops FROM changes WHERE kind = ? ORDER BY url, n",
@@ -446,7 +415,7 @@ class Storage:
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} records") from exc
         except orjson.JSONDecodeError as exc:
-            raise self._not_json(kind, exc) from exc
+            raise not_json(self.path, kind, exc) from exc
         finally:
             if collecting:
                 gc.enable()
@@ -480,7 +449,7 @@ class Storage:
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} record of {url}") from exc
         except orjson.JSONDecodeError as exc:
-            raise self._not_json(kind, exc) from exc
+            raise not_json(self.path, kind, exc) from exc
         error = replay(record, log)
         if error is not None:
             record["stale"] = True

@@ -14,6 +14,12 @@ class StorageError(Exception):
         self.path = path
 
 
+def not_json(path: Path, kind: str, exc: ValueError) -> StorageError:
+    """A record of `kind` in the file at `path` that does not parse."""
+    return StorageError(path, f"Storage file {path.absolute()} holds a {kind} record that is not JSON ({exc}). "
+                        "Move the file away (or restore a backup) and start again.")
+
+
 def sqlite_failure(path: Path, exc: sqlite3.Error, doing: str, busy_timeout: float) -> StorageError:
     """What SQLite's failure to do `doing` with the file at `path` means to the user, and what to do."""
     code = getattr(exc, "sqlite_errorcode", None)
