@@ -138,10 +138,7 @@ class Syncher(SyncherChildren, DelegationCandidate):
             old = reporters.get(url)
             if old is not None:
                 old._close()
-            if monitor.active:
-                self._adopt(reporter)
-            else:   # what `_adopt` does while nobody listens
-                reporters[url] = reporter
+            self._adopt(reporter)
             if stored:
                 self._stored.add(url)
             reporter._attach()
@@ -156,7 +153,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
         """SB(O/changes) and SB(O/children/n) of an observed object, as its 100 answer names them."""
         prefix = url + addr.CHILDREN   # `addr.children(url, n)` of each name, without a call each
         channels = [prefix + str(n) for n in names] if isinstance(names, list) else []
-        # SB(O/changes) apart, first: once the replica exists it is pointed at it directly (`_direct`)
+        # SB(O/changes) apart and first: once the replica exists it is pointed at it directly
+        # (`_Inbox.hand_over`)
         return self.sandbox.add_object(addr.changes(url), inbox, channels, inbox)
 
     async def resume_observers(self, *, schema: str | None = None, resource: str | None = None,
@@ -202,16 +200,8 @@ class Syncher(SyncherChildren, DelegationCandidate):
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False,
                                           own=own)
             observer.metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
-            if monitor.active:
-                self._adopt(observer)
-            else:   # what `_adopt` does while nobody listens
-                observers[url] = observer
-            inbox.observer = observer
-            if inbox.queued is not None:
-                for msg in inbox.queued:
-                    self._dispatch_observed(observer, msg)
-            # `_direct`: the inbox filed SB(O/changes) first
-            listeners[0].handler = observer._on_changes
+            self._adopt(observer)
+            inbox.hand_over(observer)
             listed.append(observer)
             rebuilt.append(observer)
         for inbox in inboxes.values():   # announced by a 100 but not listed: nothing to feed
@@ -267,21 +257,13 @@ class Syncher(SyncherChildren, DelegationCandidate):
     async def subscribe(self, url: str, schema: str | None = None, store: bool = False, *,
                         domain_subscription: bool = True) -> DataObjectObserver:
         schema = expand(schema) if schema else self._schema_for(url)
-        queued: list[Message] = []
-        target: list[DataObjectObserver] = []
-        listeners: list[SandboxListener] = []
         existing = self.observers.get(url)
-
-        def inbox(msg: Message) -> None:
-            if target:
-                self._dispatch_observed(target[0], msg)
-            else:
-                queued.append(msg)
+        inbox: _Inbox | None = None
 
         def provisional(answer: Message) -> None:
-            if code_of(answer) == 100 and not listeners and existing is None:
-                listeners.extend(self._observed_listeners(url, answer.get("body", {}).get("childrenResources", []),
-                                                          inbox))
+            nonlocal inbox
+            if code_of(answer) == 100 and inbox is None and existing is None:
+                inbox = _Inbox(self, url, answer.get("body", {}).get("childrenResources", []))
 
         body: dict[str, Any] = {"resource": url, "schema": schema, "store": store, "identity": self.hyperty.identity}
         if not domain_subscription:
@@ -290,7 +272,7 @@ class Syncher(SyncherChildren, DelegationCandidate):
             answer = await self.sandbox.call({"type": "subscribe", "from": self.url, "to": self.sm_url, "body": body},
                                              on_provisional=provisional)
         except BaseException:
-            for listener in listeners:
+            for listener in inbox.listeners if inbox is not None else ():
                 listener.remove()
             raise
         value: dict[str, Any] = answer["value"] if isinstance(answer.get("value"), dict) else {}
@@ -299,23 +281,13 @@ class Syncher(SyncherChildren, DelegationCandidate):
         if existing is not None and not existing.closed:
             existing._replace(value)
             return existing
-        observer = DataObjectObserver(self, url, schema, value, listeners)
+        observer = DataObjectObserver(self, url, schema, value, inbox.listeners if inbox is not None else [])
         self._adopt(observer)
-        target.append(observer)
-        for msg in queued:  # PROTOCOL §5 rule 7: only what is newer than the 200's version applies
-            self._dispatch_observed(observer, msg)
-        self._direct(observer, listeners)
+        if inbox is not None:   # PROTOCOL §5 rule 7: of what waited, only what is newer than the 200's applies
+            inbox.hand_over(observer)
         if "childrenObjects" not in value and observer.childrens and is_rethink(str(value.get("runtime", ""))):
             observer.resync_soon()   # a reTHINK reporter's answer has no children: its read has them
         return observer
-
-    @staticmethod
-    def _direct(observer: DataObjectObserver, listeners: list[SandboxListener]) -> None:
-        """Once the replica exists, `SB(O/changes)` calls it without the inbox (one update reaches
-        every replica of a runtime: the layers between cost per replica)."""
-        for listener in listeners:
-            if listener.address == observer.changes_url:
-                listener.handler = observer._on_changes
 
     def _dispatch_observed(self, observer: DataObjectObserver, msg: Message) -> None:
         if msg["to"] == observer.changes_url:
@@ -473,6 +445,16 @@ class _Inbox:
         self.observer: DataObjectObserver | None = None
         self.queued: list[Message] | None = None   # made by the first message that waits
         self.listeners = syncher._observed_listeners(url, names, self.take)
+
+    def hand_over(self, observer: DataObjectObserver) -> None:
+        """The replica exists: what waited goes to it in order, and SB(O/changes) calls it directly."""
+        self.observer = observer
+        queued, self.queued = self.queued, None
+        for msg in queued or ():
+            self.syncher._dispatch_observed(observer, msg)
+        # SB(O/changes), filed first by `_observed_listeners`, now calls the replica without the inbox (one
+        # update reaches every replica of a runtime: the layers between cost per replica)
+        self.listeners[0].handler = observer._on_changes
 
     def take(self, msg: Message) -> None:
         observer = self.observer
