@@ -137,24 +137,9 @@ class Registry:
         problem = self._budget(runtime, list(entries.items()), sizes)
         if problem is not None:
             return problem
-        objects, weights, per_runtime, register = self.objects, self._sizes, self.runtime_bytes, self.state.register
         for (url, value), size in zip(entries.items(), sizes, strict=True):
-            # `_put` (and `_unweigh` of a renewal), inline: a resume renews thousands
-            if url in objects:
-                before, weight = weights.pop(url)
-                left = per_runtime[before] - weight
-                if left:
-                    per_runtime[before] = left
-                else:
-                    del per_runtime[before]
-                self.total -= weight
-            else:
-                bisect.insort(self._urls, url)
-            objects[url] = entry = dict(value)
-            weights[url] = (runtime, size)
-            per_runtime[runtime] = per_runtime.get(runtime, 0) + size
-            self.total += size
-            register(url, entry)
+            self._put(url, entry := dict(value), runtime, size)
+            self.state.register(url, entry)
         return _OK
 
     def _url_problem(self, url: str) -> Answer | None:

@@ -91,7 +91,6 @@ class SubscriptionManager:
                     entry[sid] = session
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
-        by_channel = self._by_channel
         last = channel = ""
         run = 0                         # of `channel`, the last ones added, not yet counted
         for address in added:
@@ -103,19 +102,11 @@ class SubscriptionManager:
                     if before == last:
                         run += 1
                         continue
-                    if run:   # `_count_channel` of the run, inline (a resume adds thousands)
-                        sessions = by_channel.get(channel)
-                        if sessions is None:
-                            by_channel[channel] = {sid: (session, run)}
-                        else:
-                            sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + run)
+                    if run:   # counted once per run (per object), not per address
+                        self._count_channel(session, channel, run, prefix=True)
                     last, channel, run = before, before + CHILDREN, 1
         if run:
-            sessions = by_channel.get(channel)
-            if sessions is None:
-                by_channel[channel] = {sid: (session, run)}
-            else:
-                sessions[sid] = (session, sessions.get(sid, (session, 0))[1] + run)
+            self._count_channel(session, channel, run, prefix=True)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:
