@@ -148,10 +148,8 @@ class Resumer(SmPart):
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            # `value_from`, inline (a call and a keyword dict each saved: a resume lists thousands)
-            value = {**ro.metadata, "version": ro.version, "data": ro.data if ro.data is not None else {},
-                     "childrenObjects": ro.children_objects, "subscriptions": sorted(ro.subscriptions),
-                     "store": ro.store}
+            value = value_from(ro.metadata, ro.version, ro.data if ro.data is not None else {}, ro.children_objects,
+                               subscriptions=sorted(ro.subscriptions), store=ro.store)
             if rethink:   # the reTHINK subscribers its Syncher must keep writing for (INTEROP §4)
                 value["rethinkSubscribers"] = rethink
             values.append(value)
