@@ -57,7 +57,6 @@ import contextlib
 import gc
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +66,8 @@ import orjson
 
 from core.runtime.storage_errors import StorageError as StorageError  # (re-exported: the error of this API)
 from core.runtime.storage_errors import not_json, sqlite_failure
-from core.runtime.storage_sql import APPLICATION, MIGRATIONS, SELECT_LOG, SQL, KindSql, sql_of
+from core.runtime.storage_sql import MIGRATIONS as MIGRATIONS  # (re-exported: a release adds its steps there)
+from core.runtime.storage_sql import SELECT_LOG, SQL, KindSql, file_version, migrate, sql_of
 from core.runtime.stored_record import body_json, read_rows, replay, with_columns
 
 Kind = Literal["reporter", "observer"]
@@ -101,10 +101,6 @@ class StorageStats:
     changes: int = 0
     folds: int = 0
     deletes: int = 0
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _check_version(version: object) -> int:
@@ -169,7 +165,7 @@ class Storage:
         conn = self._conn
         # Reads only until the file is known to be ours and of a version we understand.
         try:
-            self._file_version()
+            file_version(conn, self.path, SCHEMA_VERSION)
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -182,44 +178,7 @@ class Storage:
         except sqlite3.Error as exc:
             raise self._error(exc, "open") from exc
         # The write transaction also proves nobody else holds the write lock.
-        self._write("open", self._migrate)
-
-    def _file_version(self) -> int:
-        """Schema version of the file: 0 for an empty one; refuses foreign and newer files."""
-        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            return 0
-        meta: dict[str, str] = {}
-        if "meta" in tables:
-            try:
-                meta = {str(k): str(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
-            except sqlite3.OperationalError:
-                meta = {}
-        if meta.get("application") != APPLICATION or not meta.get("schema_version", "").isdigit():
-            raise StorageError(self.path, f"Storage file {self._where} is an SQLite database but not a SyncScope "
-                               "storage file (no SyncScope schema version in it). It was left untouched: "
-                               "give the runtime another storage path, or move this file away.")
-        version = int(meta["schema_version"])
-        if version > SCHEMA_VERSION:
-            raise StorageError(self.path, f"Storage file {self._where} has schema version {version}, newer than "
-                               f"this SyncScope understands (up to {SCHEMA_VERSION}); it was written by a newer "
-                               "release. It was left untouched: upgrade SyncScope to open it, or give this "
-                               "runtime another storage path.")
-        return version
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        current = self._file_version()  # again, under the write lock
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            if version not in MIGRATIONS:
-                raise StorageError(self.path, f"Storage file {self._where} has schema version {current} and this "
-                                   f"SyncScope has no migration to version {version}. It was left untouched: "
-                                   "use the SyncScope release that wrote it, or another storage path.")
-            description, step = MIGRATIONS[version]
-            step(conn)
-            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
-            conn.execute("INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
-                         (version, _now_iso(), description))
+        self._write("open", lambda conn: migrate(conn, self.path, SCHEMA_VERSION))
 
     # errors and transactions -----------------------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """The SQL of a storage file (`core.runtime.storage`, "Layout"): the schema steps that make its tables,
-and the statements of one kind's tables."""
+how a file's schema version is read and brought up to date, and the statements of one kind's tables."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
+
+from core.runtime.storage_errors import StorageError
 
 APPLICATION: Final = "syncscope"
 
@@ -36,6 +40,49 @@ Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: dict[int, tuple[str, Migration]] = {
     1: ("initial schema: meta, migrations, reporters/observers (+ _records), changes", migrate_to_1),
 }
+
+
+def file_version(conn: sqlite3.Connection, path: Path, newest: int) -> int:
+    """Schema version of the file at `path`: 0 for an empty one; refuses foreign files and files newer
+    than `newest`."""
+    where = path.absolute()
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return 0
+    meta: dict[str, str] = {}
+    if "meta" in tables:
+        try:
+            meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        except sqlite3.OperationalError:
+            meta = {}
+    if meta.get("application") != APPLICATION or not meta.get("schema_version", "").isdigit():
+        raise StorageError(path, f"Storage file {where} is an SQLite database but not a SyncScope "
+                           "storage file (no SyncScope schema version in it). It was left untouched: "
+                           "give the runtime another storage path, or move this file away.")
+    version = int(meta["schema_version"])
+    if version > newest:
+        raise StorageError(path, f"Storage file {where} has schema version {version}, newer than "
+                           f"this SyncScope understands (up to {newest}); it was written by a newer "
+                           "release. It was left untouched: upgrade SyncScope to open it, or give this "
+                           "runtime another storage path.")
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: Path, newest: int) -> None:
+    """Run the steps that bring the file at `path` from its version up to `newest` (in the caller's
+    write transaction: all or nothing)."""
+    current = file_version(conn, path, newest)  # again, under the write lock
+    for version in range(current + 1, newest + 1):
+        if version not in MIGRATIONS:
+            raise StorageError(path, f"Storage file {path.absolute()} has schema version {current} and this "
+                               f"SyncScope has no migration to version {version}. It was left untouched: "
+                               "use the SyncScope release that wrote it, or another storage path.")
+        description, step = MIGRATIONS[version]
+        step(conn)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+        conn.execute("INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
+                     (version, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), description))
 
 
 class KindSql:
