@@ -1,5 +1,9 @@
 """A resume's observed objects (PROTOCOL §3.8): what reaches their channels between the 100 and the
-final answer waits for the replica and is then applied in order; on a failed resume their listeners go."""
+final answer waits for the replica and is then applied in order; on a failed resume their listeners go.
+
+The real Sync Manager answers from the real storage file; a bus interceptor (the hook the runtime's
+policy uses) acts at the moment the final answer is dispatched, as a peer's messages arriving then
+would."""
 
 from __future__ import annotations
 
@@ -9,59 +13,69 @@ import pytest
 
 from core import SyncError
 from core.lab import Lab
-from core.protocol.message import Message
-from core.schemas import COMM_SCHEMA, expand
-
-URL = "comm://b.example/resumed-1"
-REPORTER = "hyperty://b.example/bob"
+from core.protocol.message import Message, code_of
+from core.schemas import COMM_SCHEMA
 
 
-def update(version: int, n: int) -> Message:
-    return {"type": "update", "from": URL, "to": URL + "/changes", "id": version,
-            "body": {"version": version, "source": REPORTER, "attribute": "n", "value": n}}
+async def stored_observer(lab: Lab) -> Any:
+    """bob (b.example) observes alice's stored chat and stores it; his runtime comes back without
+    resuming, so the test resumes him itself."""
+    rt_a, rt_b = await lab.runtime("a.example"), await lab.runtime("b.example")
+    alice, bob = await rt_a.hyperty("alice"), await rt_b.hyperty("bob")
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 1}, observers=[bob.url], store=True)
+    await bob.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+    await lab.settle()
+    await rt_b.restart(resume=False)
+    return rt_b, bob, chat
+
+
+def final_answer(msg: Message, bob: Any) -> bool:
+    return (msg["type"] == "response" and msg["to"] == bob.url and code_of(msg) == 200
+            and isinstance(msg.get("body", {}).get("value"), list))
 
 
 async def test_messages_before_the_answer_are_applied_in_order(lab: Lab) -> None:
-    rt = await lab.runtime("a.example")
-    alice = await rt.hyperty("alice")
-    syncher = alice.syncher
+    rt_b, bob, chat = await stored_observer(lab)
+    url, reporter = chat.url, chat.syncher.url
+
+    def update(version: int, n: int) -> Message:
+        return {"type": "update", "from": url, "to": url + "/changes", "id": version,
+                "body": {"version": version, "source": reporter, "attribute": "n", "value": n}}
+
+    child = {"type": "create", "from": reporter, "to": url + "/children/messages", "id": 9,
+             "body": {"resource": reporter + "#1", "value": {"data": {"text": "hi"}, "version": 0}}}
+
+    def arrive_first(msg: Message, ingress: bool) -> None:
+        if final_answer(msg, bob):        # the 100s have made the inbox; no replica exists yet
+            assert url not in bob.syncher.observers
+            for queued in (update(1, 2), child, update(2, 3)):
+                bob.syncher.sandbox.deliver(queued)
+
+    rt_b.bus.interceptors.append(arrive_first)
     created: list[Any] = []
-    syncher.on_observers_resume(lambda observers: created.extend(observers))
-    child = {"type": "create", "from": REPORTER, "to": URL + "/children/messages", "id": 9,
-             "body": {"resource": REPORTER + "#1", "value": {"data": {"text": "hi"}, "version": 0}}}
-
-    async def call(msg: Message, timeout: float | None = None, on_provisional: Any = None) -> dict[str, Any]:
-        on_provisional({"type": "response", "from": msg["to"], "to": msg["from"], "id": msg.get("id", 0),
-                        "body": {"code": 100, "resource": URL, "childrenResources": ["messages"]}})
-        for queued in (update(2, 2), child, update(3, 3)):
-            syncher.sandbox.deliver(queued)
-        value = {"url": URL, "schema": expand(COMM_SCHEMA), "reporter": REPORTER, "version": 1,
-                 "data": {"n": 1}, "childrens": ["messages"], "store": True}
-        return {"value": [value]}
-
-    syncher.sandbox.call = call   # type: ignore[method-assign]
-    observers = await syncher.resume_observers()
+    bob.syncher.on_observers_resume(lambda observers: created.extend(observers))
+    observers = await bob.syncher.resume_observers()
     [observer] = observers
-    assert created == observers and syncher.observers[URL] is observer
-    assert (observer.version, observer.data) == (3, {"n": 3})
-    assert set(observer.children) == {REPORTER + "#1"} and "store" not in observer.metadata
-    syncher.sandbox.deliver(update(4, 4))        # SB(O/changes) now calls the replica itself
-    assert (observer.version, observer.data) == (4, {"n": 4})
-    observer._release()
+    assert created == observers and bob.syncher.observers[url] is observer
+    assert (observer.version, observer.data) == (2, {"n": 3})
+    assert set(observer.children) == {reporter + "#1"} and "store" not in observer.metadata
+    bob.syncher.sandbox.deliver(update(3, 4))        # SB(O/changes) now calls the replica itself
+    assert (observer.version, observer.data) == (3, {"n": 4})
 
 
 async def test_a_failed_resume_removes_the_listeners_it_made(lab: Lab) -> None:
-    rt = await lab.runtime("a.example")
-    alice = await rt.hyperty("alice")
-    syncher = alice.syncher
+    rt_b, bob, chat = await stored_observer(lab)
+    made: list[bool] = []
 
-    async def call(msg: Message, timeout: float | None = None, on_provisional: Any = None) -> dict[str, Any]:
-        on_provisional({"type": "response", "from": msg["to"], "to": msg["from"], "id": msg.get("id", 0),
-                        "body": {"code": 100, "resource": URL, "childrenResources": ["messages"]}})
-        assert URL + "/changes" in syncher.sandbox._listeners
-        raise SyncError(500, "storage failed")
+    def fail(msg: Message, ingress: bool) -> tuple[int, str] | None:
+        if not final_answer(msg, bob):
+            return None
+        made.append(chat.url + "/changes" in bob.syncher.sandbox._listeners)
+        rt_b.bus.post({**msg, "body": {"code": 500, "description": "storage failed"}})
+        return 500, "refused by the test"   # the 200 goes no further
 
-    syncher.sandbox.call = call   # type: ignore[method-assign]
-    with pytest.raises(SyncError):
-        await syncher.resume_observers()
-    assert not [a for a in syncher.sandbox._listeners if a.startswith(URL)]
+    rt_b.bus.interceptors.append(fail)
+    with pytest.raises(SyncError) as raised:
+        await bob.syncher.resume_observers()
+    assert raised.value.code == 500 and made == [True]
+    assert not [a for a in bob.syncher.sandbox._listeners if a.startswith(chat.url)]
