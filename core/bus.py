@@ -70,21 +70,28 @@ class ListenerTable:
         self.by_address: dict[str, tuple[Any, ...]] = {}
 
     def file(self, listener: Any, addresses: Sequence[str]) -> None:
-        """File `listener` (with its `kind` and `owner`) last under each of `addresses`, traced."""
+        """File `listener` (with its `kind` and `owner`) last under each of `addresses` (once under an address
+        named twice), traced."""
         table = self.by_address
+        put = table.setdefault
+        alone = (listener,)   # shared by every address it is the only listener of (a tuple cannot change)
         for address in addresses:
-            entries = table.get(address)
-            table[address] = (listener,) if entries is None else (*entries, listener)
+            entries = put(address, alone)
+            if entries is not alone:
+                table[address] = (*entries, listener)
         if self.monitor.active:
             self._traced(listener, addresses)
 
     def file_all(self, listeners: Sequence[Any]) -> None:
         """`file` of each of `listeners` under its own `addresses`, in one call (a resume files thousands)."""
         table = self.by_address
+        put = table.setdefault
         for listener in listeners:
+            alone = (listener,)
             for address in listener.addresses:
-                entries = table.get(address)
-                table[address] = (listener,) if entries is None else (*entries, listener)
+                entries = put(address, alone)
+                if entries is not alone:
+                    table[address] = (*entries, listener)
         if self.monitor.active:
             for listener in listeners:
                 self._traced(listener, listener.addresses)
