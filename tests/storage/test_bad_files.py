@@ -219,3 +219,27 @@ def test_missing_migration_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         f"Storage file {path} has schema version 1 and this SyncScope has no migration to version 2. It was left "
         "untouched: use the SyncScope release that wrote it, or another storage path.")
     assert snapshot(tmp_path) == before
+
+
+def test_damaged_record_pages_found_by_a_load(tmp_path: Path) -> None:
+    """A load reads the file mapped (DECISIONS 85): damage it meets there is still a StorageError, not a
+    crash, the file stays untouched, and the map ends with the load."""
+    path = tmp_path / "storage.sqlite3"
+    with Storage(path) as store:
+        for i in range(300):
+            store.put_reporter(f"{URL}{i}", {**reporter(i), "url": f"{URL}{i}", "data": {"text": "x" * 1000}})
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 40 * page
+    # the records' leaf pages, at the file's end, overwritten with noise; the schema's first pages kept
+    data[-20 * page:] = random.Random(6).randbytes(20 * page)
+    path.write_bytes(bytes(data))
+    before = snapshot(tmp_path)
+    with Storage(path) as store:
+        with pytest.raises(StorageError) as err:
+            store.reporters()
+        assert str(err.value) == (
+            f"Storage file {path} is corrupt or not an SQLite database (database disk image is malformed). It was "
+            "left untouched: move it away (or restore a backup) and start again to begin with an empty storage.")
+        assert store._live().execute("PRAGMA mmap_size").fetchone()[0] == 0   # not left mapped
+    assert snapshot(tmp_path) == before
