@@ -77,7 +77,7 @@ class ListenerTable:
         alone = (listener,)   # shared by every address it is the only listener of (a tuple cannot change)
         for address in addresses:
             entries = put(address, alone)
-            if entries is not alone:
+            if entries is not alone and entries[-1] is not listener:   # (last: named twice)
                 table[address] = (*entries, listener)
         if self.monitor.active:
             self._traced(listener, addresses)
@@ -90,7 +90,7 @@ class ListenerTable:
             alone = (listener,)
             for address in listener.addresses:
                 entries = put(address, alone)
-                if entries is not alone:
+                if entries is not alone and entries[-1] is not listener:
                     table[address] = (*entries, listener)
         if self.monitor.active:
             for listener in listeners:

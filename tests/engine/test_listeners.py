@@ -194,3 +194,19 @@ async def test_one_listener_on_several_addresses_is_filed_and_ended_on_each(lab:
     bus.post({"type": "update", "from": "comm://a.example/o", "to": x, "body": {}})
     assert seen == [("first", x), ("both", x), ("both", y)] and bus.listeners(y) == []
     assert events == [("added", x), ("added", y), ("removed", x), ("removed", y)]
+
+
+async def test_a_listener_named_twice_on_an_address_is_filed_there_once(lab: Lab) -> None:
+    rt = await lab.runtime("a.example")
+    bus, seen = rt.bus, []
+    x, y = "comm://a.example/o/children/messages", "comm://a.example/o/children/resources"
+    alone = bus.add_listener((x, y, x), lambda m: seen.append(("alone", m["to"])), "FWD", "h")
+    after = bus.add_listeners([((y, y), lambda m: seen.append(("after", m["to"])), "L", "sm")])[0]
+    assert bus.listeners(x) == [(x, "FWD", "h")]
+    assert bus.listeners(y) == [(y, "FWD", "h"), (y, "L", "sm")]
+    for to in (x, y):
+        bus.post({"type": "update", "from": "comm://a.example/o", "to": to, "body": {}})
+    assert seen == [("alone", x), ("alone", y), ("after", y)]
+    alone.remove()
+    after.remove()
+    assert bus.listeners(x) == [] and bus.listeners(y) == []
