@@ -71,22 +71,25 @@ class Wiring(UpdateTracking):
         """`_attach_observer` of each, their listeners filed and their PUBs counted in one call each."""
         sm, observers = self.url, self.observers
         entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
-        counts: list[int] = []
         pubs: list[str] = []
         for oo in objects:
             observers[oo.url] = oo
-            entries.append((oo.url + addr.CHANGES, partial(self._track_observer, oo), "L", sm))
+            # one L under O/changes and its channels, as a reporter's
+            entries.append(((oo.url + addr.CHANGES, *oo.channels), partial(self._on_observed, oo), "L", sm))
             if oo.channels:
-                entries.append((oo.channels, partial(self._store_child, oo), "L", sm))
                 oo.pubs.extend(oo.channels)
                 pubs.extend(oo.channels)
-            counts.append(len(entries))
         made = self.bus.add_listeners(entries)
-        start = 0
-        for oo, end in zip(objects, counts, strict=True):
-            oo.listeners = made[start:end]
-            start = end
+        for oo, listener in zip(objects, made, strict=True):
+            oo.listeners = [listener]
         self.runtime.routing.acquire_pubs(pubs)
+
+    def _on_observed(self, oo: ObserverObject, m: Message) -> None:
+        """The SM's L of an observed object: its changes and its children."""
+        if m["to"][len(oo.url):] == addr.CHANGES:   # filed under O/changes and O/children/n only
+            self._track_observer(oo, m)
+        else:
+            self._store_child(oo, m)
 
     def _unwire(self, obj: ReporterObject | ObserverObject) -> None:
         """Remove an object's core-bus listeners and release its PUBs (through the counters)."""
