@@ -79,7 +79,8 @@ class DelegationCandidate(SyncherPart):
                                       version, list(answer["body"].get("childrenResources", [])))
         reporter.status = "standby"
         reporter.subscriptions = {h: {"status": "live"} for h in answer["body"].get("subscriptions", [])}
-        reporter.rethink = {h for h in answer["body"].get("rethinkSubscribers", []) if h in reporter.subscriptions}
+        reporter.rethink = frozenset(h for h in answer["body"].get("rethinkSubscribers", [])
+                                     if h in reporter.subscriptions)
         self._load_children(reporter, children)
         self._standby[url] = reporter
         reporter._attach()

@@ -33,7 +33,7 @@ class DataObjectReporter(DataObject):
         self.status = "live"
         self.subscriptions: dict[str, dict[str, Any]] = {}
         #: subscribers in reTHINK runtimes: while there is one, updates take forms reTHINK applies (INTEROP §4)
-        self.rethink: set[str] = set()
+        self.rethink: frozenset[str] = frozenset()   # (the empty one is shared: a resume makes thousands)
         self._batch: list[Op] | None = None
         self._batch_depth = 0
         self._suspended = False
@@ -69,12 +69,18 @@ class DataObjectReporter(DataObject):
     # wiring --------------------------------------------------------------------------------------
 
     def _attach(self) -> None:
-        """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A)."""
+        """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A): one listener
+        filed under each (a resume attaches thousands)."""
         url = self.url
         prefix = url + addr.CHILDREN   # `addr.children(url, name)` of each name, without a call each
-        self._listeners = self.syncher.sandbox.add_object(url, self._on_object_msg,
-                                                          [prefix + name for name in self.childrens],
-                                                          self._on_children_msg)
+        self._listeners = [self.syncher.sandbox.add((url, *[prefix + name for name in self.childrens]),
+                                                    self._on_sandbox_msg)]
+
+    def _on_sandbox_msg(self, msg: Message) -> None:
+        if msg["to"] == self.url:
+            self._on_object_msg(msg)
+        else:
+            self.syncher._on_children_msg(self, msg)
 
     def _release(self) -> None:
         if self._tail is not None:
@@ -280,9 +286,6 @@ class DataObjectReporter(DataObject):
 
         self._call(self._on_execute, ExecuteEvent(answer, url=msg["from"], method=method, params=params))
 
-    def _on_children_msg(self, msg: Message) -> None:
-        self.syncher._on_children_msg(self, msg)
-
     # subscriptions (PROTOCOL §3.2 #7–#8, §3.5 #3) ---------------------------------------------------
 
     def _on_forward(self, msg: Message) -> None:
@@ -293,7 +296,8 @@ class DataObjectReporter(DataObject):
             return
         if kind == "unsubscribe":
             self.subscriptions.pop(hyperty, None)
-            self.rethink.discard(hyperty)
+            if hyperty in self.rethink:
+                self.rethink = self.rethink - {hyperty}
             if self._on_subscription is not None:
                 self._call(self._on_subscription, SubscriptionEvent(lambda *_: None, type="unsubscribe", url=hyperty,
                                                                     identity=b.get("identity")))
@@ -307,7 +311,7 @@ class DataObjectReporter(DataObject):
             if code == 200 and not self.closed:
                 self.subscriptions[hyperty] = {"status": "live", "identity": b.get("identity")}
                 if is_rethink(str(b.get("runtime", ""))):
-                    self.rethink.add(hyperty)
+                    self.rethink = self.rethink | {hyperty}
                 self._answer(msg, 200, schema=self.schema, value=self.value())
             else:
                 self._answer(msg, 403 if code == 200 else code, reason or "subscription rejected")

@@ -48,8 +48,9 @@ class Sandbox:
         self._table = ListenerTable(monitor, bus.url)
         self._listeners: dict[str, tuple[SandboxListener, ...]] = self._table.by_address
 
-    def add(self, address: str, handler: Handler) -> SandboxListener:
-        listener = SandboxListener(self, (address,), handler)
+    def add(self, address: str | tuple[str, ...], handler: Handler) -> SandboxListener:
+        """`SB(address)` (one listener under each of several addresses)."""
+        listener = SandboxListener(self, (address,) if isinstance(address, str) else address, handler)
         self._table.file(listener, listener.addresses)
         return listener
 

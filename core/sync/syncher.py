@@ -132,7 +132,7 @@ class Syncher(SyncherChildren, DelegationCandidate):
             if subscribers:
                 reporter.subscriptions = {h: {"status": "live"} for h in subscribers if isinstance(h, str)}
                 if rethink:
-                    reporter.rethink = {h for h in rethink if h in reporter.subscriptions}
+                    reporter.rethink = frozenset(h for h in rethink if h in reporter.subscriptions)
             if children:
                 self._load_children(reporter, children)
             old = reporters.get(url)
