@@ -12,8 +12,9 @@ import pytest
 from core.node.frames import resources_of
 from core.node.limits import Limits, addresses_error, deeper_than, frame_deeper_than, scheme_error, too_long
 from core.node.node import MessageNode
+from core.node.registry import Registry
 from core.node.session import Session
-from core.node.state import NodeState
+from core.node.state import MemoryState, NodeState
 from core.protocol import address as addr
 from tests.node.helpers import Wire
 
@@ -183,6 +184,25 @@ def test_a_renewal_keeps_one_entry_per_url_in_order_and_counts_only_the_new_byte
     assert ask(node, s, "delete", RT + "/registry", REG, {"resource": objs[0]}) == {"code": 200}
     assert registry.total == registry.runtime_bytes[RT] == sizes - len(orjson.dumps(renewed[-1]))
     assert [e["url"] for e in ask(node, s, "read", RT + "/registry", REG, {})["value"]] == sorted(objs[1:])
+
+
+def test_a_renewal_by_the_new_owner_moves_the_count_from_the_old_one() -> None:
+    # an entry counted for the runtime that registered it, renewed in a batch by the one that owns it
+    # now (a delegation commit moved the object): counted once, for the new owner
+    owners: dict[str, str] = {}
+    registry = Registry(D, Limits(), MemoryState(), owners.get)
+    moved, kept = "comm://a.example/moved", "comm://a.example/kept"
+    owners.update({moved: RT, kept: OTHER})
+    registry.apply(moved, {"url": moved, "pad": "x" * 30})
+    registry.apply(kept, {"url": kept})
+    owners[moved] = OTHER
+    renewed = [{"url": moved, "status": "live"}, {"url": kept, "status": "live"},
+               {"url": "comm://a.example/new", "status": "live"}]
+    owners[renewed[2]["url"]] = OTHER
+    assert registry.request(OTHER, "create", {"value": renewed}) == (200, None, {})
+    assert registry.runtime_bytes == {OTHER: sum(len(orjson.dumps(v)) for v in renewed)}
+    assert registry.total == registry.runtime_bytes[OTHER]
+    assert registry.objects == {v["url"]: v for v in renewed}
 
 
 def test_restore_drops_entries_that_break_the_rules(tmp_path: Path) -> None:
