@@ -92,11 +92,6 @@ def as_metadata(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def value_from(metadata: dict[str, Any], version: Any, data: Any, children: Any, **extra: Any) -> dict[str, Any]:
-    """`value_of` for a record whose metadata is already split out (a dict copy, not a filter)."""
-    return {**metadata, "version": version, "data": data, "childrenObjects": children, **extra}
-
-
 class Resumer(SmPart):
     async def reporters(self, msg: Message) -> None:
         """#1r R' → SM : create {resume: true, …}. Node subscriptions and registrations of all the
@@ -148,8 +143,11 @@ class Resumer(SmPart):
             if changed:
                 announce.append(ro.url)                  # the new reporter publishes a reporter change first
                 self.runtime.persist_reporter(ro)
-            value = value_from(ro.metadata, ro.version, ro.data if ro.data is not None else {}, ro.children_objects,
-                               subscriptions=sorted(ro.subscriptions), store=ro.store)
+            # `value_of` of its metadata, split out already: a copy, not a filter (a literal: no call
+            # and no keyword dict per object)
+            value = {**ro.metadata, "version": ro.version, "data": ro.data if ro.data is not None else {},
+                     "childrenObjects": ro.children_objects, "subscriptions": sorted(ro.subscriptions),
+                     "store": ro.store}
             if rethink:   # the reTHINK subscribers its Syncher must keep writing for (INTEROP §4)
                 value["rethinkSubscribers"] = rethink
             values.append(value)
@@ -261,7 +259,8 @@ class Resumer(SmPart):
                 # Deleted while this hyperty was away (possibly during this resume): listed without a
                 # subscription; its resync read finds it gone, notifies, and its unsubscribe ends it.
                 self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-                values.append(value_from(oo.metadata, version, data, children, store=oo.store))
+                values.append({**oo.metadata, "version": version, "data": data, "childrenObjects": children,
+                               "store": oo.store})
                 continue
             oo.subscriptions[hyperty] = Subscription(
                 hyperty, SubscriptionState.LIVE, [next(forwards)] if hyperty in subscribed else self.bus.add_listeners(
@@ -278,7 +277,8 @@ class Resumer(SmPart):
             # `reply`, without its check that `msg` is a request (a resume answers thousands of 100s)
             self.bus.post(response(msg, 100, None, resource=url, schema=oo.schema,
                                    childrenResources=list(oo.childrens)))
-            values.append(value_from(oo.metadata, version, data, children, store=oo.store))
+            values.append({**oo.metadata, "version": version, "data": data, "childrenObjects": children,
+                           "store": oo.store})   # as a reporter's value
             if self.sm.monitor.active:
                 self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                      side="observer", version=oo.version, resumed=True)
