@@ -69,11 +69,18 @@ class SubscriptionManager:
             if not sessions:
                 del self._by_channel[channel]
 
-    def add(self, session: Session, addresses: list[str]) -> list[str]:
-        """Subscribe `session` to `addresses` (set semantics); returns those that were new."""
-        held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
-        added = list(dict.fromkeys(addresses)) if held.isdisjoint(addresses) else [
+    @staticmethod
+    def new_of(session: Session, addresses: list[str]) -> list[str]:
+        """The distinct ones of `addresses` that `session` does not hold yet, in order."""
+        held = session.subscriptions
+        return list(dict.fromkeys(addresses)) if held.isdisjoint(addresses) else [
             a for a in dict.fromkeys(addresses) if a not in held]
+
+    def add(self, session: Session, addresses: list[str], new: list[str] | None = None) -> list[str]:
+        """Subscribe `session` to `addresses` (set semantics); returns those that were new (`new`, when
+        the caller has them from `new_of` already)."""
+        held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
+        added = self.new_of(session, addresses) if new is None else new
         if on_interest is None and by_address.keys().isdisjoint(added):
             # none has a subscriber yet (a resume's thousands): the entries are made in C, each its own dict
             held.update(added)
@@ -91,20 +98,22 @@ class SubscriptionManager:
                     entry[sid] = session
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
-        last = channel = ""
+        channel = ""
         run = 0                         # of `channel`, the last ones added, not yet counted
         for address in added:
+            # The same object's next child: `O/children/` + a name. (O, cut before its first
+            # `/children/`, cannot end with `/children`, so no earlier `/children/` straddles the two.)
+            if run and address.startswith(channel) and len(address) > len(channel):
+                run += 1
+                continue
             if CHILDREN in address:
                 # `children_prefix` by a partition at the first `/children/`: what comes before it, the
                 # same for one object's children, is made into the channel once
                 before, _, name = address.partition(CHILDREN)
                 if before and name:
-                    if before == last:
-                        run += 1
-                        continue
                     if run:   # counted once per run (per object), not per address
                         self._count_channel(session, channel, run, prefix=True)
-                    last, channel, run = before, before + CHILDREN, 1
+                    channel, run = before + CHILDREN, 1
         if run:
             self._count_channel(session, channel, run, prefix=True)
         return added

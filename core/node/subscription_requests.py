@@ -94,7 +94,7 @@ class SubscriptionRequests:
                 if theirs and address in guarded:
                     self._answer(s, msg, 403, "not the owner")
                     return
-            new = set(resources) - s.subscriptions
+            new = self.subscriptions.new_of(s, resources)
             refusal = self.subscriptions.refusal(s, new)
             if refusal is not None:
                 self._answer(s, msg, *refusal)
@@ -108,7 +108,7 @@ class SubscriptionRequests:
                 self.state.owners(claims, s.runtime)
                 for url in claims:
                     self._ownership(s, url, s.runtime, "claimed")
-            changed = self.subscriptions.add(s, resources)
+            changed = self.subscriptions.add(s, resources, new)
         else:
             changed = self.subscriptions.remove(s, resources)
         if self.monitor.active:

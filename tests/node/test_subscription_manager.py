@@ -3,8 +3,12 @@ when an address gains its first and loses its last."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from core.node.session import Session
 from core.node.subscription_manager import SUBSCRIPTION_WEIGHT, SubscriptionManager
+from core.protocol.address import children_prefix
 
 OBJ = "comm://a.example/o"
 
@@ -57,3 +61,24 @@ def test_a_children_prefix_matches_each_named_channel_once() -> None:
     assert sm.subscribers(OBJ + "/children/resources") == [a]
     assert sm.subscribers(OBJ + "/children/") == [a, b]    # reTHINK's unnamed publication reaches every holder
     assert b.subscription_bytes == len(OBJ + "/children/messages") + SUBSCRIPTION_WEIGHT
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["comm://a.example/o", "/children/", "/children", "children/", "/", "x",
+                                          "/changes", "m"]), min_size=1, max_size=6).map("".join),
+                max_size=10))
+def test_an_unnamed_publication_reaches_each_holder_of_a_children_channel_added_in_a_batch(
+        addresses: list[str]) -> None:
+    # `add` counts a batch's channels per object by its prefix, not by a parse of each address: the
+    # sessions heard on `O/children/` are those holding a channel of O, whatever the addresses look like
+    sm = SubscriptionManager()
+    a, b = sessions("a", "b")
+    sm.add(a, addresses)
+    sm.add(b, addresses[::2])
+    for held in {children_prefix(x) for x in addresses} - {""}:
+        channel_holders = [s for s in (a, b) if any(children_prefix(x) == held for x in s.subscriptions)]
+        assert [s for s in sm.subscribers(held) if s not in sm.exact(held)] == [
+            s for s in channel_holders if s not in sm.exact(held)]
+    sm.remove(a, sorted(a.subscriptions))
+    sm.remove(b, sorted(b.subscriptions))
+    assert sm.table() == {} and sm._by_channel == {}
