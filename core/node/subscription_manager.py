@@ -27,7 +27,9 @@ class SubscriptionManager:
                  max_bytes_per_session: int = MAX_SUBSCRIPTION_BYTES) -> None:
         self.max_per_session = max_per_session
         self.max_bytes_per_session = max_bytes_per_session
-        self._by_address: dict[str, dict[str, Session]] = {}
+        #: address → its sessions in the order they subscribed: tuples, replaced on change, so the one
+        #: `(session,)` of a batch is shared by every address it is alone on (a resume adds 70,000)
+        self._by_address: dict[str, tuple[Session, ...]] = {}
         #: `O/children/` → session id → (session, how many `O/children/<name>` it holds)
         self._by_channel: dict[str, dict[str, tuple[Session, int]]] = {}
         #: Told when an address gets its first subscriber here (True) or loses its last (False): a
@@ -37,17 +39,17 @@ class SubscriptionManager:
     def exact(self, address: str) -> list[Session]:
         """The sessions subscribed to exactly `address` (no `O/children/` prefix match)."""
         entry = self._by_address.get(address)
-        return list(entry.values()) if entry else []
+        return list(entry) if entry else []
 
     def subscribers(self, address: str) -> list[Session]:
         entry = self._by_address.get(address)
-        found = list(entry.values()) if entry else []
+        found = list(entry) if entry else []
         if CHILDREN in address:
             if channel := children_prefix(address):
                 # INTEROP §2: reTHINK subscribes `O/children/`, which matches every `O/children/<name>`.
                 prefix = self._by_address.get(channel)
                 if prefix:
-                    found += [p for p in prefix.values() if p not in found]
+                    found += [p for p in prefix if p not in found]
             elif address.endswith(CHILDREN) and (named := self._by_channel.get(address)):
                 # reTHINK's newest runtime publishes children on `O/children/` itself, with no name:
                 # whoever holds a children channel of O hears it (interop findings, DECISIONS.md)
@@ -79,23 +81,24 @@ class SubscriptionManager:
     def add(self, session: Session, addresses: list[str], new: list[str] | None = None) -> list[str]:
         """Subscribe `session` to `addresses` (set semantics); returns those that were new (`new`, when
         the caller has them from `new_of` already)."""
-        held, by_address, sid, on_interest = session.subscriptions, self._by_address, session.id, self.on_interest
+        held, by_address, on_interest = session.subscriptions, self._by_address, self.on_interest
         added = self.new_of(session, addresses) if new is None else new
+        alone = (session,)
         if on_interest is None and by_address.keys().isdisjoint(added):
-            # none has a subscriber yet (a resume's thousands): the entries are made in C, each its own dict
+            # none has a subscriber yet (a resume's thousands): entered in C
             held.update(added)
-            by_address.update(zip(added, map(dict.copy, repeat({sid: session}, len(added))), strict=True))
+            by_address.update(zip(added, repeat(alone)))
         else:
             get = by_address.get
             for address in added:
                 held.add(address)
                 entry = get(address)
                 if entry is None:
-                    by_address[address] = {sid: session}
+                    by_address[address] = alone
                     if on_interest is not None:
                         on_interest(address, True)
-                else:
-                    entry[sid] = session
+                else:   # (not held by `session`: not among them)
+                    by_address[address] = (*entry, session)
         # the weights of what was added (`weight` of each), summed in C
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
         channel = ""
@@ -126,8 +129,10 @@ class SubscriptionManager:
                 session.subscription_bytes -= weight(address)
                 entry = self._by_address.get(address)
                 if entry is not None:
-                    entry.pop(session.id, None)
-                    if not entry:
+                    rest = tuple(x for x in entry if x is not session)
+                    if rest:
+                        self._by_address[address] = rest
+                    else:
                         del self._by_address[address]
                         if self.on_interest is not None:
                             self.on_interest(address, False)
@@ -160,4 +165,4 @@ class SubscriptionManager:
 
     def table(self) -> dict[str, list[str]]:
         """address → runtime URLs of the subscribed sessions (for the routing view)."""
-        return {a: sorted(s.runtime for s in entry.values()) for a, entry in self._by_address.items()}
+        return {a: sorted(s.runtime for s in entry) for a, entry in self._by_address.items()}
