@@ -54,12 +54,14 @@ class ObserverObject:
     #: set by a resume: reads the stored record when its data is first needed (most replicas are
     #: replaced by their resync before that, so thousands of documents are not held twice)
     load: Callable[[], dict[str, Any] | None] | None = None
-    #: O/children/n of each child name, in order (built once: every wiring step needs them)
+    #: O/children/n of each child name, in order, and O/changes (built once: every wiring step needs them)
     channels: tuple[str, ...] = field(init=False, repr=False)
+    changes: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # `O/children/` + each name, joined in C (a resume builds tens of thousands)
         self.channels = tuple(map((self.url + addr.CHILDREN).__add__, self.childrens))
+        self.changes = self.url + addr.CHANGES
 
     @property
     def version(self) -> int:
@@ -67,7 +69,7 @@ class ObserverObject:
 
     def node_addresses(self) -> list[str]:
         """MNS of an observer runtime: O/changes, O/children/n (Appendix A)."""
-        return [self.url + addr.CHANGES, *self.channels]
+        return [self.changes, *self.channels]
 
     def loaded(self) -> None:
         """Bring the stored data and children into memory if a resume left them in storage."""

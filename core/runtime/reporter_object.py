@@ -45,12 +45,15 @@ class ReporterObject:
     registered: bool = True
     delegation_token: str = ""   # set while a standby object waits for its commit (PROTOCOL §4)
     created: float = field(default_factory=time.time)
-    #: O/children/n of each child name, in order (built once: every wiring step needs them)
+    #: O/children/n of each child name, in order, and O/subscription (built once: every wiring step
+    #: needs them)
     channels: tuple[str, ...] = field(init=False, repr=False)
+    subscription: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # `O/children/` + each name, joined in C (a resume builds tens of thousands)
         self.channels = tuple(map((self.url + addr.CHILDREN).__add__, self.childrens))
+        self.subscription = self.url + addr.SUBSCRIPTION
 
     def document(self) -> dict[str, Any] | None:
         """The stored data, decoded if it was still the stored text."""
@@ -65,7 +68,7 @@ class ReporterObject:
 
     def node_addresses(self) -> list[str]:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
-        return [self.url, self.url + addr.SUBSCRIPTION, *self.channels]
+        return [self.url, self.subscription, *self.channels]
 
     def record(self) -> dict[str, Any]:
         """The stored reporter record of PROTOCOL §3.0.6."""

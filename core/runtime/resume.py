@@ -310,14 +310,12 @@ class Resumer(SmPart):
         childrens = tuple(record.get("childrens", []))
         store = bool(record.get("store"))
         stored_data, stale = "data" in record, bool(record.get("stale"))
-        dormant = set(record.get("subscriptions", []))
+        dormant, deleted = set(record.get("subscriptions", [])), bool(record.get("deleted"))
         oo = ObserverObject(url, str(record.get("schema", "")), childrens, reporter=str(record.get("reporter", "")),
                             store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
-                            metadata=as_metadata(record), stale=stale)
+                            metadata=as_metadata(record), stale=stale, dormant=dormant, deleted=deleted)
         if store and stored_data:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
-        oo.dormant = dormant
-        oo.deleted = bool(record.get("deleted"))
         # a tombstone (deleted) is known to the SM for the hyperties still to be told, with no listeners;
         # the others are attached together after
         self.sm.observers[url] = oo

@@ -91,7 +91,7 @@ class UpdateTracking:
         """Apply one update to the SM's copy; True when the record must be rewritten whole."""
         b = msg.get("body", {})
         oo.tracker.applied(b["version"])
-        if msg["to"] != addr.changes(oo.url):   # a counted child edit (see _store_child)
+        if msg["to"] != oo.changes:   # a counted child edit (see _store_child)
             self._child_changed(oo, msg)
             return True
         if "reporter" in b and "attribute" not in b and "patch" not in b:

@@ -37,14 +37,18 @@ class Wiring(UpdateTracking):
         sm, reporters = self.url, self.reporters
         entries: list[tuple[Addresses, Callable[[Message], None], str, str]] = []
         pubs: list[str] = []
+        deliverers: dict[str, Callable[[Message], None]] = {}   # one per owner, not one per object
         for ro in objects:
             o, owner, channels = ro.url, ro.owner, ro.channels
             reporters[o] = ro
             changes = o + addr.CHANGES
             # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
             # listeners added one at a time would)
-            entries.append(((o + addr.SUBSCRIPTION, changes, *channels), partial(self._on_reported, ro), "L", sm))
-            entries.append(((o, *channels), self.runtime.deliverer(owner), "FWD", owner))
+            entries.append(((ro.subscription, changes, *channels), partial(self._on_reported, ro), "L", sm))
+            deliver = deliverers.get(owner)
+            if deliver is None:
+                deliver = deliverers[owner] = self.runtime.deliverer(owner)
+            entries.append(((o, *channels), deliver, "FWD", owner))
             ro.pubs = [changes, *channels]
             pubs.extend(ro.pubs)
         made = self.bus.add_listeners(entries)
@@ -75,7 +79,7 @@ class Wiring(UpdateTracking):
         for oo in objects:
             observers[oo.url] = oo
             # one L under O/changes and its channels, as a reporter's
-            entries.append(((oo.url + addr.CHANGES, *oo.channels), partial(self._on_observed, oo), "L", sm))
+            entries.append(((oo.changes, *oo.channels), partial(self._on_observed, oo), "L", sm))
             if oo.channels:
                 oo.pubs.extend(oo.channels)
                 pubs.extend(oo.channels)
