@@ -30,8 +30,9 @@ class SubscriptionManager:
         #: address → its sessions in the order they subscribed: tuples, replaced on change, so the one
         #: `(session,)` of a batch is shared by every address it is alone on (a resume adds 70,000)
         self._by_address: dict[str, tuple[Session, ...]] = {}
-        #: `O/children/` → session id → (session, how many `O/children/<name>` it holds)
-        self._by_channel: dict[str, dict[str, tuple[Session, int]]] = {}
+        #: `O/children/` → (session, how many `O/children/<name>` it holds) of each, in the order they came:
+        #: tuples, replaced on change (shared, as `_by_address`'s, by the channels of a batch)
+        self._by_channel: dict[str, tuple[tuple[Session, int], ...]] = {}
         #: Told when an address gets its first subscriber here (True) or loses its last (False): a
         #: clustered node subscribes the address's subject while it has local subscribers (issue 15).
         self.on_interest: Callable[[str, bool], None] | None = None
@@ -53,7 +54,7 @@ class SubscriptionManager:
             elif address.endswith(CHILDREN) and (named := self._by_channel.get(address)):
                 # reTHINK's newest runtime publishes children on `O/children/` itself, with no name:
                 # whoever holds a children channel of O hears it (interop findings, DECISIONS.md)
-                found += [p for p, _ in named.values() if p not in found]
+                found += [p for p, _ in named if p not in found]
         return found
 
     def _count_channel(self, session: Session, address: str, step: int, prefix: bool = False) -> None:
@@ -62,14 +63,34 @@ class SubscriptionManager:
         channel = address if prefix else children_prefix(address)
         if not channel:
             return
-        sessions = self._by_channel.setdefault(channel, {})
-        _, count = sessions.get(session.id, (session, 0))
-        if count + step > 0:
-            sessions[session.id] = (session, count + step)
+        counts: list[tuple[Session, int]] = []
+        known = False
+        for held, count in self._by_channel.get(channel, ()):
+            if held is session:
+                known, count = True, count + step
+                if count <= 0:
+                    continue
+            counts.append((held, count))
+        if not known and step > 0:
+            counts.append((session, step))
+        if counts:
+            self._by_channel[channel] = tuple(counts)
         else:
-            sessions.pop(session.id, None)
-            if not sessions:
-                del self._by_channel[channel]
+            self._by_channel.pop(channel, None)
+
+    def _count_runs(self, session: Session, runs: list[tuple[str, int]]) -> None:
+        """`_count_channel` of each `(O/children/, count)` of one batch; a channel new here gets a tuple
+        shared by the batch's channels of the same count (a resume adds 20,000)."""
+        by_channel = self._by_channel
+        shared: dict[int, tuple[tuple[Session, int], ...]] = {}
+        for channel, run in runs:
+            if channel in by_channel:
+                self._count_channel(session, channel, run, prefix=True)
+            else:
+                one = shared.get(run)
+                if one is None:
+                    one = shared[run] = ((session, run),)
+                by_channel[channel] = one
 
     @staticmethod
     def new_of(session: Session, addresses: list[str]) -> list[str]:
@@ -103,6 +124,7 @@ class SubscriptionManager:
         session.subscription_bytes += sum(map(len, added)) + SUBSCRIPTION_WEIGHT * len(added)
         channel = ""
         run = 0                         # of `channel`, the last ones added, not yet counted
+        runs: list[tuple[str, int]] = []
         for address in added:
             # The same object's next child: `O/children/` + a name. (O, cut before its first
             # `/children/`, cannot end with `/children`, so no earlier `/children/` straddles the two.)
@@ -115,10 +137,12 @@ class SubscriptionManager:
                 before, _, name = address.partition(CHILDREN)
                 if before and name:
                     if run:   # counted once per run (per object), not per address
-                        self._count_channel(session, channel, run, prefix=True)
+                        runs.append((channel, run))
                     channel, run = before + CHILDREN, 1
         if run:
-            self._count_channel(session, channel, run, prefix=True)
+            runs.append((channel, run))
+        if runs:
+            self._count_runs(session, runs)
         return added
 
     def remove(self, session: Session, addresses: list[str]) -> list[str]:
