@@ -153,7 +153,8 @@ class SubscriptionManager:
                 session.subscription_bytes -= weight(address)
                 entry = self._by_address.get(address)
                 if entry is not None:
-                    rest = tuple(x for x in entry if x is not session)
+                    # (most addresses have one session: no tuple is built for them)
+                    rest = () if entry == (session,) else tuple(x for x in entry if x is not session)
                     if rest:
                         self._by_address[address] = rest
                     else:
