@@ -45,15 +45,17 @@ class ReporterObject:
     registered: bool = True
     delegation_token: str = ""   # set while a standby object waits for its commit (PROTOCOL §4)
     created: float = field(default_factory=time.time)
-    #: O/children/n of each child name, in order, and O/subscription (built once: every wiring step
-    #: needs them)
+    #: O/children/n of each child name, in order, O/subscription and O/changes (built once: every wiring
+    #: step needs them, and the SM's L tells its messages apart by them)
     channels: tuple[str, ...] = field(init=False, repr=False)
     subscription: str = field(init=False, repr=False)
+    changes: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # `O/children/` + each name, joined in C (a resume builds tens of thousands)
         self.channels = tuple(map((self.url + addr.CHILDREN).__add__, self.childrens))
         self.subscription = self.url + addr.SUBSCRIPTION
+        self.changes = self.url + addr.CHANGES
 
     def document(self) -> dict[str, Any] | None:
         """The stored data, decoded if it was still the stored text."""

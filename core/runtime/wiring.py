@@ -8,7 +8,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.bus import Addresses, MessageBus
-from core.protocol import address as addr
 from core.protocol.message import Message
 from core.runtime.observer_object import ObserverObject
 from core.runtime.reporter_object import ReporterObject
@@ -39,9 +38,8 @@ class Wiring(UpdateTracking):
         pubs: list[str] = []
         deliverers: dict[str, Callable[[Message], None]] = {}   # one per owner, not one per object
         for ro in objects:
-            o, owner, channels = ro.url, ro.owner, ro.channels
+            o, owner, channels, changes = ro.url, ro.owner, ro.channels, ro.changes
             reporters[o] = ro
-            changes = o + addr.CHANGES
             # one L and one FWD, each filed under its addresses (each channel holds L then FWD, as
             # listeners added one at a time would)
             entries.append(((ro.subscription, changes, *channels), partial(self._on_reported, ro), "L", sm))
@@ -59,10 +57,10 @@ class Wiring(UpdateTracking):
     def _on_reported(self, ro: ReporterObject, m: Message) -> None:
         """The SM's L of a reported object (one `partial` each, not a closure): its changes, its
         subscription channel, its children."""
-        rest = m["to"][len(ro.url):]   # filed under O/changes, O/subscription and O/children/n only
-        if rest == addr.CHANGES:
+        to = m["to"]   # filed under O/changes, O/subscription and O/children/n only
+        if to == ro.changes:
             self._track_reporter(ro, m)
-        elif rest == addr.SUBSCRIPTION:
+        elif to == ro.subscription:
             self.subscribers.on_message(ro, m)
         else:
             self._store_child(ro, m)
@@ -90,7 +88,7 @@ class Wiring(UpdateTracking):
 
     def _on_observed(self, oo: ObserverObject, m: Message) -> None:
         """The SM's L of an observed object: its changes and its children."""
-        if m["to"][len(oo.url):] == addr.CHANGES:   # filed under O/changes and O/children/n only
+        if m["to"] == oo.changes:   # filed under O/changes and O/children/n only
             self._track_observer(oo, m)
         else:
             self._store_child(oo, m)
