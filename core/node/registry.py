@@ -137,7 +137,10 @@ class Registry:
         problem = self._budget(runtime, list(entries.items()), sizes)
         if problem is not None:
             return problem
-        self._put_many(runtime, entries, sizes)
+        owned = [(url, dict(value)) for url, value in entries.items()]
+        self._put_many(runtime, owned, sizes)
+        for url, entry in owned:
+            self.state.register(url, entry)
         return _OK
 
     def _url_problem(self, url: str) -> Answer | None:
@@ -204,26 +207,15 @@ class Registry:
     # bookkeeping ------------------------------------------------------------------------------------
 
     def _put(self, url: str, value: dict[str, Any], runtime: str, size: int | None = None) -> None:
-        if url in self.objects:
-            # a renewal (a resume re-registers thousands): the URL keeps its place in `_urls`,
-            # whose removal and sorted insert each move every later URL
-            self._unweigh(url)
-        else:
-            bisect.insort(self._urls, url)
-        if size is None:
-            size = entry_size(value)
-        self.objects[url] = value
-        self._sizes[url] = (runtime, size)
-        self.runtime_bytes[runtime] = self.runtime_bytes.get(runtime, 0) + size
-        self.total += size
+        self._put_many(runtime, [(url, value)], [entry_size(value) if size is None else size])
 
-    def _put_many(self, runtime: str, entries: dict[str, dict[str, Any]], sizes: list[int]) -> None:
-        """`_put` of copies of `entries` (weighing `sizes`) for `runtime`, its byte count changed once (a
-        resume renews a thousand per request)."""
-        objects, counted, register = self.objects, self._sizes, self.state.register
+    def _put_many(self, runtime: str, entries: list[tuple[str, dict[str, Any]]], sizes: list[int]) -> None:
+        """Store each (url, entry) of `entries`, weighing `sizes`, for `runtime`, its byte count changed
+        once (a resume renews a thousand per request)."""
+        objects, counted = self.objects, self._sizes
         added = 0
         fresh: list[str] = []
-        for (url, value), size in zip(entries.items(), sizes, strict=True):
+        for (url, entry), size in zip(entries, sizes, strict=True):
             was = counted.get(url)
             if was is None:
                 fresh.append(url)
@@ -231,10 +223,11 @@ class Registry:
                 added -= was[1]
             else:
                 self._unweigh(url)
-            objects[url] = entry = dict(value)
+            objects[url] = entry
             counted[url] = (runtime, size)
             added += size
-            register(url, entry)
+        # a renewal keeps its place in `_urls`, whose removal and sorted insert would each move every
+        # later URL
         for url in fresh:
             bisect.insort(self._urls, url)
         # (never 0: every entry weighs at least the 2 bytes of `{}`)
