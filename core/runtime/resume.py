@@ -254,32 +254,28 @@ class Resumer(SmPart):
         for ((version, data, children), subscribed), oo in chosen:
             if oo.url in gone:
                 continue
-            url = oo.url
-            if oo.deleted:
-                # Deleted while this hyperty was away (possibly during this resume): listed without a
-                # subscription; its resync read finds it gone, notifies, and its unsubscribe ends it.
-                self.bus.reply(msg, 100, resource=url, schema=oo.schema, childrenResources=list(oo.childrens))
-                values.append({**oo.metadata, "version": version, "data": data, "childrenObjects": children,
-                               "store": oo.store})
-                continue
-            oo.subscriptions[hyperty] = Subscription(
-                hyperty, SubscriptionState.LIVE, [next(forwards)] if hyperty in subscribed else self.bus.add_listeners(
-                    [(tuple(held.get(url) or oo.node_addresses()), deliver, "FWD", hyperty)]))
-            oo.dormant.discard(hyperty)
-            if hyperty not in subscribed:                             # identity resume: ask the reporter
-                answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
-                if code_of(answer) != 200:
-                    self.sm._drop_subscription(oo, hyperty)
-                    if not oo.subscriptions:
-                        await self.sm._forget_observed(oo)
-                    continue
-                self.runtime.persist_observer(oo)
+            url, live = oo.url, not oo.deleted
+            # One deleted while this hyperty was away (possibly during this resume) is listed without a
+            # subscription: its resync read finds it gone, notifies, and its unsubscribe ends it.
+            if live:
+                oo.subscriptions[hyperty] = Subscription(
+                    hyperty, SubscriptionState.LIVE, [next(forwards)] if hyperty in subscribed else
+                    self.bus.add_listeners([(tuple(held.get(url) or oo.node_addresses()), deliver, "FWD", hyperty)]))
+                oo.dormant.discard(hyperty)
+                if hyperty not in subscribed:                             # identity resume: ask the reporter
+                    answer = await self.sm._ask_reporter(url, {"source": hyperty}, msg)
+                    if code_of(answer) != 200:
+                        self.sm._drop_subscription(oo, hyperty)
+                        if not oo.subscriptions:
+                            await self.sm._forget_observed(oo)
+                        continue
+                    self.runtime.persist_observer(oo)
             # `reply`, without its check that `msg` is a request (a resume answers thousands of 100s)
             self.bus.post(response(msg, 100, None, resource=url, schema=oo.schema,
                                    childrenResources=list(oo.childrens)))
             values.append({**oo.metadata, "version": version, "data": data, "childrenObjects": children,
                            "store": oo.store})   # as a reporter's value
-            if self.sm.monitor.active:
+            if live and self.sm.monitor.active:
                 self.sm.monitor.emit("subscription", self.runtime.url, object=url, hyperty=hyperty, state="live",
                                      side="observer", version=oo.version, resumed=True)
         if not values:
