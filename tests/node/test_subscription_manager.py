@@ -3,7 +3,7 @@ when an address gains its first and loses its last."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.node.session import Session
@@ -64,6 +64,7 @@ def test_a_children_prefix_matches_each_named_channel_once() -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@example([OBJ + "/children/a", OBJ + "/childrenxyz", OBJ + "/children/b"])   # after a channel, not one of it
 @given(st.lists(st.lists(st.sampled_from(["comm://a.example/o", "/children/", "/children", "children/", "/", "x",
                                           "/changes", "m"]), min_size=1, max_size=6).map("".join),
                 max_size=10))
