@@ -72,9 +72,9 @@ class DataObjectReporter(DataObject):
         """SB(O) and SB(O/children/n) on the hyperty's sandbox (PROTOCOL §3.1, Appendix A): one listener
         filed under each (a resume attaches thousands)."""
         url = self.url
-        prefix = url + addr.CHILDREN   # `addr.children(url, name)` of each name, without a call each
-        self._listeners = [self.syncher.sandbox.add((url, *[prefix + name for name in self.childrens]),
-                                                    self._on_sandbox_msg)]
+        # `addr.children(url, name)` of each name, joined in C
+        channels = map((url + addr.CHILDREN).__add__, self.childrens)
+        self._listeners = [self.syncher.sandbox.add((url, *channels), self._on_sandbox_msg)]
 
     def _on_sandbox_msg(self, msg: Message) -> None:
         if msg["to"] == self.url:
