@@ -57,7 +57,7 @@ import contextlib
 import gc
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
@@ -356,6 +356,24 @@ class Storage:
 
     # reads ------------------------------------------------------------------------------------------
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _snapshot(conn: sqlite3.Connection, mapped: bool = False) -> Iterator[None]:
+        """One read transaction (with the file mapped while it lasts, when `mapped`), ended whatever the
+        outcome."""
+        if mapped:
+            conn.execute(f"PRAGMA mmap_size={LOAD_MMAP_BYTES}")
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if conn.in_transaction:   # (SQLite ends it itself on some errors)
+                    conn.execute("COMMIT")
+        finally:
+            if mapped:
+                conn.execute("PRAGMA mmap_size=0")
+
     def _load(self, kind: Kind, encoded_data: bool) -> dict[str, dict[str, Any]]:
         select = SQL[kind].select_all
         conn = self._live()
@@ -364,23 +382,16 @@ class Storage:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            # The file mapped for this read alone: a load reads every page once, and SQLite's reads of
-            # them one `pread` each into its small page cache cost a resume ~1/8 of its load (DECISIONS 85)
-            conn.execute(f"PRAGMA mmap_size={LOAD_MMAP_BYTES}")
-            try:
-                conn.execute("BEGIN")  # one snapshot for the records and their logs
-                try:
-                    out, orphans, logged = read_rows(conn.execute(select), encoded_data)   # streamed
-                    changes: dict[str, list[tuple[str, bytes]]] = {}
-                    if logged:
-                        for url, at, ops in conn.execute(
-                                "SELECT url, at, ops FROM changes WHERE kind = ? ORDER BY url, n", (kind,)):
-                            changes.setdefault(url, []).append((at, ops))
-                finally:
-                    if conn.in_transaction:   # (SQLite ends it itself on some errors)
-                        conn.execute("COMMIT")
-            finally:
-                conn.execute("PRAGMA mmap_size=0")
+            # one snapshot for the records and their logs; the file mapped: a load reads every page once,
+            # and SQLite's reads of them one `pread` each into its small page cache cost a resume ~1/8 of
+            # its load (DECISIONS 85)
+            with self._snapshot(conn, mapped=True):
+                out, orphans, logged = read_rows(conn.execute(select), encoded_data)   # streamed
+                changes: dict[str, list[tuple[str, bytes]]] = {}
+                if logged:
+                    for url, at, ops in conn.execute("SELECT url, at, ops FROM changes WHERE kind = ? ORDER BY url, n",
+                                                     (kind,)):
+                        changes.setdefault(url, []).append((at, ops))
         except sqlite3.Error as exc:
             raise self._error(exc, f"read the {kind} records") from exc
         except orjson.JSONDecodeError as exc:
@@ -405,13 +416,10 @@ class Storage:
         sql = sql_of(kind)
         conn = self._live()
         try:
-            conn.execute("BEGIN")
-            try:
+            with self._snapshot(conn):
                 rows = conn.execute(sql.select_record, (url,)).fetchall()
                 head = conn.execute(sql.select_head, (url,)).fetchall()
                 log = conn.execute(SELECT_LOG, (kind, url)).fetchall()
-            finally:
-                conn.execute("COMMIT")
             if not rows or not head:
                 return None
             record = with_columns(orjson.loads(rows[0][0]), url, *head[0])
