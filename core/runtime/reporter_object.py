@@ -72,6 +72,13 @@ class ReporterObject:
         """MNS of the reporter runtime: O, O/subscription, O/children/n (Appendix A)."""
         return [self.url, self.subscription, *self.channels]
 
+    def registration(self, runtime: str) -> dict[str, Any]:
+        """Its domain registry entry (PROTOCOL §3.1 step 6), the same at a create and at a resume's renewal."""
+        metadata = self.metadata
+        return {"url": self.url, "name": metadata.get("name", ""), "schema": self.schema, "reporter": self.owner,
+                "runtime": runtime, "resources": metadata.get("resources", []), "childrens": list(self.childrens),
+                "authorise": sorted(self.preauthorised), "status": "live"}
+
     def record(self) -> dict[str, Any]:
         """The stored reporter record of PROTOCOL §3.0.6."""
         rec: dict[str, Any] = {**self.metadata, "url": self.url, "isReporter": True, "reporter": self.owner,

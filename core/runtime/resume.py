@@ -175,15 +175,13 @@ class Resumer(SmPart):
         and per thousand objects, all in flight at once."""
         by_domain: dict[str, list[dict[str, Any]]] = {}
         head, group = "", []   # `scheme://domain/` of the last URL: the next is likely under it too
+        runtime = self.runtime.url
         for ro in objects:
             if not (head and ro.url.startswith(head)):
                 domain = ro.domain
                 group = by_domain.setdefault(domain, [])
                 head = ro.url[:ro.url.find("://") + 3] + domain + "/" if domain else ""
-            group.append({
-                "url": ro.url, "name": ro.metadata.get("name", ""), "schema": ro.schema, "reporter": ro.owner,
-                "runtime": self.runtime.url, "childrens": list(ro.childrens), "authorise": sorted(ro.preauthorised),
-                "status": "live"})
+            group.append(ro.registration(runtime))
         await asyncio.gather(*(
             self.bus.request({"type": "create", "from": self.runtime.url + "/registry", "to": addr.registry(domain),
                               "body": {"value": values[i:i + 1000]}})

@@ -141,11 +141,7 @@ class SyncManager(Wiring):
                 raise Refusal(500, f"node subscription failed: {code_of(reply)} {description_of(reply)}")
             ro.mns = ro.node_addresses()
         if ro.registered:
-            reply = await self._registry("create", {"url": url, "name": metadata.get("name", ""), "schema": schema,
-                                                     "reporter": reporter, "runtime": self.runtime.url,
-                                                     "resources": metadata.get("resources", []),
-                                                     "childrens": list(descriptor.children),
-                                                     "authorise": sorted(ro.preauthorised), "status": "live"})
+            reply = await self._registry("create", ro.registration(self.runtime.url))
             if code_of(reply) != 200:
                 await self._undo_create(ro, routed=ro.routed)
                 raise Refusal(500, f"registration failed: {code_of(reply)} {description_of(reply)}")

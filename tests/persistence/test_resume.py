@@ -33,6 +33,7 @@ async def test_reporter_runtime_restart(lab: Lab) -> None:
     rt_a, rt_b, alice, bob, chat, obs = await world(lab)
     child = await chat.add_child("messages", {"text": "before"})
     await lab.settle()
+    registered = dict(lab.nodes["a.example"].registry.objects[chat.url])
     await rt_a.restart()
     assert chat.closed                                   # old handles are closed
     with pytest.raises(SyncError):
@@ -47,6 +48,7 @@ async def test_reporter_runtime_restart(lab: Lab) -> None:
     assert rt_a.sm.reporters[chat.url].preauthorised == {bob.url}
     registration = lab.nodes["a.example"].registry.objects[chat.url]    # re-registered in bulk, live
     assert (registration["reporter"], registration["runtime"], registration["status"]) == (alice.url, rt_a.url, "live")
+    assert registration == registered                    # the entry of its create (PROTOCOL §3.1 step 6), resources too
     second = await resumed.add_child("messages", {"text": "after"})
     assert second.child_id == f"{alice.url}#2"            # the child counter continues too
 
