@@ -133,14 +133,19 @@ class Registry:
             if owner_of(url) != runtime:
                 return 403, "not the owner", {}
             entries[url] = value
+        objects, counted = self.objects, self._sizes
+        # a resume renews what its runtime registered before, mostly unchanged: that is neither weighed
+        # nor stored again (it passed both when stored; the state is still told, as of any renewal)
+        changed = [(url, value) for url, value in entries.items()
+                   if objects.get(url) != value or counted[url][0] != runtime]
         sizes: list[int] = []
-        problem = self._budget(runtime, list(entries.items()), sizes)
+        problem = self._budget(runtime, changed, sizes)
         if problem is not None:
             return problem
-        owned = [(url, dict(value)) for url, value in entries.items()]
-        self._put_many(runtime, owned, sizes)
-        for url, entry in owned:
-            self.state.register(url, entry)
+        self._put_many(runtime, [(url, dict(value)) for url, value in changed], sizes)
+        register = self.state.register
+        for url in entries:
+            register(url, objects[url])
         return _OK
 
     def _url_problem(self, url: str) -> Answer | None:

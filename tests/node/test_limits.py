@@ -205,6 +205,25 @@ def test_a_renewal_by_the_new_owner_moves_the_count_from_the_old_one() -> None:
     assert registry.objects == {v["url"]: v for v in renewed}
 
 
+def test_an_unchanged_renewal_stores_nothing_and_a_changed_one_in_the_same_batch_is_replaced() -> None:
+    owners: dict[str, str] = {}
+    registry = Registry(D, Limits(), MemoryState(), owners.get)
+    same, grown, theirs = "comm://a.example/same", "comm://a.example/grown", "comm://a.example/theirs"
+    owners.update({same: RT, grown: RT, theirs: OTHER})
+    first = [{"url": same, "status": "live", "childrens": ["c"]}, {"url": grown, "status": "live"}]
+    assert registry.request(RT, "create", {"value": first}) == (200, None, {})
+    registry.apply(theirs, {"url": theirs})          # counted for the runtime that owned it (then delegated)
+    owners[theirs] = RT
+    kept = registry.objects[same]
+    renewed = [{"url": same, "status": "live", "childrens": ["c"]}, {"url": grown, "status": "live", "pad": "x"},
+               {"url": theirs}]
+    assert registry.request(RT, "create", {"value": renewed}) == (200, None, {})
+    assert registry.objects[same] is kept                                 # not weighed nor copied again
+    assert registry.objects == {v["url"]: v for v in renewed}
+    assert registry.runtime_bytes == {RT: sum(len(orjson.dumps(v)) for v in renewed)}   # the same entry, moved
+    assert registry.total == registry.runtime_bytes[RT]
+
+
 def test_restore_drops_entries_that_break_the_rules(tmp_path: Path) -> None:
     path = tmp_path / "node.sqlite"
     node = MessageNode(D, state=NodeState(path))
