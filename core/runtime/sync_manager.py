@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
-from core.protocol.changes import copy_json
+from core.protocol.changes import copy_json, own_containers
 from core.protocol.dialect import flat_children, minted
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
@@ -123,7 +123,7 @@ class SyncManager(Wiring):
                 raise Refusal(404, "unknown object")   # an invitation for an object we do not report
             raise Refusal(403, "resource not reusable")
         url = await self._allocate(descriptor.scheme)
-        metadata = {k: v for k, v in value.items() if k != "data"}
+        metadata = own_containers({k: v for k, v in value.items() if k != "data"})   # not the sender's lists
         metadata.update({"url": url, "reporter": reporter, "runtime": self.runtime.url, "schema": schema,
                          "childrens": list(descriptor.children), "status": "live"})   # §3.0.4, as registered
         user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
@@ -287,7 +287,8 @@ class SyncManager(Wiring):
         version = version if isinstance(version, int) and not isinstance(version, bool) else 0
         if reporter:
             oo.reporter = reporter
-        oo.metadata = {k: v for k, v in value.items() if k not in ("data", "version", "childrenObjects")}
+        oo.metadata = own_containers({k: v for k, v in value.items()
+                                      if k not in ("data", "version", "childrenObjects")})
         if not oo.confirmed or version > oo.version:
             oo.tracker.reset(max(version, oo.version))
             if oo.store and self.runtime.observer_storage_allowed(value):

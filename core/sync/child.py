@@ -24,10 +24,10 @@ class DataObjectChild:
         self.name = name
         self.child_id = str(value.get("url", ""))
         self.reporter = str(value.get("reporter", ""))
-        self.metadata = {k: v for k, v in value.items() if k not in ("data", "version")}
+        self.metadata = ch.own_containers({k: v for k, v in value.items() if k not in ("data", "version")})
         version = value.get("version", 0)
         self.version = version if isinstance(version, int) and not isinstance(version, bool) else 0
-        self.identity = identity
+        self.identity = ch.copy_json(identity)
         self.closed = False
         data = value.get("data", {})
         data = ch.copy_json(data) if isinstance(data, dict) else {}
@@ -48,7 +48,8 @@ class DataObjectChild:
 
     def value_entry(self) -> dict[str, Any]:
         """`childrenObjects[childId]` of an object value (PROTOCOL §3.0.5)."""
-        entry: dict[str, Any] = {"value": {**self.metadata, "data": ch.copy_json(self.data), "version": self.version}}
+        entry: dict[str, Any] = {"value": {**ch.own_containers(dict(self.metadata)), "data": ch.copy_json(self.data),
+                                           "version": self.version}}
         if self.identity is not None:
             entry["identity"] = self.identity
         return entry
@@ -66,7 +67,7 @@ class DataObjectChild:
     @property
     def _parents_reporter(self) -> bool:
         """The child's reporter is its parent's: its edits may count as the parent's versions."""
-        return self.reporter == self.parent.metadata.get("reporter")
+        return self.reporter == self.parent._metadata.get("reporter")
 
     def admit(self, path: Path) -> None:
         self.parent.admit(path)   # a reTHINK runtime holding the parent may hear the child too
@@ -139,7 +140,7 @@ class DataObjectChild:
     async def delete(self) -> None:
         """Delete the child (its reporter or the parent's reporter, PROTOCOL §3.7 #4)."""
         syncher = self.parent.syncher
-        if syncher.url not in (self.reporter, self.parent.metadata.get("reporter")):
+        if syncher.url not in (self.reporter, self.parent._metadata.get("reporter")):
             raise SyncError(403, "only the child's or the parent's reporter may delete it")
         syncher.sandbox.post({"type": "delete", "from": syncher.url, "to": self.channel,
                               "body": {"resource": self.child_id}})

@@ -136,7 +136,7 @@ class SyncherChildren(SyncherPart):
             return
         if mtype == "update":
             if msg["from"] == parent.url:   # reTHINK: from the parent, with the parent's version (INTEROP §4)
-                if b.get("source", child.reporter) in (child.reporter, parent.metadata.get("reporter")):
+                if b.get("source", child.reporter) in (child.reporter, parent._metadata.get("reporter")):
                     child._apply(b, versioned=False)
                 return
             if msg["from"] != child.reporter:
@@ -144,7 +144,7 @@ class SyncherChildren(SyncherPart):
             if not child._apply(b):
                 self._heal_child(parent, cid, child.reporter, name)
         elif mtype == "delete":
-            if msg["from"] not in (child.reporter, parent.metadata.get("reporter")):
+            if msg["from"] not in (child.reporter, parent._metadata.get("reporter")):
                 return
             child.closed = True
             del parent.children[cid]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.protocol.changes import ChangeEvent, Path
+from core.protocol.changes import ChangeEvent, Path, own_containers
 from core.protocol.dialect import admit_for_rethink, is_rethink
 
 if TYPE_CHECKING:
@@ -39,7 +39,10 @@ class DataObject:
         self.syncher = syncher
         self.url = url
         self.schema = schema
-        self.metadata = metadata
+        # its lists may still be the Sync Manager's or a message's (a resume hands over thousands): the
+        # hyperty's `metadata` makes them its own on first use; this package reads `_metadata` as it is
+        self._metadata = metadata
+        self._own_metadata: dict[str, Any] | None = None
         self.version = version
         self.childrens = list(childrens)
         self.children: dict[str, DataObjectChild] = {}
@@ -51,9 +54,22 @@ class DataObject:
         return f"{type(self).__name__}({self.url}, v{self.version})"
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """Its metadata (PROTOCOL §3.0.4), sharing no list or dict with the Sync Manager, a message or
+        another replica."""
+        own = self._own_metadata
+        if own is None:
+            own = self._own_metadata = own_containers(self._metadata)
+        return own
+
+    @metadata.setter
+    def metadata(self, metadata: dict[str, Any]) -> None:
+        self._metadata, self._own_metadata = metadata, None
+
+    @property
     def rethink_observed(self) -> bool:
         """A runtime of reTHINK's own may hold a replica: edits take the forms it applies (INTEROP §4)."""
-        return self.syncher.runtime.rethink or is_rethink(str(self.metadata.get("runtime", "")))
+        return self.syncher.runtime.rethink or is_rethink(str(self._metadata.get("runtime", "")))
 
     def admit(self, path: Path) -> None:
         """Refuse an edit at `path` no reTHINK replica could be sent while one may exist (DECISIONS 77)."""

@@ -92,7 +92,7 @@ class DataObjectObserver(DataObject):
 
     @property
     def reporter(self) -> str:
-        return str(self.metadata.get("reporter", ""))
+        return str(self._metadata.get("reporter", ""))
 
     # updates (PROTOCOL §3.3, §5 rule 3) ----------------------------------------------------------------
 
@@ -104,7 +104,7 @@ class DataObjectObserver(DataObject):
         tracker = self.tracker
         if plan is not None:
             apply, segments, field, value, mutable, version, source, modified = plan
-            if version == tracker.version + 1 and not tracker.buffer and source == self.metadata.get("reporter"):
+            if version == tracker.version + 1 and not tracker.buffer and source == self._metadata.get("reporter"):
                 # the common case, as `_apply` below would take it: a set or remove from the reporter at
                 # the next version with nothing buffered (rule 3b; nothing to drain), applied on the path
                 try:
@@ -116,7 +116,7 @@ class DataObjectObserver(DataObject):
                 else:
                     tracker.version = self.version = version
                     if modified is not direct.MISSING:
-                        self.metadata["lastModified"] = modified
+                        self._metadata["lastModified"] = modified
                     if self._change_handlers:
                         self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
                 if self.status == "stale" and not tracker.buffer:
@@ -154,16 +154,16 @@ class DataObjectObserver(DataObject):
             return
         reporter_change = "attribute" not in b and "patch" not in b and "reporter" in b
         source = b["source"] if "source" in b else b.get("subscriber")
-        if not reporter_change and source != self.metadata.get("reporter"):
+        if not reporter_change and source != self._metadata.get("reporter"):
             # PROTOCOL §6: only the current reporter's updates apply; the version stays a gap.
             self.tracker.buffer.pop(version, None)
             self._monitor("ignored update", version=version, source=b.get("source"))
             self._gap_opened()
             return
         if reporter_change:
-            self.metadata["reporter"] = b["reporter"]
+            self._metadata["reporter"] = b["reporter"]
             if "runtime" in b:
-                self.metadata["runtime"] = b["runtime"]
+                self._metadata["runtime"] = b["runtime"]
             events: list[ch.ChangeEvent] = []
         elif (plan := direct.plan_of(b)) is not None:
             # set/remove: applied straight on the path, its attribute parsed once per message
@@ -178,7 +178,7 @@ class DataObjectObserver(DataObject):
                 tracker.buffer.pop(version, None)
             self.version = version
             if "lastModified" in b:
-                self.metadata["lastModified"] = b["lastModified"]
+                self._metadata["lastModified"] = b["lastModified"]
             if self._change_handlers:
                 self._changed_one(ch.ChangeEvent(ctype, otype, field, data))
             return
@@ -192,7 +192,7 @@ class DataObjectObserver(DataObject):
         self.tracker.applied(version)
         self.version = version
         if "lastModified" in b:
-            self.metadata["lastModified"] = b["lastModified"]
+            self._metadata["lastModified"] = b["lastModified"]
         self._changed(events)
 
     def _apply_counted_child(self, msg: Message) -> None:
@@ -200,7 +200,7 @@ class DataObjectObserver(DataObject):
         self.tracker.applied(b["version"])
         self.version = b["version"]
         if "lastModified" in b:
-            self.metadata["lastModified"] = b["lastModified"]
+            self._metadata["lastModified"] = b["lastModified"]
         cid = b["resource"]
         child = self.children.get(cid)
         if child is not None:

@@ -127,7 +127,7 @@ class DataObjectReporter(DataObject):
         """A child edit of ours in reTHINK's form: from O, with the parent's next version (INTEROP §4)."""
         self.version += 1
         now = iso_now()
-        self.metadata["lastModified"] = now
+        self._metadata["lastModified"] = now
         msg = {"type": "update", "from": self.url, "to": channel,
                "body": {"resource": child_id, "version": self.version, "source": self.syncher.url,
                         "lastModified": now, **body}}
@@ -152,7 +152,7 @@ class DataObjectReporter(DataObject):
     def _send(self, body: dict[str, Any]) -> None:
         self.version += 1
         now = iso_now()
-        self.metadata["lastModified"] = now
+        self._metadata["lastModified"] = now
         msg = {"type": "update", "from": self.url, "to": addr.changes(self.url),
                "body": {"version": self.version, "source": self.syncher.url, "lastModified": now, **body}}
         self.syncher.sandbox.post(msg)
@@ -249,7 +249,7 @@ class DataObjectReporter(DataObject):
 
     def _read(self, msg: Message) -> None:
         reader = msg["from"]
-        if reader in self.subscriptions or self.metadata.get("publicObservation") is True:
+        if reader in self.subscriptions or self._metadata.get("publicObservation") is True:
             self._answer(msg, 200, value=self.value())
             return
         if self._on_read is None:
@@ -331,13 +331,15 @@ class DataObjectReporter(DataObject):
 
     def value(self) -> dict[str, Any]:
         """The object value of PROTOCOL §3.0.5."""
-        return {**self.metadata, "data": ch.copy_json(self.data), "version": self.version,
-                "childrenObjects": nested_children({cid: child.value_entry() for cid, child in self.children.items()})}
+        value = ch.own_containers(dict(self._metadata))   # a reader's, not this replica's lists
+        children = {cid: child.value_entry() for cid, child in self.children.items()}
+        value.update(data=ch.copy_json(self.data), version=self.version, childrenObjects=nested_children(children))
+        return value
 
     async def invite(self, *urls: str) -> dict[str, int]:
         """Invite each hyperty (PROTOCOL §3.1.1); `{url: final code}`, 408 included."""
         results: dict[str, int] = {}
-        metadata = {k: v for k, v in self.metadata.items() if k != "data"}
+        metadata = ch.own_containers({k: v for k, v in self._metadata.items() if k != "data"})
         for url in urls:
             answer = await self.syncher.sandbox.request(
                 {"type": "create", "from": self.syncher.url, "to": self.syncher.sm_url,

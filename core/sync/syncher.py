@@ -199,7 +199,7 @@ class Syncher(SyncherChildren, DelegationCandidate):
             # a resume answer's data was read from storage for this replica alone (PROTOCOL §3.8)
             observer = DataObjectObserver(self, url, str(item.get("schema", "")), item, listeners, copy=False,
                                           own=own)
-            observer.metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
+            observer._metadata.pop("store", None)   # the answer's, not the object's (its metadata is a copy)
             self._adopt(observer)
             inbox.hand_over(observer)
             listed.append(observer)
@@ -240,7 +240,9 @@ class Syncher(SyncherChildren, DelegationCandidate):
             body["authorise"] = list(observers)
         answer = await self.sandbox.call({"type": "create", "from": self.url, "to": self.sm_url, "body": body})
         url = answer["resource"]
-        metadata = {k: v for k, v in value.items() if k not in ("data", "domain_registration", "domain_routing")}
+        # (its lists its own: not the caller's `tags` or `resources`, nor the message's)
+        metadata = ch.own_containers({k: v for k, v in value.items()
+                                      if k not in ("data", "domain_registration", "domain_routing")})
         metadata.update(url=url, childrens=list(answer.get("childrenResources", [])), lastModified=value["created"])
         reporter = DataObjectReporter(self, url, schema, metadata, value["data"], int(answer.get("version", 0)),
                                       metadata["childrens"])

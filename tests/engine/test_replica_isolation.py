@@ -60,3 +60,40 @@ def _containers(value: Any) -> list[Any]:
         for v in value:
             found.extend(_containers(v))
     return found
+
+
+async def test_a_replicas_metadata_shares_no_list_with_the_sync_manager_the_caller_or_another_replica(
+        lab: Lab) -> None:
+    # A hyperty's replicas are its own, as across reTHINK's sandbox boundary: their metadata's lists are
+    # not the caller's, the message's or the Sync Manager's (whose metadata is registered, persisted and
+    # answered to readers), whether made by a create, a subscribe or a resume.
+    rt_a = await lab.runtime("a.example")
+    alice, dave = await rt_a.hyperty("alice"), await rt_a.hyperty("dave")
+    tags, resources = ["chat"], ["audio"]
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": 0}, observers=[dave.url], store=True, tags=tags,
+                                      resources=resources)
+    chat.on_subscription(lambda event: event.accept())
+    seen = await dave.syncher.subscribe(chat.url, COMM_SCHEMA, store=True)
+    await lab.settle()
+
+    def check() -> None:
+        replicas = [alice.syncher.reporters[chat.url], dave.syncher.observers[chat.url]]
+        sm = [rt_a.sm.reporters[chat.url].metadata, rt_a.sm.observers[chat.url].metadata]
+        held = [[id(c) for c in _containers(x)] for x in (*(r.metadata for r in replicas), *sm, tags, resources)]
+        ids = [i for each in held for i in each]
+        assert len(ids) == len(set(ids))
+        assert [r.metadata["tags"] for r in replicas] == [["chat"], ["chat"]]
+        assert replicas[1].metadata["childrens"] == ["messages", "resources"]
+
+    check()
+    tags.append("changed by the caller")
+    chat.metadata["tags"].append("changed in alice's replica")
+    seen.metadata["tags"].append("changed in dave's replica")
+    assert rt_a.sm.reporters[chat.url].metadata["tags"] == ["chat"]
+    assert chat.metadata["tags"] == ["chat", "changed in alice's replica"]
+    assert seen.metadata["tags"] == ["chat", "changed in dave's replica"]
+    read = await dave.syncher.read(chat.url)                                 # answered by alice's replica
+    assert read["tags"] == ["chat", "changed in alice's replica"]
+    assert not {id(c) for c in _containers(read)} & {id(c) for c in _containers(chat.metadata)}
+    await rt_a.restart()
+    check()
