@@ -70,8 +70,13 @@ class _Lazy:
 
     def __init__(self, kind: str, ts: float, where: str, direction: str | None, detail: dict[str, Any],
                  raw: bytes | None, weight: int) -> None:
+        # one statement each: a tuple assignment builds and unpacks a tuple (two of these per relayed
+        # message)
         self._body: bytes | None = None
-        self.kind, self.ts, self.where, self.direction = kind, ts, where, direction
+        self.kind = kind
+        self.ts = ts
+        self.where = where
+        self.direction = direction
         self.detail: dict[str, Any] | None = detail
         self.raw = raw
         self.weight = weight
@@ -92,6 +97,32 @@ class _Lazy:
                 self._body = orjson.dumps(head)[:-1] + b',"message":' + self.raw + (b"," + tail if detail else tail)
             self.detail = self.raw = None
         return self._body
+
+
+class _LazyMessage:
+    """A message event the node hands the feed directly (`MonitorFeed.message`), kept as `_Lazy` keeps
+    it but its fields in one tuple: a relayed message records two, and each attribute set costs."""
+
+    __slots__ = ("_body", "_fields", "weight")
+
+    def __init__(self, fields: tuple[float, str, str, str, int, bytes], weight: int) -> None:
+        self._body: bytes | None = None
+        self._fields: tuple[float, str, str, str, int, bytes] | None = fields   # ts, where, direction, session,
+        self.weight = weight                                                    # size, the envelope's bytes
+
+    @property
+    def body(self) -> bytes:
+        """`_Lazy.body` of the same event."""
+        if self._body is None:
+            assert self._fields is not None
+            ts, where, direction, session, size, raw = self._fields
+            head = orjson.dumps({"kind": "message", "ts": ts, "where": where, "direction": direction})
+            self._body = head[:-1] + b',"message":' + raw + b"," + orjson.dumps({"session": session, "size": size})[1:]
+            self._fields = None
+        return self._body
+
+
+Kept = _Event | _Lazy | _LazyMessage
 
 
 def _with_session(message: dict[str, Any]) -> bool:
@@ -137,10 +168,12 @@ class MonitorFeed:
         self.replay = replay
         self.max_bytes = max_bytes
         #: The log: `history[i]` has sequence number `first + i`.
-        self.history: deque[_Event | _Lazy] = deque()
+        self.history: deque[Kept] = deque()
         self.history_bytes = 0
         self.first = 0
         self.keep_history = replay > 0
+        #: the most events kept (what `_keep` compares with each time)
+        self._most = max(replay, max_queue) if self.keep_history else max_queue
         #: How the feed schedules a write after an event; a server sets the loop's `call_soon`, so
         #: writing happens after the routing step that emitted the event.
         self.defer: Defer = _now
@@ -220,13 +253,13 @@ class MonitorFeed:
     def message(self, direction: str, message: dict[str, Any], wire: bytes | str, session: str, size: int) -> None:
         """What `monitor.emit("message", …, wire=wire)` records while the feed is `alone()`, without
         making the `TraceEvent` nobody else reads."""
-        if _with_session(message):
+        if message.get("to") == addr.SESSION or message.get("from") == addr.SESSION:   # (`_with_session`)
             self.monitor.emit("message", self.node_url, direction=direction, message=message, session=session,
                               size=size)
             return
         raw = wire if isinstance(wire, bytes) else wire.encode()
-        self._keep(_Lazy("message", self.monitor.clock(), self.node_url, direction, {"session": session, "size": size},
-                         raw, len(raw) + len(session) + LAZY_WEIGHT))
+        self._keep(_LazyMessage((self.monitor.clock(), self.node_url, direction, session, size, raw),
+                                len(raw) + len(session) + LAZY_WEIGHT))
 
     def flat(self, kind: str, detail: dict[str, Any], strings: bool = False) -> None:
         """An event of the node whose fields are strings and numbers (`strings`: all strings), while
@@ -251,12 +284,17 @@ class MonitorFeed:
         self._keep(_Lazy(trace.kind, trace.ts, trace.where, trace.direction, trace.detail, raw,
                          weight + (0 if raw is None else len(raw))))
 
-    def _keep(self, event: _Event | _Lazy) -> None:
+    def _keep(self, event: Kept) -> None:
         history = self.history
         history.append(event)
-        self.history_bytes += event.weight
-        if self.history_bytes > self.max_bytes or len(history) > (
-                max(self.replay, self.max_queue) if self.keep_history else self.max_queue):
+        kept = self.history_bytes = self.history_bytes + event.weight
+        if len(history) > self._most:
+            if kept - history[0].weight <= self.max_bytes:   # a full log's usual step: the oldest goes
+                self.history_bytes = kept - history.popleft().weight
+                self.first += 1
+            else:
+                self._trim()
+        elif kept > self.max_bytes:
             self._trim()
         if self._waiting:
             waiting, self._waiting = self._waiting, []
@@ -265,7 +303,7 @@ class MonitorFeed:
 
     def _trim(self) -> None:
         history = self.history
-        keep = max(self.replay, self.max_queue) if self.keep_history else self.max_queue
+        keep = self._most
         while len(history) > keep or self.history_bytes > self.max_bytes:
             self.history_bytes -= history.popleft().weight
             self.first += 1
@@ -319,7 +357,7 @@ class MonitorFeed:
                 paced.flush_now()   # framed and written now: the round's time counts the writing
 
     def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None,
-               history: deque[_Event | _Lazy]) -> None:
+               history: deque[Kept]) -> None:
         while True:   # `first` is read again each time: a send may record events (a link closing)
             first = self.first
             end = first + len(history)
