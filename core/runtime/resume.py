@@ -59,6 +59,11 @@ def select(records: dict[str, dict[str, Any]], b: dict[str, Any], hyperty: str,
 _NOT_VALUE = frozenset(("isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale",
                         "delegationToken", "rethinkSubscribers"))
 _NOT_METADATA = _NOT_VALUE | {"data", "version", "childrenObjects"}
+#: what a rebuilt reporter's and observer's record holds beside its metadata and is not read by the rebuild
+_UNREAD_BY_REPORTERS = tuple(_NOT_METADATA - {"rethinkSubscribers", "subscriptions", "store", "preAuthorised",
+                                              "subscriberUsers", "data", "childrenObjects", "version"})
+_UNREAD_BY_OBSERVERS = tuple(_NOT_METADATA - {"version", "data", "childrenObjects", "subscriptions", "store",
+                                              "stale"})
 
 
 def _without(record: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
@@ -82,14 +87,6 @@ def _rethink_of(record: dict[str, Any]) -> dict[str, Any]:
     """The reTHINK subscribers a resumed reporter's Syncher must keep writing for (INTEROP §4)."""
     rethink = record.get("rethinkSubscribers")
     return {"rethinkSubscribers": rethink} if rethink else {}
-
-
-def as_metadata(record: dict[str, Any]) -> dict[str, Any]:
-    """`record` (a resume's own: loaded for it) made the object's metadata, its other fields dropped
-    (taken apart in place: a copy per resumed object would be made and freed for nothing)."""
-    for key in _NOT_METADATA:
-        record.pop(key, None)
-    return record
 
 
 class Resumer(SmPart):
@@ -189,21 +186,27 @@ class Resumer(SmPart):
 
     def _rebuild_reporter(self, record: dict[str, Any], hyperty: str) -> ReporterObject:
         """The ReporterObject of `record` (which becomes its metadata); its listeners and PUBs come after."""
-        rethink = record.get("rethinkSubscribers") or ()
-        subscribers = record.get("subscriptions")
-        store = bool(record.get("store"))
+        # the record's own fields (`_NOT_METADATA`) are taken out as they are read, one pop each rather
+        # than a get and a pop: what stays is the object's metadata
+        pop = record.pop
+        rethink = pop("rethinkSubscribers", None) or ()
+        subscribers = pop("subscriptions", None)
+        store = bool(pop("store", None))
+        preauthorised, users = pop("preAuthorised", []), pop("subscriberUsers", [])
+        data, children, version = pop("data", {}), pop("childrenObjects", {}), pop("version", 0)
+        for key in _UNREAD_BY_REPORTERS:
+            pop(key, None)
         ro = ReporterObject(str(record["url"]), hyperty, str(record.get("schema", "")),
                             tuple(record.get("childrens", [])), record, store=store,
-                            version=int(record.get("version", 0)), last_modified=str(record.get("lastModified", "")),
-                            preauthorised=set(record.get("preAuthorised", [])),
+                            version=int(version), last_modified=str(record.get("lastModified", "")),
+                            preauthorised=set(preauthorised),
                             subscriptions={h: {"status": "live", "rethink": True} if h in rethink else
                                            {"status": "live"} for h in subscribers} if subscribers else {},
-                            subscriber_users=list(record.get("subscriberUsers", [])),
-                            data=record.get("data", {}) if store else None,
-                            children_objects=record.get("childrenObjects", {}) if store else {})
+                            subscriber_users=list(users),
+                            data=data if store else None, children_objects=children if store else {})
         ro.routed = record.get("domain_routing") is not False
         ro.registered = record.get("domain_registration") is not False
-        as_metadata(record).update(reporter=hyperty, runtime=self.runtime.url, status="live")  # re-registered live
+        record.update(reporter=hyperty, runtime=self.runtime.url, status="live")  # re-registered live
         return ro
 
     async def observers(self, msg: Message) -> None:
@@ -218,11 +221,13 @@ class Resumer(SmPart):
             if oo is not None and hyperty in oo.subscriptions:
                 values.append({**value_of({**oo.record(), "data": copy_json(oo.data or {})}), "store": oo.store})
                 continue
-            # (version, data, childrenObjects) for its value, and the subscriptions it holds
-            state = ((record.get("version", 0), record.get("data", {}), record.get("childrenObjects", {})),
-                     record.get("subscriptions", []))
+            # (version, data, childrenObjects) for its value, and the subscriptions it holds, taken out of
+            # the record as they are read (see `_rebuild_reporter`)
+            pop = record.pop
+            version, data, subscribed = pop("version", 0), pop("data", None), pop("subscriptions", [])
+            state = ((version, {} if data is None else data, pop("childrenObjects", {})), subscribed)
             if oo is None:
-                oo = self._rebuild_observer(record)
+                oo = self._rebuild_observer(record, version, subscribed, data is not None)
                 fresh.append(oo)
             chosen.append((state, oo))
         self.sm._attach_observers([oo for oo in fresh if not oo.deleted])
@@ -297,17 +302,20 @@ class Resumer(SmPart):
                              error=f"not resumed: node answered {code_of(reply)} {description_of(reply)}")
         return "gone"
 
-    def _rebuild_observer(self, record: dict[str, Any]) -> ObserverObject:
-        """The ObserverObject of a record (which becomes its metadata), known to the SM; its listeners,
-        PUBs and MNS come after."""
+    def _rebuild_observer(self, record: dict[str, Any], version: Any, subscribed: Any, stored_data: bool
+                          ) -> ObserverObject:
+        """The ObserverObject of a record (which becomes its metadata) whose version, subscriptions and
+        data the caller took out; known to the SM; its listeners, PUBs and MNS come after."""
+        pop = record.pop
+        store, stale = bool(pop("store", None)), bool(pop("stale", None))
+        for key in _UNREAD_BY_OBSERVERS:
+            pop(key, None)
         url = str(record["url"])
         childrens = tuple(record.get("childrens", []))
-        store = bool(record.get("store"))
-        stored_data, stale = "data" in record, bool(record.get("stale"))
-        dormant, deleted = set(record.get("subscriptions", [])), bool(record.get("deleted"))
+        dormant, deleted = set(subscribed), bool(record.get("deleted"))
         oo = ObserverObject(url, str(record.get("schema", "")), childrens, reporter=str(record.get("reporter", "")),
-                            store=store, tracker=VersionTracker(int(record.get("version", 0))), confirmed=True,
-                            metadata=as_metadata(record), stale=stale, dormant=dormant, deleted=deleted)
+                            store=store, tracker=VersionTracker(int(version)), confirmed=True,
+                            metadata=record, stale=stale, dormant=dormant, deleted=deleted)
         if store and stored_data:  # the record's data goes to the Syncher's replica, uncopied
             oo.load = lambda: self.runtime.stored_record("observer", url)
         # a tombstone (deleted) is known to the SM for the hyperties still to be told, with no listeners;

@@ -34,6 +34,7 @@ async def test_reporter_runtime_restart(lab: Lab) -> None:
     child = await chat.add_child("messages", {"text": "before"})
     await lab.settle()
     registered = dict(lab.nodes["a.example"].registry.objects[chat.url])
+    metadata = dict(rt_a.sm.reporters[chat.url].metadata)
     await rt_a.restart()
     assert chat.closed                                   # old handles are closed
     with pytest.raises(SyncError):
@@ -49,6 +50,8 @@ async def test_reporter_runtime_restart(lab: Lab) -> None:
     registration = lab.nodes["a.example"].registry.objects[chat.url]    # re-registered in bulk, live
     assert (registration["reporter"], registration["runtime"], registration["status"]) == (alice.url, rt_a.url, "live")
     assert registration == registered                    # the entry of its create (PROTOCOL §3.1 step 6), resources too
+    # none of the record's other fields (subscriptions, store, data, …); its lastModified from its record
+    assert rt_a.sm.reporters[chat.url].metadata == {**metadata, "lastModified": resumed.metadata["lastModified"]}
     second = await resumed.add_child("messages", {"text": "after"})
     assert second.child_id == f"{alice.url}#2"            # the child counter continues too
 
@@ -64,6 +67,9 @@ async def test_observer_runtime_restart_resyncs_what_it_missed(lab: Lab) -> None
     again = bob.syncher.observers[chat.url]
     assert again is not obs and obs.closed
     assert (again.data, again.version, again.status) == ({"n": 5, "l": ["x", "y"]}, 4, "live")
+    record_only = {"isReporter", "subscriptions", "subscriberUsers", "preAuthorised", "store", "stale",
+                   "delegationToken", "rethinkSubscribers", "data", "version", "childrenObjects"}
+    assert not record_only & set(rt_b.sm.observers[chat.url].metadata)      # its record's other fields left out
     chat.data["n"] = 6
     await lab.settle()
     assert (again.data["n"], again.version) == (6, 5)
