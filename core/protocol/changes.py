@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import compress
 from typing import Any
 
 import jsonpointer
@@ -43,20 +42,12 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-_SCALARS = frozenset((str, int, float, bool, type(None)))
-_CONTAINERS = frozenset((list, dict))
-
-
 def own_containers(record: dict[str, Any]) -> dict[str, Any]:
     """`record` with each of its container values replaced by a deep copy, in place (and returned): a
     dict taken from a message, or from another layer's state, then shares no list or dict with it."""
-    # the keys of its containers found in C (JSON: exact types; scalars are immutable): a resume takes
-    # thousands of metadata dicts of some ten fields, one or two of them a list
-    for key in compress(record, map(_CONTAINERS.__contains__, map(type, record.values()))):
-        value = record[key]
-        # a list of scalars (`childrens`, `tags`: the usual ones) is copied whole, without a round trip
-        record[key] = value[:] if type(value) is list and _SCALARS.issuperset(map(type, value)) else \
-            orjson.loads(orjson.dumps(value))
+    for key, value in record.items():
+        if type(value) is list or type(value) is dict:   # (JSON values: exact types; scalars are immutable)
+            record[key] = orjson.loads(orjson.dumps(value))
     return record
 
 
