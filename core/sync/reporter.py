@@ -331,10 +331,11 @@ class DataObjectReporter(DataObject):
 
     def value(self) -> dict[str, Any]:
         """The object value of PROTOCOL §3.0.5."""
-        value = ch.own_containers(dict(self._metadata))   # a reader's, not this replica's lists
+        # its metadata's lists are not copied: a replica the value reaches makes them its own on first use
+        # (DECISIONS 86), the Sync Manager copies what it keeps, and `Syncher.read` hands out a copy
         children = {cid: child.value_entry() for cid, child in self.children.items()}
-        value.update(data=ch.copy_json(self.data), version=self.version, childrenObjects=nested_children(children))
-        return value
+        return {**self._metadata, "data": ch.copy_json(self.data), "version": self.version,
+                "childrenObjects": nested_children(children)}
 
     async def invite(self, *urls: str) -> dict[str, int]:
         """Invite each hyperty (PROTOCOL §3.1.1); `{url: final code}`, 408 included."""

@@ -315,7 +315,9 @@ class Syncher(SyncherChildren, DelegationCandidate):
         value = answer.get("value")
         if not isinstance(value, dict):
             raise SyncError(500, "read answered without a value")
-        return value
+        # the caller's own: not the lists of a reporter replica in this runtime, nor the message's
+        copied: dict[str, Any] = ch.copy_json(value)
+        return copied
 
     # SB(H): what reaches the hyperty itself -----------------------------------------------------------
 
