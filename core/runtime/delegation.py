@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
+from core.protocol.changes import own_containers
 from core.protocol.message import Message, code_of, description_of
 from core.runtime.observer_object import SubscriptionState
 from core.runtime.refusal import Refusal
@@ -92,7 +93,9 @@ class Delegations(SmPart):
         ro.state = ObjectState.DELEGATING
         self._trace(ro.url, "delegating", candidate=candidate)
         offer = {"resource": ro.url, "delegate": candidate, "source": ro.owner, "schema": ro.schema,
-                 "value": {k: v for k, v in ro.metadata.items() if k != "data"}, "delegationToken": pending.token}
+                 # (shown to the candidate's application: not this SM's lists)
+                 "value": own_containers({k: v for k, v in ro.metadata.items() if k != "data"}),
+                 "delegationToken": pending.token}
         answer = await self.bus.request({"type": "create", "from": self.sm.url, "to": candidate, "body": offer},
                                         timeout=self.timers.long)        # #2
         if self.pending.get(ro.url) is not pending:

@@ -48,8 +48,7 @@ class DataObjectChild:
 
     def value_entry(self) -> dict[str, Any]:
         """`childrenObjects[childId]` of an object value (PROTOCOL §3.0.5)."""
-        entry: dict[str, Any] = {"value": {**ch.own_containers(dict(self.metadata)), "data": ch.copy_json(self.data),
-                                           "version": self.version}}
+        entry: dict[str, Any] = {"value": {**self.metadata, "data": ch.copy_json(self.data), "version": self.version}}
         if self.identity is not None:
             entry["identity"] = self.identity
         return entry

@@ -331,8 +331,9 @@ class DataObjectReporter(DataObject):
 
     def value(self) -> dict[str, Any]:
         """The object value of PROTOCOL §3.0.5."""
-        # its metadata's lists are not copied: a replica the value reaches makes them its own on first use
-        # (DECISIONS 86), the Sync Manager copies what it keeps, and `Syncher.read` hands out a copy
+        # its metadata's lists are not copied (nor a child's): a replica the value reaches makes them its
+        # own on first use (DECISIONS 86), the Sync Manager copies what it keeps, and what an application
+        # is handed is a copy (`Syncher.read`, the Sync Manager's delegation offer)
         children = {cid: child.value_entry() for cid, child in self.children.items()}
         return {**self._metadata, "data": ch.copy_json(self.data), "version": self.version,
                 "childrenObjects": nested_children(children)}

@@ -97,3 +97,30 @@ async def test_a_replicas_metadata_shares_no_list_with_the_sync_manager_the_call
     assert not {id(c) for c in _containers(read)} & {id(c) for c in _containers(chat.metadata)}
     await rt_a.restart()
     check()
+
+
+async def test_a_delegation_offer_in_the_same_runtime_shows_the_candidate_none_of_the_reporters_lists(
+        lab: Lab) -> None:
+    rt_a = await lab.runtime("a.example")
+    alice, bob = await rt_a.hyperty("alice"), await rt_a.hyperty("bob")
+    offers: list[dict[str, Any]] = []
+
+    def on_notification(event: Any) -> None:
+        if event.type == "delegate":
+            offers.append(event.value)
+            event.accept()
+        else:
+            event.ack()
+
+    bob.syncher.on_notification(on_notification)
+    chat = await alice.syncher.create(COMM_SCHEMA, data={"n": [0]}, observers=[bob.url], tags=["chat"])
+    await bob.syncher.subscribe(chat.url, COMM_SCHEMA)
+    await lab.settle()
+    held = {id(c) for c in (*_containers(chat.metadata), *_containers(chat.data),
+                            *_containers(rt_a.sm.reporters[chat.url].metadata))}
+    await chat.delegate(bob.url)
+    await lab.settle()
+    assert [(o["tags"], o["childrens"]) for o in offers] == [(["chat"], ["messages", "resources"])]
+    assert not {id(c) for c in _containers(offers[0])} & held
+    new = bob.syncher.reporters[chat.url]
+    assert not {id(c) for c in (*_containers(new.metadata), *_containers(new.data))} & held
