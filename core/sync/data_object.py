@@ -42,7 +42,7 @@ class DataObject:
         # its lists may still be the Sync Manager's or a message's (a resume hands over thousands): the
         # hyperty's `metadata` makes them its own on first use; this package reads `_metadata` as it is
         self._metadata = metadata
-        self._own_metadata: dict[str, Any] | None = None
+        self._owns_metadata = False
         self.version = version
         self.childrens = list(childrens)
         self.children: dict[str, DataObjectChild] = {}
@@ -57,14 +57,14 @@ class DataObject:
     def metadata(self) -> dict[str, Any]:
         """Its metadata (PROTOCOL §3.0.4), sharing no list or dict with the Sync Manager, a message or
         another replica."""
-        own = self._own_metadata
-        if own is None:
-            own = self._own_metadata = own_containers(self._metadata)
-        return own
+        if not self._owns_metadata:
+            own_containers(self._metadata)
+            self._owns_metadata = True
+        return self._metadata
 
     @metadata.setter
     def metadata(self, metadata: dict[str, Any]) -> None:
-        self._metadata, self._own_metadata = metadata, None
+        self._metadata, self._owns_metadata = metadata, False
 
     @property
     def rethink_observed(self) -> bool:
