@@ -122,7 +122,7 @@ class _LazyMessage:
         return self._body
 
 
-Kept = _Event | _Lazy | _LazyMessage
+_Kept = _Event | _Lazy | _LazyMessage
 
 
 def _with_session(message: dict[str, Any]) -> bool:
@@ -168,7 +168,7 @@ class MonitorFeed:
         self.replay = replay
         self.max_bytes = max_bytes
         #: The log: `history[i]` has sequence number `first + i`.
-        self.history: deque[Kept] = deque()
+        self.history: deque[_Kept] = deque()
         self.history_bytes = 0
         self.first = 0
         self.keep_history = replay > 0
@@ -284,7 +284,7 @@ class MonitorFeed:
         self._keep(_Lazy(trace.kind, trace.ts, trace.where, trace.direction, trace.detail, raw,
                          weight + (0 if raw is None else len(raw))))
 
-    def _keep(self, event: Kept) -> None:
+    def _keep(self, event: _Kept) -> None:
         history = self.history
         history.append(event)
         kept = self.history_bytes = self.history_bytes + event.weight
@@ -357,7 +357,7 @@ class MonitorFeed:
                 paced.flush_now()   # framed and written now: the round's time counts the writing
 
     def _write(self, watcher: _Watcher, transport: Any, paced: PacedTransport | None,
-               history: deque[Kept]) -> None:
+               history: deque[_Kept]) -> None:
         while True:   # `first` is read again each time: a send may record events (a link closing)
             first = self.first
             end = first + len(history)
