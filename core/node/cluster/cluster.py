@@ -242,6 +242,8 @@ class Cluster:
             with contextlib.suppress(Exception):   # leaving anyway: the entry expires
                 await self._members.delete(self.node_id)
         await self.tasks.close()
+        if self.router is not None:
+            self.router.close()
         if self.nc is not None:
             with contextlib.suppress(Exception):   # already gone
                 await self.nc.drain()

@@ -12,7 +12,9 @@ Two kinds of subject carry envelopes between nodes (`core.node.cluster.names`):
 A message the sender's node cannot deliver itself goes out with a reply inbox. The node that
 delivers it acknowledges; when no node has interest, the NATS server answers the inbox with its
 "no responders" status at once, and the sender's node gives the answer a single node would have
-given (404 "no route" or "unknown object"). Publications (update, delete) and responses are never
+given (404 "no route" or "unknown object"). A node whose interest ends keeps the subscription a
+moment and then drains it, so a message on its way is still answered: "0", which gives the same 404
+unless another node delivers it (DECISIONS 87). Publications (update, delete) and responses are never
 answered (PROTOCOL §1.5), so they go out without an inbox.
 
 Outgoing messages keep their order: one pump publishes them in the order the node routed them.
@@ -45,6 +47,15 @@ PREFIX = "Ss-Prefix"
 #: Seconds a sender waits for a delivering node's acknowledgement before it stops waiting (the
 #: runtime's own request timer then decides, as for a message lost on a link).
 ACK_WAIT = 10.0
+#: Seconds a sender waits, after one node answered that it cannot deliver, for another node's
+#: acknowledgement (several nodes may have had subscribers of an address) before it answers 404.
+REFUSAL_GRACE = 0.2
+#: Seconds a node keeps a subscription after its interest ended. NATS routes to a subscription
+#: until its server has read the unsubscription, and a message it matched just before may reach the
+#: client after (the server matches and enqueues apart from the unsubscription): the client, which
+#: forgot the subscription, drops it unanswered. Kept a moment, the subscription answers "0" to the
+#: messages sent as interest ended, which are the likely ones (a read right after a delete).
+LINGER = 2.0
 
 
 class LocalDelivery(Protocol):
@@ -57,6 +68,20 @@ class LocalDelivery(Protocol):
     def taken_over(self, runtime: str) -> None: ...
 
 
+async def _end(sub: Subscription) -> None:
+    """End a subscription without losing what NATS already routed to it: a message in flight when
+    interest ends is still acknowledged ("0": its sender gives the 404 a single node would), never
+    dropped unacknowledged (`unsubscribe` discards it, and its sender's request times out)."""
+    try:
+        await sub.drain()  # type: ignore[no-untyped-call]  # unannotated in nats-py
+    except Exception as exc:  # NATS away: the unsubscription waits in the client for the reconnection
+        log.info("cluster: subscription ended without NATS: %s", type(exc).__name__)
+
+
+#: What `dict.get` gives for a key that is not there (None means a subscription being made).
+_GONE: Any = object()
+
+
 class ClusterRouter:
     def __init__(self, nc: NATS, names: Names, node_id: str, local: LocalDelivery, tasks: TaskSet) -> None:
         self.nc = nc
@@ -64,8 +89,11 @@ class ClusterRouter:
         self.node_id = node_id
         self.local = local
         self.tasks = tasks
-        self._runtime_subs: dict[str, Subscription] = {}
-        self._address_subs: dict[str, Subscription] = {}
+        # a runtime's or address's subscription; None while it is being made
+        self._runtime_subs: dict[str, Subscription | None] = {}
+        self._address_subs: dict[str, Subscription | None] = {}
+        # subscriptions kept a moment after their interest ended, by subject (`LINGER`)
+        self._lingering: dict[str, tuple[Subscription, asyncio.TimerHandle]] = {}
         self._out: deque[tuple[str, bytes, dict[str, str], Callable[[], None] | None]] = deque()
         self._wake = asyncio.Event()
         self._pending: dict[str, tuple[Callable[[], None], asyncio.TimerHandle]] = {}
@@ -85,22 +113,55 @@ class ClusterRouter:
         subject = self.names.runtime(runtime)
         self._queue(subject, b"", {CONTROL: "takeover"}, None)
         if runtime not in self._runtime_subs:
-            self.tasks.spawn(self._subscribe_runtime(runtime, subject), "cluster subscribe runtime")
+            self._runtime_subs[runtime] = self._reclaim(subject)
+            if self._runtime_subs[runtime] is None:
+                self.tasks.spawn(self._subscribe_runtime(runtime, subject), "cluster subscribe runtime")
 
     def runtime_closed(self, runtime: str) -> None:
-        sub = self._runtime_subs.pop(runtime, None)
-        if sub is not None:
-            self.tasks.spawn(sub.unsubscribe(), "cluster unsubscribe runtime")
+        if runtime in self._runtime_subs:
+            self._release(self.names.runtime(runtime), self._runtime_subs.pop(runtime))
 
     def interest(self, address: str, on: bool) -> None:
         """The first local node subscription to `address` appeared (`on`), or the last one went."""
         if on and address not in self._address_subs:
-            self._address_subs[address] = None  # type: ignore[assignment]  # reserved until subscribed
-            self.tasks.spawn(self._subscribe_address(address), "cluster subscribe address")
-        elif not on:
-            sub = self._address_subs.pop(address, None)
-            if sub is not None:
-                self.tasks.spawn(sub.unsubscribe(), "cluster unsubscribe address")
+            subject = self.names.address(address)
+            self._address_subs[address] = self._reclaim(subject)
+            if self._address_subs[address] is None:
+                self.tasks.spawn(self._subscribe_address(address, subject), "cluster subscribe address")
+        elif not on and address in self._address_subs:
+            self._release(self.names.address(address), self._address_subs.pop(address))
+
+    # ending interest ---------------------------------------------------------------------------------
+
+    def _release(self, subject: str, sub: Subscription | None) -> None:
+        """Interest in `subject` ended: keep its subscription `LINGER` seconds, answering "0" to what
+        still comes, then drain it (None: still being made; its maker releases it once made)."""
+        if sub is None:
+            return
+        if subject in self._lingering:   # one lingers already (made twice as interest came and went)
+            self.tasks.spawn(_end(sub), "cluster unsubscribe")
+            return
+        handle = asyncio.get_running_loop().call_later(LINGER, self._unsubscribe, subject)
+        self._lingering[subject] = (sub, handle)
+
+    def _reclaim(self, subject: str) -> Subscription | None:
+        """The lingering subscription of `subject`, taken back by new interest (no NATS round trip)."""
+        entry = self._lingering.pop(subject, None)
+        if entry is None:
+            return None
+        entry[1].cancel()
+        return entry[0]
+
+    def _unsubscribe(self, subject: str) -> None:
+        entry = self._lingering.pop(subject, None)
+        if entry is not None:
+            self.tasks.spawn(_end(entry[0]), "cluster unsubscribe")
+
+    def close(self) -> None:
+        """Forget the lingering subscriptions (the connection's drain ends them)."""
+        for _sub, handle in self._lingering.values():
+            handle.cancel()
+        self._lingering.clear()
 
     def to_runtime(self, runtime: str, data: bytes, unrouted: Callable[[], None] | None) -> None:
         """Send to the node holding `runtime`'s session; `unrouted()` runs when no node holds it."""
@@ -140,8 +201,22 @@ class ClusterRouter:
                     self._settle(reply, delivered=False)
 
     async def _on_ack(self, msg: Msg) -> None:
-        status = (msg.headers or {}).get("Status")
-        self._settle(msg.subject, delivered=status is None and msg.data == b"1")
+        if (msg.headers or {}).get("Status") is not None:   # no responders: no node has interest
+            self._settle(msg.subject, delivered=False)
+        elif msg.data == b"1":
+            self._settle(msg.subject, delivered=True)
+        else:
+            self._refused(msg.subject)
+
+    def _refused(self, reply: str) -> None:
+        """A node got the message but no longer has its session or subscribers (interest ending as it
+        came); another node may still deliver it, so its "1" is awaited a moment before the 404."""
+        entry = self._pending.get(reply)
+        if entry is not None:
+            unrouted, timer = entry
+            timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._pending[reply] = (unrouted, loop.call_later(REFUSAL_GRACE, self._settle, reply, False))
 
     def _settle(self, reply: str, delivered: bool) -> None:
         entry = self._pending.pop(reply, None) if reply else None
@@ -156,36 +231,46 @@ class ClusterRouter:
     # what comes from other nodes ------------------------------------------------------------------------
 
     async def _subscribe_runtime(self, runtime: str, subject: str) -> None:
-        async def on_message(msg: Msg) -> None:
-            headers = msg.headers or {}
-            if headers.get(ORIGIN) == self.node_id:
-                return
+        def deliver(msg: Msg, headers: dict[str, str]) -> bool:
             if headers.get(CONTROL) == "takeover":
                 self.local.taken_over(runtime)
-                return
+                return False
             self.stats["received"] += 1
-            delivered = self.local.deliver_to_runtime(runtime, msg.data)
-            if msg.reply:
-                await self.nc.publish(msg.reply, b"1" if delivered else b"0")
+            return self.local.deliver_to_runtime(runtime, msg.data)
 
-        self._runtime_subs[runtime] = await self.nc.subscribe(subject, cb=on_message)
+        await self._subscribe(self._runtime_subs, runtime, subject, deliver)
 
-    async def _subscribe_address(self, address: str) -> None:
-        async def on_message(msg: Msg) -> None:
-            headers = msg.headers or {}
-            if headers.get(ORIGIN) == self.node_id:
-                return
+    async def _subscribe_address(self, address: str, subject: str) -> None:
+        def deliver(msg: Msg, headers: dict[str, str]) -> bool:
             self.stats["received"] += 1
             prefix_of = headers.get(PREFIX)
-            delivered = self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
+            return self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
+
+        await self._subscribe(self._address_subs, address, subject, deliver)
+
+    async def _subscribe(self, subs: dict[str, Subscription | None], key: str, subject: str,
+                         deliver: Callable[[Msg, dict[str, str]], bool]) -> None:
+        """Subscribe `subject` for `subs[key]`, reserved (None) by the caller; what comes is handed to
+        `deliver` while this subscription is the one in `subs`, and acknowledged when it asks for it."""
+        mine: list[Subscription] = []
+
+        async def on_message(msg: Msg) -> None:
+            headers = msg.headers or {}
+            current = subs.get(key, _GONE)
+            # not in `subs`: it lingers, or it was made twice as interest came and went; either way
+            # another subscription (or none) has the deliveries. Its own: delivered here already.
+            if (current is mine[0] if mine else current is None) and headers.get(ORIGIN) != self.node_id:
+                delivered = deliver(msg, headers)
+            else:
+                delivered = False
             if msg.reply:
                 await self.nc.publish(msg.reply, b"1" if delivered else b"0")
 
-        sub = await self.nc.subscribe(self.names.address(address), cb=on_message)
-        if address in self._address_subs:
-            self._address_subs[address] = sub
-        else:  # interest ended while subscribing
-            await sub.unsubscribe()
+        mine.append(await self.nc.subscribe(subject, cb=on_message))
+        if key in subs and subs[key] is None:
+            subs[key] = mine[0]
+        else:  # interest ended while subscribing (and maybe came again: another one is being made)
+            self._release(subject, mine[0])
 
     def runtimes(self) -> list[str]:
         return sorted(self._runtime_subs)
