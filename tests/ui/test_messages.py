@@ -50,6 +50,22 @@ async def test_filters_by_type_address_wildcards_and_text(qtbot: QtBot, lab: Lab
     assert dock.proxy.rowCount() == len(rows)
 
 
+async def test_rows_that_arrive_under_a_filter_are_filtered_and_all_come_back_when_it_is_cleared(
+        qtbot: QtBot, lab: Lab, window: MainWindow, demo: Demo) -> None:
+    dock = window.messages_dock
+    qtbot.keyClicks(dock.expression, "type = update")
+    before = dock.proxy.rowCount()
+    for _ in range(5):
+        demo.edit_chat()
+    await lab.settle()
+    window.flush()
+    updates = [r for r in window.log.rows if message_of(r).get("type") == "update"]
+    assert dock.proxy.rowCount() == len(updates) > before
+    assert {row[3] for row in shown(window)} == {"update"}
+    dock.expression.clear()
+    assert dock.proxy.rowCount() == len(window.log.rows)
+
+
 async def test_pause_holds_rows_back_without_losing_them(lab: Lab, window: MainWindow, demo: Demo) -> None:
     dock = window.messages_dock
     before = len(window.log.rows)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -68,7 +69,9 @@ DROP_BRUSH = QBrush(QColor(220, 60, 60))
 DISPLAY, BACKGROUND, FOREGROUND, TOOLTIP, SORT = (int(r) for r in (
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
     Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole))
-ANSWERED = frozenset({DISPLAY, BACKGROUND, FOREGROUND, TOOLTIP, SORT})
+#: "1" when the row passes the filter (`MessageFilterProxy`), "" when not.
+PASSES = SORT + 1
+ANSWERED = frozenset({DISPLAY, BACKGROUND, FOREGROUND, TOOLTIP, SORT, PASSES})
 TOOLTIP_FIELDS = {1: WHERE, 4: SENDER, 5: TO}
 
 
@@ -105,6 +108,7 @@ class MessageLogModel(QAbstractTableModel):
         self._last_concerns = False
         self._waiting: list[LogRow] = []     # rows not shown yet (heavy traffic: see APPEND_EVERY)
         self._appended_at = 0.0
+        self.row_filter = MessageFilter()    # what `PASSES` answers to (set by `MessageFilterProxy`)
 
     # feeding ---------------------------------------------------------------------------------------
 
@@ -246,6 +250,8 @@ class MessageLogModel(QAbstractTableModel):
         column = index.column()
         if role == TOOLTIP:
             return row[TOOLTIP_FIELDS[column]] if column in TOOLTIP_FIELDS else None
+        if role == PASSES:
+            return "1" if self.row_filter.accepts(row) else ""
         return self.sort_key(row, column)
 
     def _concerns_selected(self, row: LogRow) -> bool:
@@ -289,28 +295,43 @@ class MessageLogModel(QAbstractTableModel):
 
 
 class MessageFilterProxy(QSortFilterProxyModel):
-    """Applies a MessageFilter to a MessageLogModel; sorts by the model's sort keys."""
+    """Applies a MessageFilter to a MessageLogModel; sorts by the model's sort keys.
+
+    Qt's own filter does the work: it keeps the rows whose `PASSES` contains "1", and the model asks
+    the filter. With no filter its pattern is empty and Qt lets every row through without asking:
+    a `filterAcceptsRow` of ours would be a call into Python for each new row (6 ms of the log's
+    half-second insertion of 4,000 rows under a stress run, where the whole insertion takes 0.4 ms)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.filter = MessageFilter()
-        self.setSortRole(Qt.ItemDataRole.UserRole)
+        self.setSortRole(SORT)
+        self.setFilterRole(PASSES)
+        self.setFilterKeyColumn(0)
+
+    def setSourceModel(self, model: QAbstractItemModel) -> None:
+        if isinstance(model, MessageLogModel):
+            model.row_filter = self.filter
+        super().setSourceModel(model)
 
     def set_filter(self, message_filter: MessageFilter) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateRowsFilter before
+        pattern = "" if message_filter.empty else "1"
+        if pattern != self.filterRegularExpression().pattern():
+            self._use(message_filter)
+            self.setFilterFixedString(pattern)   # refilters (asking the model only for a pattern)
+        elif hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateRowsFilter before
             self.beginFilterChange()
-            self.filter = message_filter
+            self._use(message_filter)
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            self.filter = message_filter
+            self._use(message_filter)
             self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        if self.filter.empty:
-            return True
+    def _use(self, message_filter: MessageFilter) -> None:
+        self.filter = message_filter
         model = self.sourceModel()
-        assert isinstance(model, MessageLogModel)
-        return self.filter.accepts(model.rows[source_row])
+        if isinstance(model, MessageLogModel):
+            model.row_filter = message_filter
 
     def log_rows(self) -> list[LogRow]:
         """The rows the view shows, in view order."""
