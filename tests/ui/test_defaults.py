@@ -149,7 +149,7 @@ async def test_a_changed_object_and_new_log_rows_flash(qtbot: QtBot, lab: Lab, w
     background = Qt.ItemDataRole.BackgroundRole
     chat = objects.mapFromSource(window.objects.index(window.objects.row_of(demo.chat.url), 3))
     context = objects.mapFromSource(window.objects.index(window.objects.row_of(demo.context.url), 3))
-    log = window.messages_dock.proxy
+    log = window.messages_dock.view.model()
     newest = log.index(log.rowCount() - 1, 3)
     assert objects.data(chat, background) == FLASH_BRUSH
     assert log.data(newest, background) == FLASH_BRUSH

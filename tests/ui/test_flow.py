@@ -33,8 +33,8 @@ def click_row(qtbot: QtBot, view: QTableView, row: int) -> None:
 def click_log_row(qtbot: QtBot, window: MainWindow, source_row: int) -> None:
     dock = window.messages_dock
     dock.tabs.setCurrentIndex(0)
-    click_row(qtbot, dock.view, dock.proxy.mapFromSource(window.log.index(source_row, 0)).row())
-    assert dock.proxy.mapToSource(dock.view.currentIndex()).row() == source_row
+    click_row(qtbot, dock.view, dock.view_index(source_row).row())
+    assert dock.source_row(dock.view.currentIndex()) == source_row
 
 
 def arrows(window: MainWindow) -> list[tuple[str, str, str]]:
@@ -44,8 +44,8 @@ def arrows(window: MainWindow) -> list[tuple[str, str, str]]:
 
 
 def shown_hops(window: MainWindow) -> list[tuple[str, str, str]]:
-    proxy = window.messages_dock.proxy
-    return [tuple(proxy.data(proxy.index(r, c)) for c in (1, 2, 3)) for r in range(proxy.rowCount())]
+    model = window.messages_dock.view.model()
+    return [tuple(model.data(model.index(r, c)) for c in (1, 2, 3)) for r in range(model.rowCount())]
 
 
 async def edit_chat(qtbot: QtBot, window: MainWindow, lab: Lab, demo: Demo, status: str) -> None:
@@ -155,7 +155,7 @@ async def test_a_subscribe_is_followed_through_both_nodes_from_any_of_its_rows(q
     target = chart.chart.arrows[10]
     chart.messageClicked.emit(target.row)
     dock = window.messages_dock
-    assert dock.proxy.mapToSource(dock.view.currentIndex()).row() == target.row
+    assert dock.source_row(dock.view.currentIndex()) == target.row
     assert '"type": "forward"' in dock.detail.toPlainText()
 
 
@@ -165,7 +165,7 @@ async def test_right_click_on_a_row_filters_the_log_to_its_flow(qtbot: QtBot, la
     rows = window.log.rows
     update = max(i for i, r in enumerate(rows) if r[TYPE] == "update" and r[SENDER] == demo.chat.url)
     dock = window.messages_dock
-    index = dock.proxy.mapFromSource(window.log.index(update, 0))
+    index = dock.view_index(update)
     dock.view.scrollTo(index)
 
     def choose() -> None:

@@ -5,19 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from console.demo import Demo
 from core.lab import Lab
 from ui.main_window import MainWindow
-from ui.models.log_row import message_of
+from ui.models.log_row import TYPE, message_of
 from ui.models.message_log import MessageLogModel
 
 
 def shown(window: MainWindow) -> list[tuple[str, ...]]:
-    proxy = window.messages_dock.proxy
-    return [tuple(proxy.data(proxy.index(r, c)) for c in range(proxy.columnCount())) for r in range(proxy.rowCount())]
+    """The rows the log's view shows (through the filter proxy, or the log's model when nothing is
+    filtered or sorted)."""
+    model = window.messages_dock.view.model()
+    return [tuple(model.data(model.index(r, c)) for c in range(model.columnCount())) for r in range(model.rowCount())]
 
 
 async def test_filters_by_type_address_wildcards_and_text(qtbot: QtBot, lab: Lab, window: MainWindow,
@@ -64,6 +66,35 @@ async def test_rows_that_arrive_under_a_filter_are_filtered_and_all_come_back_wh
     assert {row[3] for row in shown(window)} == {"update"}
     dock.expression.clear()
     assert dock.proxy.rowCount() == len(window.log.rows)
+
+
+async def test_the_selected_message_column_widths_and_sort_survive_filtering(
+        qtbot: QtBot, lab: Lab, window: MainWindow, demo: Demo) -> None:
+    dock, view = window.messages_dock, window.messages_dock.view
+    dock.set_following(False)
+    rows = window.log.rows
+    target = next(i for i, r in enumerate(rows) if r[TYPE] == "subscribe")
+    cell = view.model().index(target, 0)          # nothing filtered or sorted: a row is the log's row
+    view.scrollTo(cell)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(cell).center())
+    picked = shown(window)[target]
+    assert picked[3] == "subscribe" and '"type": "subscribe"' in dock.detail.toPlainText()
+    header = view.horizontalHeader()
+    header.resizeSection(4, 333)                  # as a drag of the From column's edge leaves it
+    dock.expression.setText("type = subscribe")   # pasted
+    assert {row[3] for row in shown(window)} == {"subscribe"}
+    assert view.currentIndex().isValid() and shown(window)[view.currentIndex().row()] == picked
+    dock.expression.clear()
+    assert view.currentIndex().isValid() and shown(window)[view.currentIndex().row()] == picked
+    assert len(shown(window)) == len(rows) and header.sectionSize(4) == 333
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(1) + 10, header.height() // 2))  # sort by Where
+    qtbot.keyClicks(dock.expression, "type = update")
+    dock.expression.clear()
+    where = [row[1] for row in shown(window)]
+    assert len(where) == len(rows) and len(set(where)) > 1
+    assert where in (sorted(where), sorted(where, reverse=True))   # still sorted, filter gone
+    assert header.sectionSize(4) == 333
 
 
 async def test_pause_holds_rows_back_without_losing_them(lab: Lab, window: MainWindow, demo: Demo) -> None:

@@ -22,8 +22,8 @@ from ui.remember import column_chooser
 
 
 def visible_rows(window: MainWindow) -> list[tuple[str, ...]]:
-    proxy = window.messages_dock.proxy
-    return [tuple(proxy.data(proxy.index(r, c)) for c in range(proxy.columnCount())) for r in range(proxy.rowCount())]
+    model = window.messages_dock.view.model()
+    return [tuple(model.data(model.index(r, c)) for c in range(model.columnCount())) for r in range(model.rowCount())]
 
 
 def type_filter(qtbot: QtBot, window: MainWindow, text: str) -> None:
@@ -109,7 +109,7 @@ async def test_follow_stops_at_a_click_and_counts_what_arrives_then_jumps_to_the
     assert dock.pause_button.text() == "❚❚ Pause"
     QApplication.processEvents()
     assert bar.value() == bar.maximum()
-    last = dock.proxy.index(dock.proxy.rowCount() - 1, 0)
+    last = dock.view.model().index(dock.view.model().rowCount() - 1, 0)
     assert dock.view.viewport().rect().intersects(dock.view.visualRect(last))
 
 

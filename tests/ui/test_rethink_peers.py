@@ -92,7 +92,7 @@ async def test_a_rethink_runtime_is_shown_as_one_in_every_dock(qtbot: QtBot, lab
     update = next(i for i, r in enumerate(log.rows) if r[SENDER] == url and str(r[WHERE]) == rt.url)
     dock = window.messages_dock
     dock.tabs.setCurrentIndex(0)
-    index = dock.proxy.mapFromSource(log.index(update, 0))
+    index = dock.view_index(update)
     dock.view.scrollTo(index)
     qtbot.mouseClick(dock.view.viewport(), Qt.MouseButton.LeftButton, pos=dock.view.visualRect(index).center())
     window.flush()
