@@ -100,6 +100,7 @@ class ClusterRouter:
         self._ids = itertools.count(1)
         self._inbox = ""
         self.stats = {"published": 0, "received": 0, "unrouted": 0}
+        self.refusal_grace = REFUSAL_GRACE
 
     async def start(self) -> None:
         self._inbox = self.nc.new_inbox()
@@ -216,7 +217,7 @@ class ClusterRouter:
             unrouted, timer = entry
             timer.cancel()
             loop = asyncio.get_running_loop()
-            self._pending[reply] = (unrouted, loop.call_later(REFUSAL_GRACE, self._settle, reply, False))
+            self._pending[reply] = (unrouted, loop.call_later(self.refusal_grace, self._settle, reply, False))
 
     def _settle(self, reply: str, delivered: bool) -> None:
         entry = self._pending.pop(reply, None) if reply else None
