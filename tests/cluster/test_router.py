@@ -64,6 +64,8 @@ async def routers(nats_server: Nats) -> AsyncIterator[tuple[ClusterRouter, Clust
 
 
 async def until(check: Callable[[], bool]) -> None:
+    """Until `check()` holds (WAIT at most). The router emits no trace events (its node does), and what
+    is awaited here is NATS's doing as much as its own: its state is looked at every 5 ms."""
     async with asyncio.timeout(WAIT):
         while not check():
             await asyncio.sleep(0.005)
