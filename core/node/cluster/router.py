@@ -80,6 +80,8 @@ async def _end(sub: Subscription) -> None:
 
 #: What `dict.get` gives for a key that is not there (None means a subscription being made).
 _GONE: Any = object()
+#: Hands what came on a runtime's or an address's subject (the key) to the node: whether it was delivered.
+_Deliver = Callable[[str, Msg, dict[str, str]], bool]
 
 
 class ClusterRouter:
@@ -114,25 +116,31 @@ class ClusterRouter:
         subject = self.names.runtime(runtime)
         self._queue(subject, b"", {CONTROL: "takeover"}, None)
         if runtime not in self._runtime_subs:
-            self._runtime_subs[runtime] = self._reclaim(subject)
-            if self._runtime_subs[runtime] is None:
-                self.tasks.spawn(self._subscribe_runtime(runtime, subject), "cluster subscribe runtime")
+            self._hold(self._runtime_subs, runtime, subject, self._to_session)
 
     def runtime_closed(self, runtime: str) -> None:
-        if runtime in self._runtime_subs:
-            self._release(self.names.runtime(runtime), self._runtime_subs.pop(runtime))
+        self._let_go(self._runtime_subs, runtime, self.names.runtime)
 
     def interest(self, address: str, on: bool) -> None:
         """The first local node subscription to `address` appeared (`on`), or the last one went."""
-        if on and address not in self._address_subs:
-            subject = self.names.address(address)
-            self._address_subs[address] = self._reclaim(subject)
-            if self._address_subs[address] is None:
-                self.tasks.spawn(self._subscribe_address(address, subject), "cluster subscribe address")
-        elif not on and address in self._address_subs:
-            self._release(self.names.address(address), self._address_subs.pop(address))
+        if on:
+            if address not in self._address_subs:   # (its subject is a digest: made only when needed)
+                self._hold(self._address_subs, address, self.names.address(address), self._to_subscribers)
+        else:
+            self._let_go(self._address_subs, address, self.names.address)
 
-    # ending interest ---------------------------------------------------------------------------------
+    # taking and ending interest ------------------------------------------------------------------------
+
+    def _hold(self, subs: dict[str, Subscription | None], key: str, subject: str, deliver: _Deliver) -> None:
+        """Subscribe `subject` for `subs[key]` (not held yet): its lingering subscription taken back, or a
+        new one, reserved (None) until it is made."""
+        subs[key] = self._reclaim(subject)
+        if subs[key] is None:
+            self.tasks.spawn(self._subscribe(subs, key, subject, deliver), "cluster subscribe")
+
+    def _let_go(self, subs: dict[str, Subscription | None], key: str, subject_of: Callable[[str], str]) -> None:
+        if key in subs:
+            self._release(subject_of(key), subs.pop(key))
 
     def _release(self, subject: str, sub: Subscription | None) -> None:
         """Interest in `subject` ended: keep its subscription `LINGER` seconds, answering "0" to what
@@ -154,9 +162,9 @@ class ClusterRouter:
         return entry[0]
 
     def _unsubscribe(self, subject: str) -> None:
-        entry = self._lingering.pop(subject, None)
-        if entry is not None:
-            self.tasks.spawn(_end(entry[0]), "cluster unsubscribe")
+        sub = self._reclaim(subject)
+        if sub is not None:
+            self.tasks.spawn(_end(sub), "cluster unsubscribe")
 
     def close(self) -> None:
         """Forget the lingering subscriptions (the connection's drain ends them)."""
@@ -231,26 +239,21 @@ class ClusterRouter:
 
     # what comes from other nodes ------------------------------------------------------------------------
 
-    async def _subscribe_runtime(self, runtime: str, subject: str) -> None:
-        def deliver(msg: Msg, headers: dict[str, str]) -> bool:
-            if headers.get(CONTROL) == "takeover":
-                self.local.taken_over(runtime)
-                return False
-            self.stats["received"] += 1
-            return self.local.deliver_to_runtime(runtime, msg.data)
+    def _to_session(self, runtime: str, msg: Msg, headers: dict[str, str]) -> bool:
+        """What came on `runtime`'s subject: for its session here, or the notice that it opened elsewhere."""
+        if headers.get(CONTROL) == "takeover":
+            self.local.taken_over(runtime)
+            return False
+        self.stats["received"] += 1
+        return self.local.deliver_to_runtime(runtime, msg.data)
 
-        await self._subscribe(self._runtime_subs, runtime, subject, deliver)
-
-    async def _subscribe_address(self, address: str, subject: str) -> None:
-        def deliver(msg: Msg, headers: dict[str, str]) -> bool:
-            self.stats["received"] += 1
-            prefix_of = headers.get(PREFIX)
-            return self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
-
-        await self._subscribe(self._address_subs, address, subject, deliver)
+    def _to_subscribers(self, address: str, msg: Msg, headers: dict[str, str]) -> bool:
+        self.stats["received"] += 1
+        prefix_of = headers.get(PREFIX)
+        return self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
 
     async def _subscribe(self, subs: dict[str, Subscription | None], key: str, subject: str,
-                         deliver: Callable[[Msg, dict[str, str]], bool]) -> None:
+                         deliver: _Deliver) -> None:
         """Subscribe `subject` for `subs[key]`, reserved (None) by the caller; what comes is handed to
         `deliver` while this subscription is the one in `subs`, and acknowledged when it asks for it."""
         mine: list[Subscription] = []
@@ -261,7 +264,7 @@ class ClusterRouter:
             # not in `subs`: it lingers, or it was made twice as interest came and went; either way
             # another subscription (or none) has the deliveries. Its own: delivered here already.
             if (current is mine[0] if mine else current is None) and headers.get(ORIGIN) != self.node_id:
-                delivered = deliver(msg, headers)
+                delivered = deliver(key, msg, headers)
             else:
                 delivered = False
             if msg.reply:
