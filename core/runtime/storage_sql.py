@@ -4,11 +4,11 @@ how a file's schema version is read and brought up to date, and the statements o
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from core.protocol.timestamps import iso_now
 from core.runtime.storage_errors import StorageError
 
 APPLICATION: Final = "syncscope"
@@ -82,7 +82,7 @@ def migrate(conn: sqlite3.Connection, path: Path, newest: int) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
         conn.execute("INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
-                     (version, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), description))
+                     (version, iso_now(), description))
 
 
 class KindSql:

@@ -9,7 +9,6 @@ description, and processing stops there.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
 from core.protocol import address as addr
@@ -18,6 +17,7 @@ from core.protocol.dialect import flat_children, minted
 from core.protocol.identity import user_of
 from core.protocol.message import Message, code_of, description_of
 from core.protocol.schema import Descriptor, DescriptorError
+from core.protocol.timestamps import iso_now
 from core.runtime.delegation import Delegations
 from core.runtime.deletion import Deletion
 from core.runtime.observer_object import ObserverObject, Subscription, SubscriptionState
@@ -29,10 +29,6 @@ from core.runtime.wiring import Wiring
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class SyncManager(Wiring):
@@ -129,7 +125,7 @@ class SyncManager(Wiring):
         user = user_of(b.get("identity")) or self.runtime.user_of(reporter)
         ro = ReporterObject(url, reporter, schema, descriptor.children, metadata, store=bool(b.get("store")),
                             preauthorised=set(_urls(b.get("authorise"))), subscriber_users=[user] if user else [],
-                            last_modified=_now_iso(),
+                            last_modified=iso_now(),
                             data=copy_json(value.get("data", {})) if b.get("store") else None)
         ro.routed = value.get("domain_routing") is not False
         ro.registered = value.get("domain_registration") is not False

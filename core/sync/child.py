@@ -10,7 +10,7 @@ from core.protocol import changes as ch
 from core.protocol.changes import Op, Path
 from core.protocol.dialect import rethink_bodies
 from core.protocol.message import Message, SyncError
-from core.sync.data_object import iso_now
+from core.protocol.timestamps import iso_now
 from core.sync.tail import Tail
 from core.sync.tracked import wrap
 

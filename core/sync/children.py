@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.message import Message, SyncError, code_of
+from core.protocol.timestamps import iso_now
 from core.sync.child import DataObjectChild
-from core.sync.data_object import DataObject, iso_now
+from core.sync.data_object import DataObject
 from core.sync.observer import DataObjectObserver
 from core.sync.reporter import DataObjectReporter
 from core.sync.syncher_part import SyncherPart

@@ -12,7 +12,8 @@ from core.protocol.changes import Op
 from core.protocol.dialect import is_rethink, nested_children, rethink_bodies
 from core.protocol.encoded import Encoded
 from core.protocol.message import Message, SyncError, code_of, response
-from core.sync.data_object import DataObject, iso_now
+from core.protocol.timestamps import iso_now
+from core.sync.data_object import DataObject
 from core.sync.events import ExecuteEvent, ReadEvent, SubscriptionEvent
 from core.sync.sandbox import SandboxListener
 from core.sync.tail import Tail

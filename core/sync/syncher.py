@@ -12,10 +12,10 @@ from core.protocol import address as addr
 from core.protocol import changes as ch
 from core.protocol.dialect import is_rethink
 from core.protocol.message import Message, SyncError, code_of, response
+from core.protocol.timestamps import iso_now
 from core.schemas import expand
 from core.sync.candidate import DelegationCandidate
 from core.sync.children import SyncherChildren
-from core.sync.data_object import iso_now
 from core.sync.events import NotificationEvent
 from core.sync.observer import DataObjectObserver, split_value
 from core.sync.reporter import DataObjectReporter
