@@ -9,7 +9,10 @@ timers, and starting or killing one walks that list: every callback then costs t
 microseconds, and the cancelled timeouts, expiring in waves, stalled the loop 100–300 ms with no
 Python code running at all (measured; see docs/BENCHMARKS.md, "console").
 
-Here, as in asyncio's `BaseEventLoop`, ready callbacks wait in a FIFO and delayed ones in a heap;
+Here, as in asyncio's `BaseEventLoop`, ready callbacks wait in a FIFO and delayed ones in a heap (of
+`(when, sequence, handle)`: compared in C, where handles compare through a Python `__lt__`, a call
+for each of the heap's ~15 levels at every push and pop under a stress run; the sequence keeps
+timers due at the same time in the order they were set);
 Qt holds two timers in all: a zero-interval one that runs ready callbacks (and those they make
 ready) for a slice of at most `SLICE_SECONDS` each time Qt has processed its own events, and a
 single-shot one armed for the earliest deadline.
@@ -71,7 +74,8 @@ class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]
     def __init__(self, app: QApplication | None = None) -> None:
         super().__init__(app)
         self._fifo: deque[asyncio.Handle] = deque()
-        self._heap: list[asyncio.TimerHandle] = []
+        self._heap: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._sequence = 0
         self._cancelled_in_heap = 0
         self._ticker = QTimer()
         self._ticker.setInterval(0)
@@ -99,7 +103,8 @@ class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
                 context: Context | None = None) -> asyncio.TimerHandle:
         timer = asyncio.TimerHandle(when, callback, args, self, context)
-        heapq.heappush(self._heap, timer)
+        self._sequence += 1
+        heapq.heappush(self._heap, (when, self._sequence, timer))
         timer._scheduled = True  # type: ignore[attr-defined]  # asyncio's own flag: in the heap
         if when < self._alarm_at and not self._ticker.isActive():
             self._arm()
@@ -111,11 +116,11 @@ class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]
         self._cancelled_in_heap += 1
         if len(self._heap) > SWEEP_MIN and 2 * self._cancelled_in_heap > len(self._heap):
             kept = []
-            for timer in self._heap:
-                if timer._cancelled:
-                    timer._scheduled = False  # type: ignore[attr-defined]
+            for entry in self._heap:
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False  # type: ignore[attr-defined]
                 else:
-                    kept.append(timer)
+                    kept.append(entry)
             heapq.heapify(kept)
             self._heap = kept
             self._cancelled_in_heap = 0
@@ -127,8 +132,8 @@ class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]
         self._alarm_at = math.inf
         now = self.time()
         heap = self._heap
-        while heap and (heap[0]._cancelled or heap[0].when() <= now):
-            timer = heapq.heappop(heap)
+        while heap and (heap[0][0] <= now or heap[0][2]._cancelled):
+            timer = heapq.heappop(heap)[2]
             timer._scheduled = False  # type: ignore[attr-defined]
             if timer._cancelled:
                 self._cancelled_in_heap -= 1
@@ -155,7 +160,7 @@ class SharedLoop(qasync.QEventLoop):  # type: ignore[misc]
             self._alarm.stop()
             self._alarm_at = math.inf
             return
-        when = self._heap[0].when()
+        when = self._heap[0][0]
         self._alarm_at = when
         self._alarm.start(max(0, math.ceil((when - self.time()) * 1000)))
 
