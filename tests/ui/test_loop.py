@@ -31,6 +31,19 @@ async def test_callbacks_run_in_order_and_timers_by_deadline() -> None:
     assert 0.02 <= loop.time() - started < 0.5
 
 
+async def test_timers_due_at_the_same_time_run_in_the_order_they_were_set() -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, SharedLoop)
+    seen: list[int] = []
+    when = loop.time() + 0.01
+    for n in range(50):
+        loop.call_at(when, seen.append, n)
+    done = loop.create_future()
+    loop.call_at(when + 0.01, done.set_result, None)
+    await done
+    assert seen == list(range(50))
+
+
 async def test_cancelled_timers_never_run_and_are_swept() -> None:
     loop = asyncio.get_running_loop()
     assert isinstance(loop, SharedLoop)
