@@ -308,7 +308,8 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
                 self._deliver([peer], msg)
             elif self.cluster is not None and self.cluster.router is not None:
                 self.cluster.router.to_runtime(target, orjson.dumps(msg), self._when_unrouted(
-                    s, msg, lambda: self._no_route(s, msg, f"{target} has no live link")))
+                    s, msg, lambda: self._no_route(s, msg, f"{target} has no live link")),
+                    self._when_unrouted(s, msg, lambda: self._unknown_object(s, msg)))
             else:
                 self._no_route(s, msg, f"{target} has no live link")
             return
@@ -331,10 +332,13 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
             # An object this node never allocated or has deallocated: gone, not unreachable, so a
             # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
             # from a reporter runtime that is offline (404 "no route").
-            self.stats["dropped"] += 1
-            self._answer(s, msg, 404, "unknown object")
+            self._unknown_object(s, msg)
             return
         self._no_route(s, msg, "nobody subscribed")
+
+    def _unknown_object(self, s: Session, msg: Message) -> None:
+        self.stats["dropped"] += 1
+        self._answer(s, msg, 404, "unknown object")
 
     def _owner_of(self, to: str) -> str | None:
         runtime = addr.runtime_of(to)

@@ -12,7 +12,7 @@ import pytest
 
 from core.monitor import Monitor
 from core.node.cluster.names import Names
-from core.node.cluster.router import ClusterRouter
+from core.node.cluster.router import ClusterRouter, Delivery
 from core.tasks import TaskSet
 from tests.cluster.conftest import WAIT, Nats
 
@@ -29,9 +29,11 @@ class Sessions:
     def __init__(self) -> None:
         self.subscribed: set[str] = set()
         self.delivered: list[bytes] = []
+        #: what its node answers a message to a runtime it holds
+        self.runtime_answer = Delivery.REFUSED
 
-    def deliver_to_runtime(self, runtime: str, data: bytes) -> bool:
-        return False
+    def deliver_to_runtime(self, runtime: str, data: bytes) -> Delivery:
+        return self.runtime_answer
 
     def deliver_to_address(self, address: str, data: bytes, prefix_only: bool) -> bool:
         if address not in self.subscribed:
@@ -165,3 +167,23 @@ async def test_interest_that_ends_and_returns_while_subscribing_delivers_once(
     await until(lambda: receiver.nc.stats["in_msgs"] == received + 2 and not sender._pending)
     await receiver.nc.flush()     # both subscriptions' callbacks have run
     assert (sessions.delivered, unrouted, receiver.stats["received"]) == ([b"once"], [], 1)
+
+
+async def test_a_request_to_a_runtime_whose_node_answers_gone_gets_the_gone_answer_at_once(
+        routers: tuple[ClusterRouter, ClusterRouter, Sessions]) -> None:
+    """The node holding the runtime knows the address was deallocated (DECISIONS 88): the sender's node
+    answers "unknown object" without waiting for other nodes (one node holds a runtime)."""
+    sender, receiver, sessions = routers
+    sender.refusal_grace = LONG_GRACE   # a "gone" taken as a plain refusal would wait this long
+    runtime = "hyperty-runtime://a.example/rt"
+    sessions.runtime_answer = Delivery.GONE
+    receiver.runtime_opened(runtime)
+    await until(lambda: receiver._runtime_subs.get(runtime) is not None)
+    await receiver.nc.flush()
+    answers: list[str] = []
+    sender.to_runtime(runtime, b"read", lambda: answers.append("no route"), lambda: answers.append("gone"))
+    await until(lambda: answers != [])
+    assert (answers, sender.stats["unrouted"], sender._pending) == (["gone"], 1, {})
+    sender.to_runtime(runtime, b"read", lambda: answers.append("no route"))   # no `gone`: unrouted
+    await until(lambda: len(answers) == 2)
+    assert answers == ["gone", "no route"]

@@ -14,8 +14,12 @@ delivers it acknowledges; when no node has interest, the NATS server answers the
 "no responders" status at once, and the sender's node gives the answer a single node would have
 given (404 "no route" or "unknown object"). A node whose interest ends keeps the subscription a
 moment and then drains it, so a message on its way is still answered: "0", which gives the same 404
-unless another node delivers it (DECISIONS 87). Publications (update, delete) and responses are never
-answered (PROTOCOL §1.5), so they go out without an inbox.
+unless another node delivers it (DECISIONS 87). A node whose view of the domain lags behind a delete
+done through another node may send a request for the deleted object to the runtime that held it;
+that runtime's node knows, and answers "gone", for the sender's node to give the 404 "unknown
+object" a single node would (the runtime's own answer, from an address it no longer owns, would be
+refused: DECISIONS 88). Publications (update, delete) and responses are never answered (PROTOCOL
+§1.5), so they go out without an inbox.
 
 Outgoing messages keep their order: one pump publishes them in the order the node routed them.
 """
@@ -23,6 +27,7 @@ Outgoing messages keep their order: one pump publishes them in the order the nod
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import logging
 from collections import deque
@@ -58,10 +63,20 @@ REFUSAL_GRACE = 0.2
 LINGER = 2.0
 
 
+class Delivery(enum.Enum):
+    """What a node acknowledges to a message that came with a reply inbox (the payload)."""
+
+    DELIVERED = b"1"
+    #: no session or subscribers here (any more): another node may still deliver it
+    REFUSED = b"0"
+    #: the runtime's session is here, but the address the message went to is no longer allocated
+    GONE = b"gone"
+
+
 class LocalDelivery(Protocol):
     """What the router needs of its node: deliver what came from another node to local sessions."""
 
-    def deliver_to_runtime(self, runtime: str, data: bytes) -> bool: ...
+    def deliver_to_runtime(self, runtime: str, data: bytes) -> Delivery: ...
 
     def deliver_to_address(self, address: str, data: bytes, prefix_only: bool) -> bool: ...
 
@@ -81,7 +96,9 @@ async def _end(sub: Subscription) -> None:
 #: What `dict.get` gives for a key that is not there (None means a subscription being made).
 _GONE: Any = object()
 #: Hands what came on a runtime's or an address's subject (the key) to the node: whether it was delivered.
-_Deliver = Callable[[str, Msg, dict[str, str]], bool]
+_Deliver = Callable[[str, Msg, dict[str, str]], Delivery]
+#: What runs when a message sent with a reply inbox was not delivered, and when its address is gone.
+_Unrouted = Callable[[], None]
 
 
 class ClusterRouter:
@@ -96,9 +113,9 @@ class ClusterRouter:
         self._address_subs: dict[str, Subscription | None] = {}
         # subscriptions kept a moment after their interest ended, by subject (`LINGER`)
         self._lingering: dict[str, tuple[Subscription, asyncio.TimerHandle]] = {}
-        self._out: deque[tuple[str, bytes, dict[str, str], Callable[[], None] | None]] = deque()
+        self._out: deque[tuple[str, bytes, dict[str, str], _Unrouted | None, _Unrouted | None]] = deque()
         self._wake = asyncio.Event()
-        self._pending: dict[str, tuple[Callable[[], None], asyncio.TimerHandle]] = {}
+        self._pending: dict[str, tuple[_Unrouted, _Unrouted | None, asyncio.TimerHandle]] = {}
         self._ids = itertools.count(1)
         self._inbox = ""
         self.stats = {"published": 0, "received": 0, "unrouted": 0}
@@ -114,7 +131,7 @@ class ClusterRouter:
     def runtime_opened(self, runtime: str) -> None:
         """The runtime's live session is here now: take its subject, close any older session elsewhere."""
         subject = self.names.runtime(runtime)
-        self._queue(subject, b"", {CONTROL: "takeover"}, None)
+        self._queue(subject, b"", {CONTROL: "takeover"}, None, None)
         if runtime not in self._runtime_subs:
             self._hold(self._runtime_subs, runtime, subject, self._to_session)
 
@@ -172,23 +189,25 @@ class ClusterRouter:
             handle.cancel()
         self._lingering.clear()
 
-    def to_runtime(self, runtime: str, data: bytes, unrouted: Callable[[], None] | None) -> None:
-        """Send to the node holding `runtime`'s session; `unrouted()` runs when no node holds it."""
-        self._queue(self.names.runtime(runtime), data, {}, unrouted)
+    def to_runtime(self, runtime: str, data: bytes, unrouted: _Unrouted | None, gone: _Unrouted | None = None
+                   ) -> None:
+        """Send to the node holding `runtime`'s session; `unrouted()` runs when no node holds it, `gone()`
+        (if given) when that node answers that the message's address is no longer allocated."""
+        self._queue(self.names.runtime(runtime), data, {}, unrouted, gone)
 
-    def to_address(self, address: str, data: bytes, unrouted: Callable[[], None] | None) -> None:
+    def to_address(self, address: str, data: bytes, unrouted: _Unrouted | None) -> None:
         """Send to every other node with subscribers of `address`; `unrouted()` runs when none has."""
-        self._queue(self.names.address(address), data, {}, unrouted)
+        self._queue(self.names.address(address), data, {}, unrouted, None)
         channel = addr.children_prefix(address) if addr.CHILDREN in address else None
         if channel and channel != address:
-            self._queue(self.names.address(channel), data, {PREFIX: address}, None)
+            self._queue(self.names.address(channel), data, {PREFIX: address}, None, None)
 
     # the pump and acknowledgements --------------------------------------------------------------------
 
-    def _queue(self, subject: str, data: bytes, headers: dict[str, str],
-               unrouted: Callable[[], None] | None) -> None:
+    def _queue(self, subject: str, data: bytes, headers: dict[str, str], unrouted: _Unrouted | None,
+               gone: _Unrouted | None) -> None:
         headers[ORIGIN] = self.node_id
-        self._out.append((subject, data, headers, unrouted))
+        self._out.append((subject, data, headers, unrouted, gone))
         self._wake.set()
 
     async def _pump(self) -> None:
@@ -197,23 +216,26 @@ class ClusterRouter:
             await self._wake.wait()
             self._wake.clear()
             while self._out:
-                subject, data, headers, unrouted = self._out.popleft()
+                subject, data, headers, unrouted, gone = self._out.popleft()
                 reply = ""
                 if unrouted is not None:
                     reply = f"{self._inbox}.{next(self._ids)}"
-                    self._pending[reply] = (unrouted, loop.call_later(ACK_WAIT, self._pending.pop, reply, None))
+                    self._pending[reply] = (unrouted, gone,
+                                            loop.call_later(ACK_WAIT, self._pending.pop, reply, None))
                 try:
                     await self.nc.publish(subject, data, reply=reply, headers=headers)
                     self.stats["published"] += 1
                 except Exception as exc:  # NATS away: as a message lost on a link
                     log.warning("cluster: cannot publish: %s", type(exc).__name__)
-                    self._settle(reply, delivered=False)
+                    self._settle(reply, Delivery.REFUSED)
 
     async def _on_ack(self, msg: Msg) -> None:
         if (msg.headers or {}).get("Status") is not None:   # no responders: no node has interest
-            self._settle(msg.subject, delivered=False)
-        elif msg.data == b"1":
-            self._settle(msg.subject, delivered=True)
+            self._settle(msg.subject, Delivery.REFUSED)
+        elif msg.data == Delivery.DELIVERED.value:
+            self._settle(msg.subject, Delivery.DELIVERED)
+        elif msg.data == Delivery.GONE.value:   # from the one node holding the runtime: no other will deliver
+            self._settle(msg.subject, Delivery.GONE)
         else:
             self._refused(msg.subject)
 
@@ -222,35 +244,37 @@ class ClusterRouter:
         came); another node may still deliver it, so its "1" is awaited a moment before the 404."""
         entry = self._pending.get(reply)
         if entry is not None:
-            unrouted, timer = entry
+            unrouted, gone, timer = entry
             timer.cancel()
             loop = asyncio.get_running_loop()
-            self._pending[reply] = (unrouted, loop.call_later(self.refusal_grace, self._settle, reply, False))
+            self._pending[reply] = (unrouted, gone, loop.call_later(self.refusal_grace, self._settle, reply,
+                                                                    Delivery.REFUSED))
 
-    def _settle(self, reply: str, delivered: bool) -> None:
+    def _settle(self, reply: str, ack: Delivery) -> None:
         entry = self._pending.pop(reply, None) if reply else None
         if entry is None:
             return
-        unrouted, timer = entry
+        unrouted, gone, timer = entry
         timer.cancel()
-        if not delivered:
+        if ack is not Delivery.DELIVERED:
             self.stats["unrouted"] += 1
-            unrouted()
+            (gone if ack is Delivery.GONE and gone is not None else unrouted)()
 
     # what comes from other nodes ------------------------------------------------------------------------
 
-    def _to_session(self, runtime: str, msg: Msg, headers: dict[str, str]) -> bool:
+    def _to_session(self, runtime: str, msg: Msg, headers: dict[str, str]) -> Delivery:
         """What came on `runtime`'s subject: for its session here, or the notice that it opened elsewhere."""
         if headers.get(CONTROL) == "takeover":
             self.local.taken_over(runtime)
-            return False
+            return Delivery.REFUSED
         self.stats["received"] += 1
         return self.local.deliver_to_runtime(runtime, msg.data)
 
-    def _to_subscribers(self, address: str, msg: Msg, headers: dict[str, str]) -> bool:
+    def _to_subscribers(self, address: str, msg: Msg, headers: dict[str, str]) -> Delivery:
         self.stats["received"] += 1
         prefix_of = headers.get(PREFIX)
-        return self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
+        delivered = self.local.deliver_to_address(prefix_of or address, msg.data, prefix_only=bool(prefix_of))
+        return Delivery.DELIVERED if delivered else Delivery.REFUSED
 
     async def _subscribe(self, subs: dict[str, Subscription | None], key: str, subject: str,
                          deliver: _Deliver) -> None:
@@ -264,11 +288,11 @@ class ClusterRouter:
             # not in `subs`: it lingers, or it was made twice as interest came and went; either way
             # another subscription (or none) has the deliveries. Its own: delivered here already.
             if (current is mine[0] if mine else current is None) and headers.get(ORIGIN) != self.node_id:
-                delivered = deliver(key, msg, headers)
+                ack = deliver(key, msg, headers)
             else:
-                delivered = False
+                ack = Delivery.REFUSED
             if msg.reply:
-                await self.nc.publish(msg.reply, b"1" if delivered else b"0")
+                await self.nc.publish(msg.reply, ack.value)
 
         mine.append(await self.nc.subscribe(subject, cb=on_message))
         if key in subs and subs[key] is None:

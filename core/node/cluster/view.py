@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from core.node.cluster.router import Delivery
 from core.node.session import TAKEOVER
 from core.protocol import address as addr
+
+#: What nobody answers (PROTOCOL §1.5): publications and responses.
+UNANSWERED = ("update", "delete", "response")
 
 if TYPE_CHECKING:
     from core.node.node import MessageNode
@@ -67,12 +71,23 @@ class NodeView:
 
     # deliveries from other nodes (core.node.cluster.router.LocalDelivery) ---------------------------------
 
-    def deliver_to_runtime(self, runtime: str, data: bytes) -> bool:
-        session = self.node.sessions.get(runtime)
+    def deliver_to_runtime(self, runtime: str, data: bytes) -> Delivery:
+        node = self.node
+        session = node.sessions.get(runtime)
         if session is None:
-            return False
-        self.node._deliver([session], orjson.loads(data))
-        return True
+            return Delivery.REFUSED
+        msg = orjson.loads(data)
+        to = msg["to"]
+        if (msg["type"] not in UNANSWERED and to not in node.allocator.owner and addr.is_object_url(to)
+                and addr.authority(to) == node.domain):
+            # Deleted here (its runtime's deallocation came through this node) while the sender's view
+            # still had it: the runtime's own answer, from an address it no longer owns, would be refused.
+            if node.monitor.active:
+                node.monitor.emit("drop", node.url, reason="gone: the object was deleted", message=msg,
+                                  session=runtime)
+            return Delivery.GONE
+        node._deliver([session], msg)
+        return Delivery.DELIVERED
 
     def deliver_to_address(self, address: str, data: bytes, prefix_only: bool) -> bool:
         """`prefix_only`: `data` is the copy of an `O/children/<name>` message for the sessions that
