@@ -52,3 +52,7 @@ def test_a_request_for_an_object_deleted_through_this_node_is_answered_gone() ->
     update = {"id": 8, "type": "update", "from": deleted, "to": deleted, "body": {"version": 2}}
     assert view.deliver_to_runtime(RT, orjson.dumps(update)) is Delivery.DELIVERED
     assert view.deliver_to_runtime(addr.runtime_url(D, "elsewhere"), read_of(kept)) is Delivery.REFUSED
+    # one this node has not heard of may have been allocated through another node a moment ago
+    unheard = "comm://a.example/allocated-elsewhere"
+    assert view.deliver_to_runtime(RT, read_of(unheard)) is Delivery.DELIVERED
+    assert [m["to"] for m in wire.sent][-1] == unheard

@@ -78,10 +78,10 @@ class NodeView:
             return Delivery.REFUSED
         msg = orjson.loads(data)
         to = msg["to"]
-        if (msg["type"] not in UNANSWERED and to not in node.allocator.owner and addr.is_object_url(to)
-                and addr.authority(to) == node.domain):
-            # Deleted here (its runtime's deallocation came through this node) while the sender's view
-            # still had it: the runtime's own answer, from an address it no longer owns, would be refused.
+        if msg["type"] not in UNANSWERED and node.deallocated.get(to) == runtime and to not in node.allocator.owner:
+            # This runtime deleted it through this node, and the sender's view still had it: the runtime's
+            # own answer, from an address it no longer owns, would be refused. (Only what this node saw
+            # deallocated: one it has not heard of yet may have been allocated through another node.)
             if node.monitor.active:
                 node.monitor.emit("drop", node.url, reason="gone: the object was deleted", message=msg,
                                   session=runtime)
