@@ -23,7 +23,7 @@ from core.protocol.address import (
     route_domain,
 )
 from core.protocol.frozen import FrozenDict
-from core.protocol.message import MAX_ID, Message, code_of, correlation, envelope_error, response
+from core.protocol.message import MAX_ID, UNANSWERED, Message, code_of, correlation, envelope_error, response
 from core.timers import Timers
 
 Handler = Callable[[Message], None]
@@ -341,7 +341,7 @@ class MessageBus:
             # PROTOCOL §1.4 ingress rule: never sent out again. A request is answered 404 rather than
             # left to time out; publications (update/delete) have no answer (DECISIONS.md).
             self._trace(msg, ingress, "dropped: no local listener")
-            if msg["type"] not in ("response", "update", "delete"):
+            if msg["type"] not in UNANSWERED:
                 # The node routed an object's request here, so the object exists but is not live in
                 # this runtime (e.g. not yet resumed after a restart): unreachable, not deleted.
                 held = is_object_url(object_of(to))

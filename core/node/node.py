@@ -34,7 +34,7 @@ from core.policy import Policy
 from core.protocol import address as addr
 from core.protocol.address import CHILDREN, children_prefix
 from core.protocol.dialect import is_rethink, to_rethink
-from core.protocol.message import LINK_TYPES, Message, envelope_error, response
+from core.protocol.message import LINK_TYPES, UNANSWERED, Message, envelope_error, response
 
 if TYPE_CHECKING:
     from core.node.cluster.cluster import Cluster
@@ -327,7 +327,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
     def _unsubscribed(self, s: Session, msg: Message, to: str) -> None:
         """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route"."""
         obj = addr.object_of(to)
-        if (msg["type"] not in ("update", "delete", "response") and addr.authority(to) == self.domain
+        if (msg["type"] not in UNANSWERED and addr.authority(to) == self.domain
                 and addr.is_object_url(obj) and obj not in self.allocator.owner):
             # An object this node never allocated or has deallocated: gone, not unreachable, so a
             # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
@@ -407,7 +407,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
         self._errors += 1
         if self.monitor.active:
             self.monitor.emit("drop", self.url, reason=f"no route: {why}", message=msg, session=s.runtime)
-        if msg["type"] not in ("update", "delete", "response"):
+        if msg["type"] not in UNANSWERED:
             self._answer(s, msg, 404, "no route")
 
     def _answer(self, s: Session, request: Message, code: int, description: str | None = None,

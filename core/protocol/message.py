@@ -14,6 +14,8 @@ TYPES = frozenset(
 )
 LINK_TYPES = frozenset({"open", "close", "event", "re-open"})   # re-open: reTHINK's stub (INTEROP §1)
 
+#: What is never answered (PROTOCOL §1.5): publications and responses.
+UNANSWERED = frozenset({"update", "delete", "response"})
 #: Largest `id` accepted: ids are bus counters, so anything beyond 2**53 is malformed (JSON-safe ints).
 MAX_ID = 2**53
 

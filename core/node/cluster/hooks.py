@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.node.session import Session
-from core.protocol.message import Message
+from core.protocol.message import UNANSWERED, Message
 
 if TYPE_CHECKING:
     from core.node.cluster.cluster import Cluster
@@ -27,7 +27,7 @@ class ClusterSide:
     def _when_unrouted(self, s: Session, msg: Message, refuse: Callable[[], None]) -> Callable[[], None] | None:
         """What to do when no node of the domain could deliver `msg`: publications and responses are
         dropped unanswered (PROTOCOL §1.5), so they need no acknowledgement."""
-        if msg["type"] in ("update", "delete", "response"):
+        if msg["type"] in UNANSWERED:
             return None
 
         def unrouted() -> None:

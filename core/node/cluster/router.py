@@ -69,7 +69,7 @@ class Delivery(enum.Enum):
     DELIVERED = b"1"
     #: no session or subscribers here (any more): another node may still deliver it
     REFUSED = b"0"
-    #: the runtime's session is here, but the address the message went to is no longer allocated
+    #: the runtime's session is here, but it deallocated the address the message went to, through this node
     GONE = b"gone"
 
 
@@ -94,7 +94,7 @@ async def _end(sub: Subscription) -> None:
 
 
 #: What `dict.get` gives for a key that is not there (None means a subscription being made).
-_GONE: Any = object()
+_ABSENT: Any = object()
 #: Hands what came on a runtime's or an address's subject (the key) to the node: whether it was delivered.
 _Deliver = Callable[[str, Msg, dict[str, str]], Delivery]
 #: What runs when a message sent with a reply inbox was not delivered, and when its address is gone.
@@ -284,7 +284,7 @@ class ClusterRouter:
 
         async def on_message(msg: Msg) -> None:
             headers = msg.headers or {}
-            current = subs.get(key, _GONE)
+            current = subs.get(key, _ABSENT)
             # not in `subs`: it lingers, or it was made twice as interest came and went; either way
             # another subscription (or none) has the deliveries. Its own: delivered here already.
             if (current is mine[0] if mine else current is None) and headers.get(ORIGIN) != self.node_id:

@@ -10,9 +10,7 @@ import orjson
 from core.node.cluster.router import Delivery
 from core.node.session import TAKEOVER
 from core.protocol import address as addr
-
-#: What nobody answers (PROTOCOL §1.5): publications and responses.
-UNANSWERED = ("update", "delete", "response")
+from core.protocol.message import UNANSWERED
 
 if TYPE_CHECKING:
     from core.node.node import MessageNode
