@@ -50,7 +50,7 @@ def envelope_error(msg: Any, link: bool = False) -> str | None:
     if type(msg) is FrozenDict and not link:
         # a read-only message shared by the receivers of one fan-out (core.net.memory): its content
         # cannot change, so the first receiver's check is every receiver's check
-        verdict = msg.verdict
+        verdict = getattr(msg, "verdict", UNCHECKED)
         if verdict is UNCHECKED:
             verdict = msg.verdict = _envelope_error(msg, False)
         return verdict  # type: ignore[no-any-return]
