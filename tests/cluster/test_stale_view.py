@@ -5,15 +5,19 @@ refused and the request left to time out (DECISIONS 88)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from core.node.cluster.cluster import Cluster
 from core.node.cluster.router import Delivery
 from core.node.cluster.view import NodeView
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.protocol import address as addr
+from tests.cluster.conftest import WAIT, Nats
 from tests.node.helpers import Wire
 
 D = "a.example"
@@ -56,3 +60,68 @@ def test_a_request_for_an_object_deleted_through_this_node_is_answered_gone() ->
     unheard = "comm://a.example/allocated-elsewhere"
     assert view.deliver_to_runtime(RT, read_of(unheard)) is Delivery.DELIVERED
     assert [m["to"] for m in wire.sent][-1] == unheard
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Until `check()` holds (WAIT at most): what is awaited is NATS's doing as much as the nodes', so
+    their state is looked at every 5 ms (as in test_router)."""
+    async with asyncio.timeout(WAIT):
+        while not check():
+            await asyncio.sleep(0.005)
+
+
+async def answer_to(session: Session, ident: int) -> dict[str, Any]:
+    """The body of the answer `session` got to its request `ident`."""
+    wire = session.transport
+    assert isinstance(wire, Wire)
+    await until(lambda: any(m.get("id") == ident and m["type"] == "response" for m in wire.sent))
+    return dict(next(m for m in wire.sent if m.get("id") == ident and m["type"] == "response")["body"])
+
+
+async def asked(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any],
+                ident: int) -> dict[str, Any]:
+    """The body of the node's answer (a clustered node answers once what it stored is in JetStream)."""
+    node.receive(session, orjson.dumps({"id": ident, "type": mtype, "from": frm, "to": to, "body": body}))
+    return await answer_to(session, ident)
+
+
+async def test_a_read_routed_by_a_view_that_lags_behind_a_delete_gets_unknown_object(nats_server: Nats) -> None:
+    """Two nodes in one process on a real NATS server: the delete goes through n2 and n1 routes a read
+    in the same loop turn, before JetStream could bring its view up to date."""
+    clusters: list[Cluster] = []
+    nodes: list[MessageNode] = []
+    try:
+        for name in ("n1", "n2"):
+            cluster = Cluster([nats_server.url], D, node_id=name)
+            clusters.append(cluster)
+            await cluster.connect()
+            nodes.append(MessageNode(D, state=cluster.state, cluster=cluster))
+            await cluster.attach(nodes[-1])
+        n1, n2 = nodes
+        reader_rt, holder_rt = addr.runtime_url(D, "reader"), addr.runtime_url(D, "holder")
+        reader, holder = n1.connect(Wire()), n2.connect(Wire())
+        assert (await asked(n1, reader, "open", reader_rt, addr.SESSION, {}, 1))["code"] == 200
+        assert (await asked(n2, holder, "open", holder_rt, addr.SESSION, {}, 1))["code"] == 200
+        hyperty = (await asked(n1, reader, "create", reader_rt + "/address-allocation", addr.hyperty_allocation(D),
+                               {"value": {"number": 1}}, 2))["value"]["allocated"][0]
+        obj = (await asked(n2, holder, "create", holder_rt + "/address-allocation", addr.object_allocation(D),
+                           {"scheme": "comm", "value": {"number": 1}}, 2))["value"]["allocated"][0]
+        router2 = clusters[1].router
+        assert router2 is not None
+        await until(lambda: n1.allocator.owner.get(obj) == holder_rt
+                    and router2._runtime_subs.get(holder_rt) is not None)
+        await router2.nc.flush()
+
+        n2.receive(holder, orjson.dumps({"id": 3, "type": "delete", "from": holder_rt + "/address-allocation",
+                                         "to": addr.object_allocation(D), "body": {"resource": obj}}))
+        n1.receive(reader, orjson.dumps({"id": 4, "type": "read", "from": hyperty, "to": obj, "body": {}}))
+        assert n1.allocator.owner.get(obj) == holder_rt          # n1 routed it by what it still believed
+        assert await answer_to(reader, 4) == {"code": 404, "description": "unknown object"}
+        holder_wire = holder.transport
+        assert isinstance(holder_wire, Wire)
+        assert [m["type"] for m in holder_wire.sent if m["type"] != "response"] == []   # never handed the read
+    finally:
+        for node in nodes:
+            node.close()
+        for cluster in clusters:
+            await cluster.close()
