@@ -63,19 +63,35 @@ def test_a_request_for_an_object_deleted_through_this_node_is_answered_gone() ->
 
 
 async def until(check: Callable[[], bool]) -> None:
-    """Until `check()` holds (WAIT at most): what is awaited is NATS's doing as much as the nodes', so
-    their state is looked at every 5 ms (as in test_router)."""
+    """Until `check()` holds (WAIT at most): a node's view following JetStream emits nothing, so its
+    state is looked at every 5 ms (as in test_router)."""
     async with asyncio.timeout(WAIT):
         while not check():
             await asyncio.sleep(0.005)
 
 
+class Answers(Wire):
+    """A link end that also says when the node sent something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent_more = asyncio.Event()
+
+    def send(self, data: bytes) -> None:
+        super().send(data)
+        self.sent_more.set()
+
+
 async def answer_to(session: Session, ident: int) -> dict[str, Any]:
-    """The body of the answer `session` got to its request `ident`."""
+    """The body of the answer `session` got to its request `ident` (WAIT at most)."""
     wire = session.transport
-    assert isinstance(wire, Wire)
-    await until(lambda: any(m.get("id") == ident and m["type"] == "response" for m in wire.sent))
-    return dict(next(m for m in wire.sent if m.get("id") == ident and m["type"] == "response")["body"])
+    assert isinstance(wire, Answers)
+    async with asyncio.timeout(WAIT):
+        while (found := next((m for m in wire.sent if m.get("id") == ident and m["type"] == "response"),
+                             None)) is None:
+            wire.sent_more.clear()
+            await wire.sent_more.wait()
+    return dict(found["body"])
 
 
 async def asked(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any],
@@ -99,7 +115,7 @@ async def test_a_read_routed_by_a_view_that_lags_behind_a_delete_gets_unknown_ob
             await cluster.attach(nodes[-1])
         n1, n2 = nodes
         reader_rt, holder_rt = addr.runtime_url(D, "reader"), addr.runtime_url(D, "holder")
-        reader, holder = n1.connect(Wire()), n2.connect(Wire())
+        reader, holder = n1.connect(Answers()), n2.connect(Answers())
         assert (await asked(n1, reader, "open", reader_rt, addr.SESSION, {}, 1))["code"] == 200
         assert (await asked(n2, holder, "open", holder_rt, addr.SESSION, {}, 1))["code"] == 200
         hyperty = (await asked(n1, reader, "create", reader_rt + "/address-allocation", addr.hyperty_allocation(D),
