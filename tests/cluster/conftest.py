@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,15 @@ from tests.cluster.world import World
 from tests.net.test_cli import Process, processes, syncscope  # noqa: F401 - `processes`: the fixture
 
 WAIT = 30.0
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Until `check()` holds (WAIT at most), for state that emits no trace event: what a router holds (its
+    node traces, not it) and a node's view following JetStream, NATS's doing as much as ours. It is looked
+    at every 5 ms."""
+    async with asyncio.timeout(WAIT):
+        while not check():
+            await asyncio.sleep(0.005)
 
 
 def nats_binary() -> Path:

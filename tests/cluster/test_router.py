@@ -5,7 +5,7 @@ instead of leaving its request to time out); the subscription goes once it has l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -14,7 +14,7 @@ from core.monitor import Monitor
 from core.node.cluster.names import Names
 from core.node.cluster.router import ClusterRouter, Delivery
 from core.tasks import TaskSet
-from tests.cluster.conftest import WAIT, Nats
+from tests.cluster.conftest import Nats, until
 
 ROUNDS = 40
 #: A refusal's wait for another node's delivery in the tests where one comes: a loaded machine's
@@ -63,14 +63,6 @@ async def routers(nats_server: Nats) -> AsyncIterator[tuple[ClusterRouter, Clust
             await task_set.close()
         for nc in connections:
             await nc.close()
-
-
-async def until(check: Callable[[], bool]) -> None:
-    """Until `check()` holds (WAIT at most). The router emits no trace events (its node does), and what
-    is awaited here is NATS's doing as much as its own: its state is looked at every 5 ms."""
-    async with asyncio.timeout(WAIT):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 async def test_a_request_crossing_the_end_of_interest_is_answered(

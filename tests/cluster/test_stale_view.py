@@ -6,7 +6,6 @@ refused and the request left to time out (DECISIONS 88)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,19 +16,12 @@ from core.node.cluster.view import NodeView
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.protocol import address as addr
-from tests.cluster.conftest import WAIT, Nats
-from tests.node.helpers import Wire
+from tests.cluster.conftest import WAIT, Nats, until
+from tests.node.helpers import Wire, ask
 
 D = "a.example"
 RT = addr.runtime_url(D, "one")
 READER = "hyperty://a.example/reader"
-
-
-def ask(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any]) -> dict[str, Any]:
-    node.receive(session, orjson.dumps({"id": 1, "type": mtype, "from": frm, "to": to, "body": body}))
-    wire = session.transport
-    assert isinstance(wire, Wire)
-    return dict(wire.sent.pop()["body"])
 
 
 def read_of(url: str) -> bytes:
@@ -60,14 +52,6 @@ def test_a_request_for_an_object_deleted_through_this_node_is_answered_gone() ->
     unheard = "comm://a.example/allocated-elsewhere"
     assert view.deliver_to_runtime(RT, read_of(unheard)) is Delivery.DELIVERED
     assert [m["to"] for m in wire.sent][-1] == unheard
-
-
-async def until(check: Callable[[], bool]) -> None:
-    """Until `check()` holds (WAIT at most): a node's view following JetStream emits nothing, so its
-    state is looked at every 5 ms (as in test_router)."""
-    async with asyncio.timeout(WAIT):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 class Answers(Wire):

@@ -6,6 +6,9 @@ from typing import Any
 
 import orjson
 
+from core.node.node import MessageNode
+from core.node.session import Session
+
 
 class Wire:
     """A link end that keeps what the node sends (a `core.node.session.Transport`)."""
@@ -19,3 +22,11 @@ class Wire:
 
     def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
+
+
+def ask(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body of the node's answer to a request `session` sends (a node of one process: answered at once)."""
+    node.receive(session, orjson.dumps({"id": 1, "type": mtype, "from": frm, "to": to, "body": body}))
+    wire = session.transport
+    assert isinstance(wire, Wire)
+    return dict(wire.sent.pop()["body"])

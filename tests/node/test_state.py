@@ -13,19 +13,12 @@ from core.node.node import MessageNode
 from core.node.session import Session
 from core.node.state import SCHEMA_VERSION, NodeState, StateError
 from core.protocol import address as addr
-from tests.node.helpers import Wire
+from tests.node.helpers import Wire, ask
 
 D = "a.example"
 RT = addr.runtime_url(D, "one")
 OTHER = addr.runtime_url(D, "two")
 FOREIGN = addr.runtime_url("b.example", "far")
-
-
-def ask(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any]) -> dict[str, Any]:
-    node.receive(session, orjson.dumps({"id": 1, "type": mtype, "from": frm, "to": to, "body": body}))
-    wire = session.transport
-    assert isinstance(wire, Wire)
-    return dict(wire.sent.pop()["body"])
 
 
 def opened(node: MessageNode, runtime: str, token: str | None = None) -> tuple[Session, dict[str, Any]]:
