@@ -357,7 +357,9 @@ class DataObjectObserver(DataObject):
     def _release(self) -> None:
         for listener in self._listeners:
             listener.remove()
-        self._listeners = []
+        # emptied, not replaced: the list is its `_Inbox`'s too, whose listeners' handlers lead back here;
+        # emptied, the replica and its document are freed now, not left to the cyclic collector
+        self._listeners.clear()
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None
