@@ -20,6 +20,7 @@ import orjson
 from core.monitor import Monitor
 from core.node.address_allocation import MAX_DEALLOCATED, AddressAllocation
 from core.node.allocation import Allocator
+from core.node.cluster.catch_up import Again, CatchUp
 from core.node.cluster.hooks import ClusterSide
 from core.node.frames import acceptance, header, peek, wire_size
 from core.node.limits import Limits, address_error, frame_deeper_than, page_error, token_error
@@ -107,8 +108,11 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
         self.cluster = cluster
         # Answers held until the shared state they report is stored (clustered nodes only).
         self._held: list[tuple[Session, Message, int, str | None, dict[str, Any]]] | None = None
+        self._catch_up: CatchUp | None = None
         if cluster is not None:
             self.subscriptions.on_interest = self._interest
+            if cluster.state is not None:
+                self._catch_up = CatchUp(self, cluster.state, cluster.tasks)
         self._restore()
         self.feed = (MonitorFeed(self.url, self.monitor, monitor_token, max_queue=monitor_queue, replay=replay,
                                  max_bytes=monitor_bytes) if monitor_token else None)
@@ -174,6 +178,8 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
     def receive(self, session: Session, frame: bytes | str | Message) -> None:
         """One text frame from `session`'s link (TRANSPORT §1): parse, check, then route."""
         if session.state is SessionState.CLOSED:
+            return
+        if session.held is not None and self._catch_up is not None and self._catch_up.queued(session, frame):
             return
         size = 0
         if isinstance(frame, dict):
@@ -320,12 +326,17 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
             # PROTOCOL §1.5 rule 4 across the domain: one copy to each other node with subscribers.
             local = bool(self.subscriptions.subscribers(to))
             self.cluster.router.to_address(to, orjson.dumps(msg), None if local else self._when_unrouted(
-                s, msg, lambda: self._unsubscribed(s, msg, to)))
+                s, msg, lambda: self._unsubscribed(s, msg, to, owned=False)))
         elif not self.subscriptions.subscribers(to):
             self._unsubscribed(s, msg, to)
 
-    def _unsubscribed(self, s: Session, msg: Message, to: str) -> None:
-        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route"."""
+    def _unsubscribed(self, s: Session, msg: Message, to: str, owned: bool = True) -> None:
+        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route". `owned=False`: `to`
+        had no owner in the view when it was routed; if it has one now (a clustered node's view caught
+        up meanwhile, `core.node.cluster.catch_up`), the message is routed to it once more instead."""
+        if not owned and type(msg) is not Again and self._owner_of(to) is not None:
+            self._route(s, Again(msg))
+            return
         obj = addr.object_of(to)
         if (msg["type"] not in UNANSWERED and addr.authority(to) == self.domain
                 and addr.is_object_url(obj) and obj not in self.allocator.owner):
@@ -415,6 +426,8 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
         if code >= 300:
             self._errors += 1
         if request.get("type") == "response":
+            return
+        if self._catch_up is not None and self._catch_up.holds(s, request, code, description, fields):
             return
         if self._held is not None:
             self._held.append((s, request, code, description, fields))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 #: Close code and reason of the older link when a runtime URL opens a second one (TRANSPORT §2).
 #: A runtime whose link closes this way does not reconnect: another instance holds its URL now.
@@ -51,8 +51,8 @@ class Session:
     when it is or was MONITOR. The state only moves NEW → OPEN | MONITOR → CLOSED, or NEW → CLOSED.
     """
 
-    __slots__ = ("bad_frames", "id", "monitor_name", "runtime", "state", "subscription_bytes", "subscriptions",
-                 "transport", "visiting")
+    __slots__ = ("bad_frames", "held", "id", "monitor_name", "runtime", "state", "subscription_bytes",
+                 "subscriptions", "transport", "visiting")
 
     def __init__(self, ident: str, transport: Transport) -> None:
         self.id = ident
@@ -64,6 +64,8 @@ class Session:
         self.subscription_bytes = 0   # what `subscriptions` weigh (core.node.subscription_manager.weight)
         self.monitor_name = ""
         self.bad_frames: list[float] = []
+        #: frames waiting behind a refusal held for the cluster view (`core.node.cluster.catch_up`)
+        self.held: list[bytes | str | dict[str, Any]] | None = None
 
     @property
     def live(self) -> bool:

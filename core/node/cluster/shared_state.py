@@ -33,6 +33,9 @@ from core.tasks import TaskSet
 log = logging.getLogger("syncscope.cluster")
 
 BUCKETS = ("tokens", "owners", "fences", "bound", "registry", "acceptances")
+#: What a view must have caught up with for a refusal to stand (`core.node.cluster.catch_up`): who owns
+#: an address, and which transfers were accepted.
+CAUGHT_UP = ("owners", "acceptances")
 #: Writes sent together before the writer waits for their acknowledgements.
 WRITE_BATCH = 256
 #: Seconds a write may wait for JetStream before it counts as failed.
@@ -78,6 +81,9 @@ class ClusterState:
         self._snapshot = Snapshot()
         self._queue: deque[_Write | tuple[Callable[[int], None]]] = deque()
         self._wake = asyncio.Event()
+        #: per bucket, the stream sequence of the last entry its watcher applied (`caught_up`)
+        self.applied: dict[str, int] = dict.fromkeys(BUCKETS, 0)
+        self._progress = asyncio.Event()
         self._failure = 0          # 409 or 503 when a write since the last barrier failed, else 0
         self.asked = 0             # writes asked for so far: a request that asked none needs no barrier
         self.stored = 0            # writes acknowledged, for the bench and tests
@@ -130,6 +136,9 @@ class ClusterState:
                 self._absorb(what, entry)
 
     def _absorb(self, what: str, entry: Any, initial: bool = False) -> None:
+        if entry.revision is not None and entry.revision > self.applied[what]:
+            self.applied[what] = entry.revision
+            self._progress.set()
         deleted = entry.operation in (KV_DEL, KV_PURGE)
         if deleted:
             self.revisions[what].pop(entry.key, None)
@@ -167,6 +176,23 @@ class ClusterState:
             "tokens": view.set_token, "owners": view.set_owner, "fences": view.set_fence,
             "bound": view.set_bound, "registry": view.set_registration, "acceptances": view.set_acceptance}
         setters[what](name, value)
+
+    async def caught_up(self, buckets: tuple[str, ...] = CAUGHT_UP) -> bool:
+        """Until the view holds every change stored in `buckets` before this call (True), or False when
+        JetStream cannot say within `WRITE_TIMEOUT`: a node that answered a request did so only once its
+        writes were stored (`after`), so this is what any node answered before now."""
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                statuses = await asyncio.gather(*(self.kv[what].status() for what in buckets))
+                last = {what: status.stream_info.state.last_seq or 0 for what, status in zip(buckets, statuses,
+                                                                                             strict=True)}
+                while any(self.applied[what] < seq for what, seq in last.items()):
+                    self._progress.clear()
+                    await self._progress.wait()
+        except Exception as exc:  # NATS unreachable or slow: the view stays as it is
+            log.info("cluster: the view could not catch up: %s", type(exc).__name__)
+            return False
+        return True
 
     # the state interface (core.node.state) ----------------------------------------------------------
 

@@ -1,0 +1,199 @@
+"""A node whose view of the clustered domain has not yet caught up with a change another node stored
+holds the refusal it would answer, catches up with JetStream and handles the message once more
+(DECISIONS 90): a client that asks one node right after another answered gets what one node would.
+
+n1 reaches NATS through a forwarder that can hold what the server sends it (a slow link, not a cut),
+so its view is certainly behind while n2 allocates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+
+from core.node.cluster.catch_up import MAX_HELD, MAX_QUEUED
+from core.node.cluster.cluster import Cluster
+from core.node.node import MessageNode
+from core.node.session import Session
+from core.protocol import address as addr
+from tests.cluster.conftest import WAIT, Nats
+from tests.cluster.test_stale_view import Answers, answer_to, asked
+
+D = "a.example"
+ASKER, HOLDER = addr.runtime_url(D, "asker"), addr.runtime_url(D, "holder")
+
+
+class SlowLink:
+    """A TCP forwarder on 127.0.0.1 in front of the NATS server: while `held`, what the server sends
+    through it waits, and goes on in order when `release`d."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 4222
+        self.open = asyncio.Event()
+        self.open.set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> SlowLink:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.url = f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        self.writers += [writer, up_writer]
+        for src, dst, holdable in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.get_running_loop().create_task(self._pipe(src, dst, holdable))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, holdable: bool) -> None:
+        try:
+            while data := await src.read(1 << 16):
+                if holdable:
+                    await self.open.wait()
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            dst.transport.abort()
+
+    def hold(self) -> None:
+        self.open.clear()
+
+    def release(self) -> None:
+        self.open.set()
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.fixture
+async def nodes(nats_server: Nats) -> AsyncIterator[tuple[MessageNode, MessageNode, SlowLink]]:
+    """n1 (through the slow link) and n2 of one domain, in this process, on a real NATS server."""
+    link = await SlowLink(nats_server.url).start()
+    clusters: list[Cluster] = []
+    made: list[MessageNode] = []
+    try:
+        for name, url in (("n1", link.url), ("n2", nats_server.url)):
+            cluster = Cluster([url], D, node_id=name)
+            clusters.append(cluster)
+            await cluster.connect()
+            made.append(MessageNode(D, state=cluster.state, cluster=cluster))
+            await cluster.attach(made[-1])
+        yield made[0], made[1], link
+    finally:
+        link.release()
+        for node in made:
+            node.close()
+        for cluster in clusters:
+            await cluster.close()
+        await link.close()
+
+
+async def sessions(n1: MessageNode, n2: MessageNode) -> tuple[Session, Session]:
+    asker, holder = n1.connect(Answers()), n2.connect(Answers())
+    assert (await asked(n1, asker, "open", ASKER, addr.SESSION, {}, 1))["code"] == 200
+    assert (await asked(n2, holder, "open", HOLDER, addr.SESSION, {}, 1))["code"] == 200
+    return asker, holder
+
+
+async def allocate(node: MessageNode, s: Session, runtime: str, ident: int, number: int = 1) -> list[str]:
+    answer = await asked(node, s, "create", runtime + "/address-allocation", addr.object_allocation(D),
+                         {"scheme": "comm", "value": {"number": number}}, ident)
+    return list(answer["value"]["allocated"])
+
+
+def owner_query(obj: str, ident: int) -> bytes:
+    return orjson.dumps({"id": ident, "type": "read", "from": ASKER + "/sm", "to": addr.object_allocation(D),
+                         "body": {"resource": obj}})
+
+
+def answers(s: Session) -> list[tuple[int, dict[str, Any]]]:
+    wire = s.transport
+    assert isinstance(wire, Answers)
+    return [(m["id"], m["body"]) for m in wire.sent if m["type"] == "response"]
+
+
+async def test_an_owner_query_right_after_another_nodes_allocation_finds_the_owner(
+        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+    n1, n2, link = nodes
+    asker, holder = await sessions(n1, n2)
+    mine = (await allocate(n1, asker, ASKER, 2))[0]
+    link.hold()
+    [obj] = await allocate(n2, holder, HOLDER, 2)          # n2 answered: it is stored in JetStream
+    assert obj not in n1.allocator.owner                   # n1 has heard nothing since
+    n1.receive(asker, owner_query(obj, 3))
+    n1.receive(asker, owner_query(mine, 4))                # later on the same link: waits behind it
+    n1.receive(asker, owner_query("comm://a.example/never-allocated", 5))
+    assert answers(asker)[-1][0] == 2                      # nothing answered since: no 404 from a stale view
+    link.release()
+    assert await answer_to(asker, 5) == {"code": 404, "description": "unknown object"}   # final, and last
+    assert answers(asker)[-3:] == [(3, {"code": 200, "value": {"runtime": HOLDER}}),
+                                   (4, {"code": 200, "value": {"runtime": ASKER}}),
+                                   (5, {"code": 404, "description": "unknown object"})]
+    assert n1.allocator.owner[obj] == HOLDER
+
+
+async def test_a_read_routed_right_after_another_nodes_allocation_reaches_the_owner(
+        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+    """A request to the new object itself: n1 routes it to the holder's runtime on n2 once it knows."""
+    n1, n2, link = nodes
+    asker, holder = await sessions(n1, n2)
+    [hyperty] = (await asked(n1, asker, "create", ASKER + "/address-allocation", addr.hyperty_allocation(D),
+                             {"value": {"number": 1}}, 2))["value"]["allocated"]
+    await allocate(n2, holder, HOLDER, 2)
+    link.hold()
+    [obj] = await allocate(n2, holder, HOLDER, 3)
+    n1.receive(asker, orjson.dumps({"id": 4, "type": "read", "from": hyperty, "to": obj, "body": {}}))
+    link.release()
+    wire = holder.transport
+    assert isinstance(wire, Answers)
+    async with asyncio.timeout(WAIT):
+        while not any(m["type"] == "read" and m["to"] == obj for m in wire.sent):
+            wire.sent_more.clear()
+            await wire.sent_more.wait()
+    n2.receive(holder, orjson.dumps({"id": 4, "type": "response", "from": obj, "to": hyperty,
+                                     "body": {"code": 200, "value": {"n": 1}}}))
+    assert await answer_to(asker, 4) == {"code": 200, "value": {"n": 1}}
+
+
+async def test_a_flood_of_misses_costs_one_catch_up_per_burst(
+        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+    """A hostile peer asking for objects that do not exist: every request is answered 404, the node
+    holds at most MAX_HELD refusals and queues at most MAX_QUEUED frames behind one, and what came
+    while it caught up is answered without another catch-up."""
+    n1, n2, link = nodes
+    asker, _holder = await sessions(n1, n2)
+    catch_up = n1._catch_up
+    assert catch_up is not None
+    before = catch_up.caught_up
+    total = MAX_QUEUED + 500
+    link.hold()                                            # the catch-up cannot finish while the burst comes
+    for i in range(total):
+        n1.receive(asker, owner_query(f"comm://a.example/never-{i}", 100 + i))
+    assert asker.held is not None and len(asker.held) == MAX_QUEUED
+    assert len(catch_up.waiting) == 1 + (total - 1 - MAX_QUEUED) <= MAX_HELD
+    link.release()
+    assert await answer_to(asker, 100 + total - 1) == {"code": 404, "description": "unknown object"}
+    got = [ident for ident, body in answers(asker) if ident >= 100]
+    assert sorted(got) == list(range(100, 100 + total))
+    assert all(body == {"code": 404, "description": "unknown object"} for ident, body in answers(asker)
+               if ident >= 100)
+    assert catch_up.caught_up == before + 1
+    assert asker.held is None
