@@ -92,7 +92,11 @@ async def test_nodes_refuse_new_work_while_nats_is_away_and_recover_without_rest
         await nats_server.stop()
         refused = await request(conn, {"id": 3, "type": "create", "from": alice + "/address-allocation", "to": OAM,
                                        "body": {"scheme": "comm", "value": {"number": 1}}})
-        assert refused["body"] == {"code": 503, "description": "the domain's cluster is unreachable; try again"}
+        # refused either way (DECISIONS 69): "unreachable" once the node has seen its connection end, "could
+        # not be stored" when the request came first and its write failed (a loaded machine showed both)
+        assert refused["body"] in ({"code": 503, "description": "the domain's cluster is unreachable; try again"},
+                                   {"code": 503, "description": "the domain's shared state could not be stored; "
+                                                                "try again"})
         await nats_server.start()                 # same port, same JetStream store
         for i in range(4, 400):                   # the node reconnects by itself (retried until it has)
             again = await request(conn, {"id": i, "type": "create", "from": alice + "/address-allocation",
