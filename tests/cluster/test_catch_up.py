@@ -2,15 +2,14 @@
 holds the refusal it would answer, catches up with JetStream and handles the message once more
 (DECISIONS 90): a client that asks one node right after another answered gets what one node would.
 
-n1 reaches NATS through a forwarder that can hold what the server sends it (a slow link, not a cut),
-so its view is certainly behind while n2 allocates."""
+n1 reaches NATS through a forwarder that holds what the server sends it (a slow link, not a cut) while
+n2 allocates, so its view is certainly behind."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -22,71 +21,16 @@ from core.node.session import Session
 from core.protocol import address as addr
 from tests.cluster.conftest import WAIT, Nats
 from tests.cluster.test_stale_view import Answers, answer_to, asked
+from tests.net.conftest import Cut
 
 D = "a.example"
 ASKER, HOLDER = addr.runtime_url(D, "asker"), addr.runtime_url(D, "holder")
 
 
-class SlowLink:
-    """A TCP forwarder on 127.0.0.1 in front of the NATS server: while `held`, what the server sends
-    through it waits, and goes on in order when `release`d."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 4222
-        self.open = asyncio.Event()
-        self.open.set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.writers: list[asyncio.StreamWriter] = []
-        self.server: asyncio.Server | None = None
-        self.url = ""
-
-    async def start(self) -> SlowLink:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.url = f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        self.writers += [writer, up_writer]
-        for src, dst, holdable in ((reader, up_writer, False), (up_reader, writer, True)):
-            task = asyncio.get_running_loop().create_task(self._pipe(src, dst, holdable))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, holdable: bool) -> None:
-        try:
-            while data := await src.read(1 << 16):
-                if holdable:
-                    await self.open.wait()
-                dst.write(data)
-                await dst.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            dst.transport.abort()
-
-    def hold(self) -> None:
-        self.open.clear()
-
-    def release(self) -> None:
-        self.open.set()
-
-    async def close(self) -> None:
-        for writer in self.writers:
-            writer.transport.abort()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-
 @pytest.fixture
-async def nodes(nats_server: Nats) -> AsyncIterator[tuple[MessageNode, MessageNode, SlowLink]]:
+async def nodes(nats_server: Nats) -> AsyncIterator[tuple[MessageNode, MessageNode, Cut]]:
     """n1 (through the slow link) and n2 of one domain, in this process, on a real NATS server."""
-    link = await SlowLink(nats_server.url).start()
+    link = await Cut(nats_server.url).start()
     clusters: list[Cluster] = []
     made: list[MessageNode] = []
     try:
@@ -131,7 +75,7 @@ def answers(s: Session) -> list[tuple[int, dict[str, Any]]]:
 
 
 async def test_an_owner_query_right_after_another_nodes_allocation_finds_the_owner(
-        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+        nodes: tuple[MessageNode, MessageNode, Cut]) -> None:
     n1, n2, link = nodes
     asker, holder = await sessions(n1, n2)
     mine = (await allocate(n1, asker, ASKER, 2))[0]
@@ -151,7 +95,7 @@ async def test_an_owner_query_right_after_another_nodes_allocation_finds_the_own
 
 
 async def test_a_read_routed_right_after_another_nodes_allocation_reaches_the_owner(
-        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+        nodes: tuple[MessageNode, MessageNode, Cut]) -> None:
     """A request to the new object itself: n1 routes it to the holder's runtime on n2 once it knows."""
     n1, n2, link = nodes
     asker, holder = await sessions(n1, n2)
@@ -174,7 +118,7 @@ async def test_a_read_routed_right_after_another_nodes_allocation_reaches_the_ow
 
 
 async def test_a_flood_of_misses_costs_one_catch_up_per_burst(
-        nodes: tuple[MessageNode, MessageNode, SlowLink]) -> None:
+        nodes: tuple[MessageNode, MessageNode, Cut]) -> None:
     """A hostile peer asking for objects that do not exist: every request is answered 404, the node
     holds at most MAX_HELD refusals and queues at most MAX_QUEUED frames behind one, and what came
     while it caught up is answered without another catch-up."""

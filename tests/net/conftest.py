@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -240,14 +241,17 @@ class RawClient:
 
 
 class Cut:
-    """A TCP forwarder on 127.0.0.1 in front of one node: `cut()` drops every connection through it
-    and refuses new ones until `heal()`. A runtime reaching the node through it can be cut off while
-    the node and every other runtime go on."""
+    """A TCP forwarder on 127.0.0.1 in front of one server (a node's `ws://`, NATS's `nats://`): `cut()`
+    drops every connection through it and refuses new ones until `heal()`; while `hold()`, what the
+    server sends through it waits, and goes on in order at `release()` (a slow link, not a cut). A
+    runtime reaching the node through it can be cut off while the node and every other runtime go on."""
 
     def __init__(self, target: str) -> None:
-        uri = parse_uri(target)
-        self.host, self.target_port = uri.host, uri.port
+        parts = urlsplit(target)
+        self.scheme, self.host, self.target_port = parts.scheme, parts.hostname or "127.0.0.1", parts.port or 80
         self.cut_off = False
+        self.open = asyncio.Event()
+        self.open.set()
         self.pipes: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.server: asyncio.Server | None = None
@@ -255,7 +259,8 @@ class Cut:
 
     async def start(self) -> Cut:
         self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.url = f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+        port = self.server.sockets[0].getsockname()[1]
+        self.url = f"{self.scheme}://127.0.0.1:{port}" + ("/" if self.scheme.startswith("ws") else "")
         return self
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -264,14 +269,16 @@ class Cut:
             return
         up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
         self.pipes |= {writer, up_writer}
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.get_running_loop().create_task(self._pipe(src, dst))
+        for src, dst, holdable in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.get_running_loop().create_task(self._pipe(src, dst, holdable))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, holdable: bool) -> None:
         try:
             while data := await src.read(1 << 16):
+                if holdable:
+                    await self.open.wait()
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, OSError):
@@ -288,7 +295,14 @@ class Cut:
     def heal(self) -> None:
         self.cut_off = False
 
+    def hold(self) -> None:
+        self.open.clear()
+
+    def release(self) -> None:
+        self.open.set()
+
     async def close(self) -> None:
+        self.release()
         self.cut()
         for task in list(self.tasks):
             task.cancel()
