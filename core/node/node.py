@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -20,7 +21,7 @@ import orjson
 from core.monitor import Monitor
 from core.node.address_allocation import MAX_DEALLOCATED, AddressAllocation
 from core.node.allocation import Allocator
-from core.node.cluster.catch_up import Again, CatchUp
+from core.node.cluster.catch_up import CatchUp
 from core.node.cluster.hooks import ClusterSide
 from core.node.frames import acceptance, header, peek, wire_size
 from core.node.limits import Limits, address_error, frame_deeper_than, page_error, token_error
@@ -325,21 +326,21 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
         if self.cluster is not None and self.cluster.router is not None:
             # PROTOCOL §1.5 rule 4 across the domain: one copy to each other node with subscribers.
             local = bool(self.subscriptions.subscribers(to))
+            # judged later by the view as it routed: one that was behind catches up and routes it again
             self.cluster.router.to_address(to, orjson.dumps(msg), None if local else self._when_unrouted(
-                s, msg, lambda: self._unsubscribed(s, msg, to, owned=False)))
+                s, msg, partial(self._unsubscribed, s, msg, to, addr.object_of(to) in self.allocator.owner)))
         elif not self.subscriptions.subscribers(to):
             self._unsubscribed(s, msg, to)
 
-    def _unsubscribed(self, s: Session, msg: Message, to: str, owned: bool = True) -> None:
-        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route". `owned=False`: `to`
-        had no owner in the view when it was routed; if it has one now (a clustered node's view caught
-        up meanwhile, `core.node.cluster.catch_up`), the message is routed to it once more instead."""
-        if not owned and type(msg) is not Again and self._owner_of(to) is not None:
-            self._route(s, Again(msg))
-            return
+    def _unsubscribed(self, s: Session, msg: Message, to: str, known: bool | None = None) -> None:
+        """Nobody in the domain subscribes `to`: 404, "unknown object" or "no route". `known`: whether the
+        view knew `to`'s object when the message was routed (by default, now): an "unknown object" a view
+        that was behind then gave is caught up and routed again (`core.node.cluster.catch_up`)."""
         obj = addr.object_of(to)
+        if known is None:
+            known = obj in self.allocator.owner
         if (msg["type"] not in UNANSWERED and addr.authority(to) == self.domain
-                and addr.is_object_url(obj) and obj not in self.allocator.owner):
+                and addr.is_object_url(obj) and not known):
             # An object this node never allocated or has deallocated: gone, not unreachable, so a
             # resyncing observer can tell a deleted object (404 "unknown object", PROTOCOL §5 rule 4)
             # from a reporter runtime that is offline (404 "no route").

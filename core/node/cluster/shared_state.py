@@ -177,14 +177,14 @@ class ClusterState:
             "bound": view.set_bound, "registry": view.set_registration, "acceptances": view.set_acceptance}
         setters[what](name, value)
 
-    async def caught_up(self, buckets: tuple[str, ...] = CAUGHT_UP) -> bool:
-        """Until the view holds every change stored in `buckets` before this call (True), or False when
-        JetStream cannot say within `WRITE_TIMEOUT`: a node that answered a request did so only once its
-        writes were stored (`after`), so this is what any node answered before now."""
+    async def caught_up(self) -> bool:
+        """Until the view holds every change stored in the `CAUGHT_UP` buckets before this call (True), or
+        False when JetStream cannot say within `WRITE_TIMEOUT`: a node that answered a request did so only
+        once its writes were stored (`after`), so this is what any node answered before now."""
         try:
             async with asyncio.timeout(WRITE_TIMEOUT):
-                statuses = await asyncio.gather(*(self.kv[what].status() for what in buckets))
-                last = {what: status.stream_info.state.last_seq or 0 for what, status in zip(buckets, statuses,
+                statuses = await asyncio.gather(*(self.kv[what].status() for what in CAUGHT_UP))
+                last = {what: status.stream_info.state.last_seq or 0 for what, status in zip(CAUGHT_UP, statuses,
                                                                                              strict=True)}
                 while any(self.applied[what] < seq for what, seq in last.items()):
                     self._progress.clear()
