@@ -15,12 +15,11 @@ import orjson
 import pytest
 
 from core.node.cluster.catch_up import MAX_HELD, MAX_QUEUED
-from core.node.cluster.cluster import Cluster
 from core.node.node import MessageNode
 from core.node.session import Session
 from core.protocol import address as addr
 from tests.cluster.conftest import WAIT, Nats
-from tests.cluster.test_stale_view import Answers, answer_to, asked
+from tests.cluster.inprocess import Answers, answer_to, asked, clustered
 from tests.net.conftest import Cut
 
 D = "a.example"
@@ -31,22 +30,13 @@ ASKER, HOLDER = addr.runtime_url(D, "asker"), addr.runtime_url(D, "holder")
 async def nodes(nats_server: Nats) -> AsyncIterator[tuple[MessageNode, MessageNode, Cut]]:
     """n1 (through the slow link) and n2 of one domain, in this process, on a real NATS server."""
     link = await Cut(nats_server.url).start()
-    clusters: list[Cluster] = []
-    made: list[MessageNode] = []
     try:
-        for name, url in (("n1", link.url), ("n2", nats_server.url)):
-            cluster = Cluster([url], D, node_id=name)
-            clusters.append(cluster)
-            await cluster.connect()
-            made.append(MessageNode(D, state=cluster.state, cluster=cluster))
-            await cluster.attach(made[-1])
-        yield made[0], made[1], link
+        async with clustered(D, [link.url, nats_server.url]) as (n1, n2):
+            try:
+                yield n1, n2, link
+            finally:
+                link.release()
     finally:
-        link.release()
-        for node in made:
-            node.close()
-        for cluster in clusters:
-            await cluster.close()
         await link.close()
 
 

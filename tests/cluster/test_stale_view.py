@@ -5,18 +5,14 @@ refused and the request left to time out (DECISIONS 88)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import orjson
 
-from core.node.cluster.cluster import Cluster
 from core.node.cluster.router import Delivery
 from core.node.cluster.view import NodeView
 from core.node.node import MessageNode
-from core.node.session import Session
 from core.protocol import address as addr
-from tests.cluster.conftest import WAIT, Nats, until
+from tests.cluster.conftest import Nats, until
+from tests.cluster.inprocess import Answers, answer_to, asked, clustered
 from tests.node.helpers import Wire, ask
 
 D = "a.example"
@@ -54,50 +50,10 @@ def test_a_request_for_an_object_deleted_through_this_node_is_answered_gone() ->
     assert [m["to"] for m in wire.sent][-1] == unheard
 
 
-class Answers(Wire):
-    """A link end that also says when the node sent something."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent_more = asyncio.Event()
-
-    def send(self, data: bytes) -> None:
-        super().send(data)
-        self.sent_more.set()
-
-
-async def answer_to(session: Session, ident: int) -> dict[str, Any]:
-    """The body of the answer `session` got to its request `ident` (WAIT at most)."""
-    wire = session.transport
-    assert isinstance(wire, Answers)
-    async with asyncio.timeout(WAIT):
-        while (found := next((m for m in wire.sent if m.get("id") == ident and m["type"] == "response"),
-                             None)) is None:
-            wire.sent_more.clear()
-            await wire.sent_more.wait()
-    return dict(found["body"])
-
-
-async def asked(node: MessageNode, session: Session, mtype: str, frm: str, to: str, body: dict[str, Any],
-                ident: int) -> dict[str, Any]:
-    """The body of the node's answer (a clustered node answers once what it stored is in JetStream)."""
-    node.receive(session, orjson.dumps({"id": ident, "type": mtype, "from": frm, "to": to, "body": body}))
-    return await answer_to(session, ident)
-
-
 async def test_a_read_routed_by_a_view_that_lags_behind_a_delete_gets_unknown_object(nats_server: Nats) -> None:
     """Two nodes in one process on a real NATS server: the delete goes through n2 and n1 routes a read
     in the same loop turn, before JetStream could bring its view up to date."""
-    clusters: list[Cluster] = []
-    nodes: list[MessageNode] = []
-    try:
-        for name in ("n1", "n2"):
-            cluster = Cluster([nats_server.url], D, node_id=name)
-            clusters.append(cluster)
-            await cluster.connect()
-            nodes.append(MessageNode(D, state=cluster.state, cluster=cluster))
-            await cluster.attach(nodes[-1])
-        n1, n2 = nodes
+    async with clustered(D, [nats_server.url, nats_server.url]) as (n1, n2):
         reader_rt, holder_rt = addr.runtime_url(D, "reader"), addr.runtime_url(D, "holder")
         reader, holder = n1.connect(Answers()), n2.connect(Answers())
         assert (await asked(n1, reader, "open", reader_rt, addr.SESSION, {}, 1))["code"] == 200
@@ -106,7 +62,8 @@ async def test_a_read_routed_by_a_view_that_lags_behind_a_delete_gets_unknown_ob
                                {"value": {"number": 1}}, 2))["value"]["allocated"][0]
         obj = (await asked(n2, holder, "create", holder_rt + "/address-allocation", addr.object_allocation(D),
                            {"scheme": "comm", "value": {"number": 1}}, 2))["value"]["allocated"][0]
-        router2 = clusters[1].router
+        assert n2.cluster is not None
+        router2 = n2.cluster.router
         assert router2 is not None
         await until(lambda: n1.allocator.owner.get(obj) == holder_rt
                     and router2._runtime_subs.get(holder_rt) is not None)
@@ -120,8 +77,3 @@ async def test_a_read_routed_by_a_view_that_lags_behind_a_delete_gets_unknown_ob
         holder_wire = holder.transport
         assert isinstance(holder_wire, Wire)
         assert [m["type"] for m in holder_wire.sent if m["type"] != "response"] == []   # never handed the read
-    finally:
-        for node in nodes:
-            node.close()
-        for cluster in clusters:
-            await cluster.close()
