@@ -428,7 +428,7 @@ class MessageNode(AddressAllocation, SubscriptionRequests, SessionControl, Clust
             self._errors += 1
         if request.get("type") == "response":
             return
-        if self._catch_up is not None and self._catch_up.holds(s, request, code, description, fields):
+        if code >= 400 and self._catch_up is not None and self._catch_up.holds(s, request, code, description, fields):
             return
         if self._held is not None:
             self._held.append((s, request, code, description, fields))
